@@ -1,0 +1,338 @@
+//! The spec model: what a loaded, validated scenario is. Built by the loader, read by the runner.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+/// A position in a scenario file. `line` and `column` count from 1.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    /// The file as it should be shown to a person (relative to the spec root's parent when known).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A whole spec: every scenario of one spec root, and the canonical snapshots beside them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spec {
+    /// Scenarios ordered by id.
+    pub scenarios: Vec<Scenario>,
+    /// Snapshot name (file stem, e.g. `diagnostics__counts_after_commit`) to the `.snap` file's text.
+    pub snapshots: BTreeMap<String, String>,
+}
+
+/// One conformance scenario: one YAML file, one generated test.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Stable id, `<area>/<name>`, equal to the file's path under `scenarios/` without `.yaml`.
+    pub id: String,
+    /// The area (first half of the id); the generated test lives in a module of that name.
+    pub area: String,
+    /// The name (second half of the id); the generated test function's name.
+    pub name: String,
+    /// One line saying what it checks.
+    pub summary: String,
+    /// The `docs/store-contract.md` anchor it checks, without the `store-contract#` prefix.
+    pub clause: String,
+    /// Capabilities an adapter must declare for this scenario to run.
+    pub requires: Vec<String>,
+    /// The state the store is put in before the first step.
+    pub given: Given,
+    /// The steps, run in order.
+    pub steps: Vec<Step>,
+    /// Where the scenario's `id` key is (file and line for messages).
+    pub location: Location,
+}
+
+impl Scenario {
+    /// The insta snapshot name for this scenario's `n`-th snapshot step (0-based).
+    pub fn snapshot_name(&self, n: usize) -> String {
+        let base = format!("{}__{}", self.area, self.name);
+        if n == 0 { base } else { format!("{base}-{}", n + 1) }
+    }
+}
+
+/// Seed state, set up through the store's own public operations before the steps run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Given {
+    /// Migrate before the steps (implied by `seed` or `records`).
+    pub migrated: bool,
+    /// A named standard data set.
+    pub seed: Option<Seed>,
+    /// Extra records, committed in one transaction after the seed.
+    pub records: Vec<RecordSpec>,
+}
+
+/// The named standard data sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seed {
+    /// Tenants `acme` and `globex` holding the *same* record ids (users u1 and u2, a profile,
+    /// a contact point and an auth factor each), so a query that leaks across tenants shows it.
+    TwoTenants,
+}
+
+/// A record as written in YAML: `{tenant, kind, id, user?, data?}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordSpec {
+    /// Tenant id.
+    pub tenant: String,
+    /// Record kind name.
+    pub kind: String,
+    /// Record id.
+    pub id: String,
+    /// Owning user id.
+    pub user: Option<String>,
+    /// Payload; strings may contain `${canary}`.
+    pub data: Value,
+}
+
+/// One step: an operation and what it must return.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// 0-based position in `steps`.
+    pub index: usize,
+    /// Where the step starts (its `-`).
+    pub location: Location,
+    /// The step exactly as written in the file (its lines, dedented), for failure messages.
+    pub text: String,
+    /// What to do.
+    pub operation: Operation,
+    /// What must come back.
+    pub expect: Expect,
+    /// `as: NAME` — remember this step's result (a page's next cursor) under NAME.
+    pub capture: Option<String>,
+}
+
+/// A write's expectation as written in YAML (`if: absent`, `if: {version: 2}`; default any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum VersionCondition {
+    /// No condition.
+    #[default]
+    Any,
+    /// Must not exist.
+    Absent,
+    /// Must be at this version.
+    Version(u64),
+}
+
+/// A record key as written in YAML.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Tenant id.
+    pub tenant: String,
+    /// Kind name.
+    pub kind: String,
+    /// Record id.
+    pub id: String,
+}
+
+/// Every operation a step can perform. `tx: None` on a write means "in its own transaction,
+/// committed at once"; on a read, "committed state".
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operation {
+    /// `migrate: {}`
+    Migrate,
+    /// `readiness: {}`
+    Readiness,
+    /// `diagnostics: {}`
+    Diagnostics,
+    /// `begin: NAME`
+    Begin {
+        /// Transaction name.
+        tx: String,
+    },
+    /// `commit: NAME`
+    Commit {
+        /// Transaction name.
+        tx: String,
+    },
+    /// `rollback: NAME`
+    Rollback {
+        /// Transaction name.
+        tx: String,
+    },
+    /// `drop: NAME` — let the transaction go out of scope without commit or rollback.
+    Drop {
+        /// Transaction name.
+        tx: String,
+    },
+    /// `panic_in: NAME` — panic while the transaction is open; it unwinds and is dropped.
+    PanicIn {
+        /// Transaction name.
+        tx: String,
+    },
+    /// `save: {tx?, tenant, kind, id, user?, data?, if?}`
+    Save {
+        /// Transaction name, or auto-commit.
+        tx: Option<String>,
+        /// The record.
+        key: KeySpec,
+        /// Owning user.
+        user: Option<String>,
+        /// Payload (default `{}`); strings may contain `${canary}`.
+        data: Value,
+        /// Expectation.
+        condition: VersionCondition,
+    },
+    /// `delete: {tx?, tenant, kind, id, if?}`
+    Delete {
+        /// Transaction name, or auto-commit.
+        tx: Option<String>,
+        /// The record.
+        key: KeySpec,
+        /// Expectation.
+        condition: VersionCondition,
+    },
+    /// `get: {tx?, tenant, kind, id}`
+    Get {
+        /// Transaction name, or committed state.
+        tx: Option<String>,
+        /// The record.
+        key: KeySpec,
+    },
+    /// `list: {tenant, kind?, limit?, after?}` — `after` names a cursor captured with `as`.
+    List {
+        /// Tenant id.
+        tenant: String,
+        /// Kind filter.
+        kind: Option<String>,
+        /// Page size.
+        limit: Option<usize>,
+        /// Captured cursor name.
+        after: Option<String>,
+    },
+    /// `list_user: {tenant, user}`
+    ListUser {
+        /// Tenant id.
+        tenant: String,
+        /// User id.
+        user: String,
+    },
+    /// `audit: {tx?, tenant, action, actor?, target?}` — target is `kind/id` in the same tenant.
+    Audit {
+        /// Transaction name, or auto-commit.
+        tx: Option<String>,
+        /// Tenant id.
+        tenant: String,
+        /// Action name.
+        action: String,
+        /// Acting user.
+        actor: Option<String>,
+        /// `kind/id`.
+        target: Option<String>,
+    },
+    /// `list_audit: {tenant}`
+    ListAudit {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// `enqueue: {tx?, tenant, topic, key, data?}`
+    Enqueue {
+        /// Transaction name, or auto-commit.
+        tx: Option<String>,
+        /// Tenant id.
+        tenant: String,
+        /// Topic.
+        topic: String,
+        /// Partition key.
+        key: String,
+        /// Payload (default `{}`).
+        data: Value,
+    },
+    /// `outbox_pending: {limit?}` (default limit 100)
+    OutboxPending {
+        /// Page size.
+        limit: Option<usize>,
+    },
+    /// `acknowledge: {events: [tenant/topic/key, ...]}` or `acknowledge: {first: N}` — acknowledges
+    /// the named pending events, or the first N pending ones.
+    Acknowledge {
+        /// Events by `tenant/topic/key`.
+        events: Vec<String>,
+        /// Or the first N pending.
+        first: Option<usize>,
+    },
+    /// `tamper_migration: {version}` — needs capability `migration_tamper`.
+    TamperMigration {
+        /// Migration version.
+        version: u32,
+    },
+    /// `check_redaction: {}` — the canary must not appear in the store's `Debug`, diagnostics
+    /// (`Debug` and `Display`), any record, audit entry or outbox event (`Debug` and `Display`),
+    /// nor in any error message seen so far in the scenario.
+    CheckRedaction,
+}
+
+impl Operation {
+    /// The step keyword, e.g. `save`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Operation::Migrate => "migrate",
+            Operation::Readiness => "readiness",
+            Operation::Diagnostics => "diagnostics",
+            Operation::Begin { .. } => "begin",
+            Operation::Commit { .. } => "commit",
+            Operation::Rollback { .. } => "rollback",
+            Operation::Drop { .. } => "drop",
+            Operation::PanicIn { .. } => "panic_in",
+            Operation::Save { .. } => "save",
+            Operation::Delete { .. } => "delete",
+            Operation::Get { .. } => "get",
+            Operation::List { .. } => "list",
+            Operation::ListUser { .. } => "list_user",
+            Operation::Audit { .. } => "audit",
+            Operation::ListAudit { .. } => "list_audit",
+            Operation::Enqueue { .. } => "enqueue",
+            Operation::OutboxPending { .. } => "outbox_pending",
+            Operation::Acknowledge { .. } => "acknowledge",
+            Operation::TamperMigration { .. } => "tamper_migration",
+            Operation::CheckRedaction => "check_redaction",
+        }
+    }
+}
+
+/// What a step must return. Omitted `expect` means [`Expect::Ok`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expect {
+    /// `ok` — succeeds (any value).
+    Ok,
+    /// `absent` — `get` finds nothing.
+    Absent,
+    /// `{error: KIND}` — fails with this error kind (`not_found`, `conflict`, ...).
+    Error(String),
+    /// `{version?, user?, data?}` — a record with these fields (`user: null` = no owner).
+    Record {
+        /// Version.
+        version: Option<u64>,
+        /// Owner; `Some(None)` = no owner.
+        user: Option<Option<String>>,
+        /// Exact payload.
+        data: Option<Value>,
+    },
+    /// `[a, b, ...]` — exactly these items, in this order. Records render as `tenant/kind/id`,
+    /// outbox events as `tenant/topic/key`, audit entries as `action` or `action kind/id`.
+    List(Vec<String>),
+    /// `{count: N}` — a list of N items, or N events acknowledged.
+    Count(u64),
+    /// `{applied: [1, ...]}` — `migrate` applied exactly these versions.
+    Applied(Vec<u32>),
+    /// `ready`
+    Ready,
+    /// `{not_ready: REASON}` — `not_migrated`, `behind`, `ahead`, `drift`, `unavailable`.
+    NotReady(String),
+    /// `snapshot` — `diagnostics` rendering equals the canonical snapshot.
+    Snapshot,
+    /// `{counts: {records: N, records.KIND: N, tenants: N, audit_entries: N, outbox.pending: N,
+    /// outbox.acknowledged: N, schema_version: N}}` — these diagnostics counters equal these values.
+    Counts(BTreeMap<String, u64>),
+}

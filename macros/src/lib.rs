@@ -1,0 +1,1 @@
+//! The `conformance_suite!` macro.
