@@ -11,10 +11,11 @@ use crate::record::{AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, 
 
 /// A durable home for tenant-scoped user records.
 ///
-/// Blocking and `Send + Sync`, so one store can be driven from several threads. Every write goes
+/// Blocking and `Send + Sync`, so one store can be driven from several threads. `Debug` is
+/// required so the conformance spec can prove it prints no payload value. Every write goes
 /// through a [`StoreTransaction`]; reads outside a transaction see committed state only.
 /// `docs/store-contract.md` states each rule as a numbered clause; the conformance spec checks them.
-pub trait UserEngineStore: Send + Sync {
+pub trait UserEngineStore: Send + Sync + fmt::Debug {
     /// Starts a transaction. Fails with `not_ready` before the store is migrated.
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError>;
 

@@ -1,0 +1,3 @@
+//! End-to-end tests of the workspace, written as an outside user would: public paths only.
+
+mod reference;

@@ -1,0 +1,7 @@
+//! The reference run: the whole conformance spec against `InMemoryUserEngineStore`, through the
+//! public macro exactly as an adapter author invokes it.
+
+user_engine::conformance_suite! {
+    factory: user_engine::InMemoryUserEngineStore::new,
+    capabilities: [migration_tamper, concurrent_transactions],
+}
