@@ -48,8 +48,16 @@ impl Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.schema_version {
-            Some(v) => writeln!(f, "schema_version: {v} (latest {})", crate::LATEST_SCHEMA_VERSION)?,
-            None => writeln!(f, "schema_version: none (latest {})", crate::LATEST_SCHEMA_VERSION)?,
+            Some(v) => writeln!(
+                f,
+                "schema_version: {v} (latest {})",
+                crate::LATEST_SCHEMA_VERSION
+            )?,
+            None => writeln!(
+                f,
+                "schema_version: none (latest {})",
+                crate::LATEST_SCHEMA_VERSION
+            )?,
         }
         writeln!(f, "tenants: {}", self.tenants)?;
         writeln!(f, "records: {}", self.total_records())?;

@@ -77,12 +77,16 @@ fn describe_version(v: Option<u64>) -> String {
 impl StoreError {
     /// Shorthand for [`StoreError::Invalid`].
     pub fn invalid(reason: impl Into<String>) -> Self {
-        StoreError::Invalid { reason: reason.into() }
+        StoreError::Invalid {
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`StoreError::Unavailable`].
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        StoreError::Unavailable { reason: reason.into() }
+        StoreError::Unavailable {
+            reason: reason.into(),
+        }
     }
 
     /// The stable kind of this error, as scenarios name it.

@@ -232,7 +232,10 @@ mod tests {
         assert!(TenantId::new("a".repeat(MAX_ID_LEN + 1)).is_err());
         assert!(RecordId::new("p/1").is_err());
         assert!(UserId::new("u 1").is_err());
-        assert_eq!(UserId::new("ada@example.org").unwrap().as_str(), "ada@example.org");
+        assert_eq!(
+            UserId::new("ada@example.org").unwrap().as_str(),
+            "ada@example.org"
+        );
     }
 
     #[test]

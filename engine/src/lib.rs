@@ -42,7 +42,9 @@ pub use memory::InMemoryUserEngineStore;
 pub use migration::{LATEST_SCHEMA_VERSION, MIGRATIONS, Migration, MigrationReport};
 pub use payload::Payload;
 pub use readiness::{NotReadyReason, Readiness};
-pub use record::{AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite};
+pub use record::{
+    AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite,
+};
 pub use store::{ConformanceHooks, Cursor, Page, StoreTransaction, TenantQuery, UserEngineStore};
 
 #[cfg(feature = "conformance")]
@@ -72,22 +74,36 @@ pub mod __private {
     }
 
     /// Runs a generated test's scenario; panics with the located failure message.
+    #[track_caller]
     pub fn run_generated<S: UserEngineStore, F: Fn() -> S>(case: &GeneratedCase, factory: &F) {
-        let display = PathBuf::from(case.spec_root).join(case.file).display().to_string();
-        let scenario = match crate::conformance::spec::parse_scenario(&display, case.file, case.source) {
-            Ok(s) => s,
-            Err(errors) => panic!("conformance scenario `{}` no longer parses:\n{errors}", case.id),
-        };
+        let display = PathBuf::from(case.spec_root)
+            .join(case.file)
+            .display()
+            .to_string();
+        let scenario =
+            match crate::conformance::spec::parse_scenario(&display, case.file, case.source) {
+                Ok(s) => s,
+                Err(errors) => panic!(
+                    "conformance scenario `{}` no longer parses:\n{errors}",
+                    case.id
+                ),
+            };
         // A generated test always runs: if the macro marked it #[ignore], the user asked for it
         // with `--ignored`, so the scenario's requirements count as declared.
         let mut options = RunOptions::with_capabilities(case.capabilities.iter().copied());
-        options.capabilities.extend(scenario.requires.iter().cloned());
-        let snapshots = SnapshotCheck::Insta { root: PathBuf::from(case.spec_root) };
+        options
+            .capabilities
+            .extend(scenario.requires.iter().cloned());
+        let snapshots = SnapshotCheck::Insta {
+            root: PathBuf::from(case.spec_root),
+        };
         let outcome = run_scenario(&scenario, factory, &options, &snapshots);
         match outcome.status {
             Status::Passed => {}
             Status::Failed(failure) => panic!("{failure}"),
-            Status::Skipped { reason } => unreachable!("generated tests are never skipped by the runner: {reason}"),
+            Status::Skipped { reason } => {
+                unreachable!("generated tests are never skipped by the runner: {reason}")
+            }
         }
     }
 }

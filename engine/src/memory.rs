@@ -10,7 +10,9 @@ use crate::ids::{RecordKey, TenantId, UserId};
 use crate::migration::{AppliedMigration, MIGRATIONS, MigrationReport};
 use crate::payload::Payload;
 use crate::readiness::{NotReadyReason, Readiness};
-use crate::record::{AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite};
+use crate::record::{
+    AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite,
+};
 use crate::store::{ConformanceHooks, Page, StoreTransaction, TenantQuery, UserEngineStore};
 
 /// The reference store: ordered maps behind one mutex, counters for sequences, no clocks.
@@ -50,7 +52,12 @@ struct Stored {
 
 impl Stored {
     fn to_record(&self, key: &RecordKey) -> Record {
-        Record { key: key.clone(), user: self.user.clone(), payload: self.payload.clone(), version: self.version }
+        Record {
+            key: key.clone(),
+            user: self.user.clone(),
+            payload: self.payload.clone(),
+            version: self.version,
+        }
     }
 }
 
@@ -63,7 +70,11 @@ impl State {
         for applied in &self.applied {
             if let Some(m) = crate::migration::migration(applied.version) {
                 if m.manifest_checksum() != applied.checksum {
-                    return Readiness::NotReady { reason: NotReadyReason::Drift { version: applied.version } };
+                    return Readiness::NotReady {
+                        reason: NotReadyReason::Drift {
+                            version: applied.version,
+                        },
+                    };
                 }
             }
         }
@@ -96,7 +107,9 @@ impl InMemoryUserEngineStore {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // State is only mutated in complete steps, so a panic elsewhere never leaves it torn.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -115,7 +128,12 @@ impl fmt::Debug for InMemoryUserEngineStore {
 impl UserEngineStore for InMemoryUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         self.lock().ensure_ready()?;
-        Ok(Box::new(MemoryTransaction { store: self, writes: BTreeMap::new(), audit: Vec::new(), outbox: Vec::new() }))
+        Ok(Box::new(MemoryTransaction {
+            store: self,
+            writes: BTreeMap::new(),
+            audit: Vec::new(),
+            outbox: Vec::new(),
+        }))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
@@ -127,7 +145,11 @@ impl UserEngineStore for InMemoryUserEngineStore {
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
         let state = self.lock();
         state.ensure_ready()?;
-        let after = query.after.as_ref().map(|c| c.position_for(&query.tenant)).transpose()?;
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| c.position_for(&query.tenant))
+            .transpose()?;
         let records = state
             .records
             .iter()
@@ -153,7 +175,12 @@ impl UserEngineStore for InMemoryUserEngineStore {
     fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
         let state = self.lock();
         state.ensure_ready()?;
-        Ok(state.audit.iter().filter(|a| &a.entry.tenant == tenant).cloned().collect())
+        Ok(state
+            .audit
+            .iter()
+            .filter(|a| &a.entry.tenant == tenant)
+            .cloned()
+            .collect())
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
@@ -164,7 +191,10 @@ impl UserEngineStore for InMemoryUserEngineStore {
             .iter()
             .filter(|(_, (_, acknowledged))| !acknowledged)
             .take(limit)
-            .map(|(id, (message, _))| OutboxEvent { id: EventId(*id), message: message.clone() })
+            .map(|(id, (message, _))| OutboxEvent {
+                id: EventId(*id),
+                message: message.clone(),
+            })
             .collect())
     }
 
@@ -187,23 +217,46 @@ impl UserEngineStore for InMemoryUserEngineStore {
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let mut state = self.lock();
-        if let Readiness::NotReady { reason: NotReadyReason::Drift { version } } = state.readiness() {
-            let recorded = state.applied.iter().find(|m| m.version == version).map(|m| m.checksum.clone()).unwrap_or_default();
-            let expected = crate::migration::migration(version).map(|m| m.manifest_checksum()).unwrap_or_default();
-            return Err(StoreError::MigrationDrift { version, recorded, expected });
+        if let Readiness::NotReady {
+            reason: NotReadyReason::Drift { version },
+        } = state.readiness()
+        {
+            let recorded = state
+                .applied
+                .iter()
+                .find(|m| m.version == version)
+                .map(|m| m.checksum.clone())
+                .unwrap_or_default();
+            let expected = crate::migration::migration(version)
+                .map(|m| m.manifest_checksum())
+                .unwrap_or_default();
+            return Err(StoreError::MigrationDrift {
+                version,
+                recorded,
+                expected,
+            });
         }
         let current = state.schema_version().unwrap_or(0);
         if current > crate::LATEST_SCHEMA_VERSION {
             return Err(StoreError::NotReady {
-                reason: NotReadyReason::Ahead { current, latest: crate::LATEST_SCHEMA_VERSION },
+                reason: NotReadyReason::Ahead {
+                    current,
+                    latest: crate::LATEST_SCHEMA_VERSION,
+                },
             });
         }
         let mut applied = Vec::new();
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-            state.applied.push(AppliedMigration { version: m.version, checksum: m.manifest_checksum() });
+            state.applied.push(AppliedMigration {
+                version: m.version,
+                checksum: m.manifest_checksum(),
+            });
             applied.push(m.version);
         }
-        Ok(MigrationReport { applied, schema_version: state.schema_version().unwrap_or(0) })
+        Ok(MigrationReport {
+            applied,
+            schema_version: state.schema_version().unwrap_or(0),
+        })
     }
 
     fn readiness(&self) -> Readiness {
@@ -212,7 +265,10 @@ impl UserEngineStore for InMemoryUserEngineStore {
 
     fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
         let state = self.lock();
-        let mut diagnostics = Diagnostics { schema_version: state.schema_version(), ..Diagnostics::default() };
+        let mut diagnostics = Diagnostics {
+            schema_version: state.schema_version(),
+            ..Diagnostics::default()
+        };
         let mut tenants = BTreeSet::new();
         for key in state.records.keys() {
             *diagnostics.records.entry(key.kind).or_insert(0) += 1;
@@ -242,7 +298,9 @@ impl ConformanceHooks for InMemoryUserEngineStore {
             .applied
             .iter_mut()
             .find(|m| m.version == version)
-            .ok_or_else(|| StoreError::invalid(format!("migration {version} has not been applied")))?;
+            .ok_or_else(|| {
+                StoreError::invalid(format!("migration {version} has not been applied"))
+            })?;
         applied.checksum = crate::migration::checksum(&format!("tampered {}", applied.checksum));
         Ok(())
     }
@@ -272,9 +330,19 @@ impl MemoryTransaction<'_> {
         if !self.writes.contains_key(key) {
             let committed = self.store.lock().records.get(key).cloned();
             let observed = committed.as_ref().map(|s| s.version);
-            self.writes.insert(key.clone(), PendingWrite { observed, guarded: false, deleted: false, current: committed });
+            self.writes.insert(
+                key.clone(),
+                PendingWrite {
+                    observed,
+                    guarded: false,
+                    deleted: false,
+                    current: committed,
+                },
+            );
         }
-        self.writes.get_mut(key).unwrap_or_else(|| unreachable!("inserted above"))
+        self.writes
+            .get_mut(key)
+            .unwrap_or_else(|| unreachable!("inserted above"))
     }
 }
 
@@ -291,10 +359,18 @@ impl StoreTransaction for MemoryTransaction<'_> {
         let pending = self.pending(&key);
         let current = pending.current.as_ref().map(|s| s.version);
         if !expect.admits(current) {
-            return Err(StoreError::Conflict { key, expected: expect, actual: current });
+            return Err(StoreError::Conflict {
+                key,
+                expected: expect,
+                actual: current,
+            });
         }
         pending.guarded |= expect != Expectation::Any;
-        let stored = Stored { user: write.user, payload: write.payload, version: current.unwrap_or(0) + 1 };
+        let stored = Stored {
+            user: write.user,
+            payload: write.payload,
+            version: current.unwrap_or(0) + 1,
+        };
         let record = stored.to_record(&key);
         pending.current = Some(stored);
         Ok(record)
@@ -302,7 +378,9 @@ impl StoreTransaction for MemoryTransaction<'_> {
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
         if expect == Expectation::Absent {
-            return Err(StoreError::invalid(format!("delete of {key} cannot expect the record to be absent")));
+            return Err(StoreError::invalid(format!(
+                "delete of {key} cannot expect the record to be absent"
+            )));
         }
         let pending = self.pending(key);
         let current = pending.current.as_ref().map(|s| s.version);
@@ -310,7 +388,11 @@ impl StoreTransaction for MemoryTransaction<'_> {
             return Err(StoreError::NotFound { key: key.clone() });
         }
         if !expect.admits(current) {
-            return Err(StoreError::Conflict { key: key.clone(), expected: expect, actual: current });
+            return Err(StoreError::Conflict {
+                key: key.clone(),
+                expected: expect,
+                actual: current,
+            });
         }
         pending.guarded |= expect != Expectation::Any;
         pending.deleted = true;
@@ -336,8 +418,14 @@ impl StoreTransaction for MemoryTransaction<'_> {
         for (key, write) in &this.writes {
             let now = state.records.get(key).map(|s| s.version);
             if write.guarded && now != write.observed {
-                let expected = write.observed.map_or(Expectation::Absent, Expectation::Version);
-                return Err(StoreError::Conflict { key: key.clone(), expected, actual: now });
+                let expected = write
+                    .observed
+                    .map_or(Expectation::Absent, Expectation::Version);
+                return Err(StoreError::Conflict {
+                    key: key.clone(),
+                    expected,
+                    actual: now,
+                });
             }
         }
         for (key, write) in this.writes {
@@ -347,7 +435,8 @@ impl StoreTransaction for MemoryTransaction<'_> {
                     // An unguarded write over a record changed concurrently keeps counting from
                     // the committed version, so versions never repeat.
                     if !write.deleted && now != write.observed {
-                        stored.version = now.unwrap_or(0) + stored.version - write.observed.unwrap_or(0);
+                        stored.version =
+                            now.unwrap_or(0) + stored.version - write.observed.unwrap_or(0);
                     }
                     state.records.insert(key, stored);
                 }

@@ -45,7 +45,13 @@ impl Migration {
     /// A checksum of the manifest entry itself, for stores that run no SQL.
     pub fn manifest_checksum(&self) -> String {
         let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
-        checksum(&format!("{}\n{}\n{}\n{}", self.version, self.name, self.description, kinds.join(",")))
+        checksum(&format!(
+            "{}\n{}\n{}\n{}",
+            self.version,
+            self.name,
+            self.description,
+            kinds.join(",")
+        ))
     }
 }
 
@@ -92,7 +98,11 @@ mod tests {
     fn manifest_versions_start_at_one_and_increase_by_one() {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version as usize, i + 1, "{}", m.name);
-            assert!(m.name.starts_with(&format!("{:04}_", m.version)), "{}", m.name);
+            assert!(
+                m.name.starts_with(&format!("{:04}_", m.version)),
+                "{}",
+                m.name
+            );
         }
         assert_eq!(LATEST_SCHEMA_VERSION as usize, MIGRATIONS.len());
     }
@@ -100,7 +110,10 @@ mod tests {
     #[test]
     fn every_record_kind_is_introduced_exactly_once() {
         for kind in RecordKind::ALL {
-            let n = MIGRATIONS.iter().filter(|m| m.kinds.contains(&kind)).count();
+            let n = MIGRATIONS
+                .iter()
+                .filter(|m| m.kinds.contains(&kind))
+                .count();
             assert_eq!(n, 1, "{kind} introduced {n} times");
         }
     }
@@ -120,11 +133,20 @@ mod tests {
             let dir = root.join(backend);
             let mut found: Vec<String> = std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-                .map(|entry| entry.expect("directory entry").file_name().to_string_lossy().into_owned())
+                .map(|entry| {
+                    entry
+                        .expect("directory entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect();
             found.sort();
             let expected: Vec<String> = MIGRATIONS.iter().map(Migration::file_name).collect();
-            assert_eq!(found, expected, "migrations/{backend} does not match the manifest");
+            assert_eq!(
+                found, expected,
+                "migrations/{backend} does not match the manifest"
+            );
         }
     }
 }

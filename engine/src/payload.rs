@@ -52,7 +52,13 @@ impl Payload {
         serde_json::from_str(text)
             .map(Self)
             // The parser's message may quote the text; say only where it failed.
-            .map_err(|e| crate::StoreError::invalid(format!("stored payload is not valid JSON (line {}, column {})", e.line(), e.column())))
+            .map_err(|e| {
+                crate::StoreError::invalid(format!(
+                    "stored payload is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })
     }
 
     fn shape(&self) -> String {

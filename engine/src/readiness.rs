@@ -30,7 +30,9 @@ impl Readiness {
     pub fn from_schema_version(current: Option<u32>) -> Self {
         let latest = crate::LATEST_SCHEMA_VERSION;
         match current {
-            None | Some(0) => Readiness::NotReady { reason: NotReadyReason::NotMigrated },
+            None | Some(0) => Readiness::NotReady {
+                reason: NotReadyReason::NotMigrated,
+            },
             Some(v) if v < latest => Readiness::NotReady {
                 reason: NotReadyReason::Behind { current: v, latest },
             },
@@ -45,7 +47,9 @@ impl Readiness {
 impl fmt::Display for Readiness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Readiness::Ready { schema_version } => write!(f, "ready at schema version {schema_version}"),
+            Readiness::Ready { schema_version } => {
+                write!(f, "ready at schema version {schema_version}")
+            }
             Readiness::NotReady { reason } => write!(f, "not ready: {reason}"),
         }
     }
@@ -100,10 +104,21 @@ impl NotReadyReason {
 impl fmt::Display for NotReadyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotReadyReason::NotMigrated => write!(f, "not migrated (latest schema version is {})", crate::LATEST_SCHEMA_VERSION),
-            NotReadyReason::Behind { current, latest } => write!(f, "schema version {current} is behind {latest}"),
-            NotReadyReason::Ahead { current, latest } => write!(f, "schema version {current} is ahead of {latest}, the latest this release knows"),
-            NotReadyReason::Drift { version } => write!(f, "applied migration {version} differs from the manifest"),
+            NotReadyReason::NotMigrated => write!(
+                f,
+                "not migrated (latest schema version is {})",
+                crate::LATEST_SCHEMA_VERSION
+            ),
+            NotReadyReason::Behind { current, latest } => {
+                write!(f, "schema version {current} is behind {latest}")
+            }
+            NotReadyReason::Ahead { current, latest } => write!(
+                f,
+                "schema version {current} is ahead of {latest}, the latest this release knows"
+            ),
+            NotReadyReason::Drift { version } => {
+                write!(f, "applied migration {version} differs from the manifest")
+            }
             NotReadyReason::Unavailable { detail } => write!(f, "unavailable: {detail}"),
         }
     }
@@ -116,9 +131,17 @@ mod tests {
 
     #[test]
     fn schema_versions_map_to_reasons() {
-        assert_eq!(Readiness::from_schema_version(None).to_string(), format!("not ready: not migrated (latest schema version is {LATEST})"));
+        assert_eq!(
+            Readiness::from_schema_version(None).to_string(),
+            format!("not ready: not migrated (latest schema version is {LATEST})")
+        );
         assert!(Readiness::from_schema_version(Some(LATEST)).is_ready());
         let ahead = Readiness::from_schema_version(Some(LATEST + 1));
-        assert!(matches!(ahead, Readiness::NotReady { reason: NotReadyReason::Ahead { .. } }));
+        assert!(matches!(
+            ahead,
+            Readiness::NotReady {
+                reason: NotReadyReason::Ahead { .. }
+            }
+        ));
     }
 }

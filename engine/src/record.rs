@@ -133,6 +133,10 @@ pub struct OutboxEvent {
 
 impl fmt::Display for OutboxEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.message.tenant, self.message.topic, self.message.key)
+        write!(
+            f,
+            "{}/{}/{}",
+            self.message.tenant, self.message.topic, self.message.key
+        )
     }
 }

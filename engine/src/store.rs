@@ -7,7 +7,9 @@ use crate::error::StoreError;
 use crate::ids::{RecordId, RecordKey, RecordKind, TenantId, UserId};
 use crate::migration::MigrationReport;
 use crate::readiness::Readiness;
-use crate::record::{AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite};
+use crate::record::{
+    AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite,
+};
 
 /// A durable home for tenant-scoped user records.
 ///
@@ -104,7 +106,12 @@ pub struct TenantQuery {
 impl TenantQuery {
     /// Every record of a tenant.
     pub fn all(tenant: TenantId) -> Self {
-        Self { tenant, kind: None, after: None, limit: None }
+        Self {
+            tenant,
+            kind: None,
+            after: None,
+            limit: None,
+        }
     }
 }
 
@@ -126,7 +133,10 @@ impl Page {
                 let next = records.last().map(|r| Cursor::after(&r.key));
                 Page { records, next }
             }
-            _ => Page { records, next: None },
+            _ => Page {
+                records,
+                next: None,
+            },
         }
     }
 }
@@ -138,7 +148,12 @@ pub struct Cursor(String);
 impl Cursor {
     /// The position just after `key`.
     pub fn after(key: &RecordKey) -> Self {
-        Cursor(format!("v1.{}.{}.{}", hex(key.tenant.as_str()), hex(key.kind.as_str()), hex(key.id.as_str())))
+        Cursor(format!(
+            "v1.{}.{}.{}",
+            hex(key.tenant.as_str()),
+            hex(key.kind.as_str()),
+            hex(key.id.as_str())
+        ))
     }
 
     /// Wraps a token received from a caller.
@@ -204,7 +219,15 @@ mod tests {
         let other = TenantId::new("globex").unwrap();
         let err = cursor.position_for(&other).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Invalid);
-        assert!(Cursor::from_token("v1.zz").position_for(&key.tenant).is_err());
-        assert!(Cursor::from_token("garbage").position_for(&key.tenant).is_err());
+        assert!(
+            Cursor::from_token("v1.zz")
+                .position_for(&key.tenant)
+                .is_err()
+        );
+        assert!(
+            Cursor::from_token("garbage")
+                .position_for(&key.tenant)
+                .is_err()
+        );
     }
 }

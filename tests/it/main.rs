@@ -1,3 +1,4 @@
 //! End-to-end tests of the workspace, written as an outside user would: public paths only.
 
+mod gallery;
 mod reference;

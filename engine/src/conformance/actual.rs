@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use user_engine_conformance_spec::Expect;
 
-use crate::{AuditRecord, Diagnostics, MigrationReport, OutboxEvent, Readiness, Record, RecordKind, StoreError};
+use crate::{
+    AuditRecord, Diagnostics, MigrationReport, OutboxEvent, Readiness, Record, RecordKind,
+    StoreError,
+};
 
 /// The value a step produced.
 pub(crate) enum Actual {
@@ -31,7 +34,11 @@ pub(crate) fn describe_expect(expect: &Expect) -> String {
         Expect::Ok => "success".to_owned(),
         Expect::Absent => "no record".to_owned(),
         Expect::Error(kind) => format!("error `{kind}`"),
-        Expect::Record { version, user, data } => {
+        Expect::Record {
+            version,
+            user,
+            data,
+        } => {
             let mut parts = Vec::new();
             if let Some(v) = version {
                 parts.push(format!("version {v}"));
@@ -60,7 +67,11 @@ pub(crate) fn describe_expect(expect: &Expect) -> String {
 }
 
 fn render_list(items: &[String]) -> String {
-    if items.is_empty() { "[]".to_owned() } else { format!("[{}]", items.join(", ")) }
+    if items.is_empty() {
+        "[]".to_owned()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
 }
 
 /// A one-line, payload-free rendering of a step's result.
@@ -76,9 +87,14 @@ fn describe_actual(actual: &Actual) -> String {
         Actual::Unit => "success".to_owned(),
         Actual::Record(None) => "no record".to_owned(),
         Actual::Record(Some(r)) => describe_record(r),
-        Actual::Records(_) | Actual::Audit(_) | Actual::Events(_) => render_list(&items(actual).unwrap_or_default()),
+        Actual::Records(_) | Actual::Audit(_) | Actual::Events(_) => {
+            render_list(&items(actual).unwrap_or_default())
+        }
         Actual::Acknowledged(n) => format!("{n} event(s) acknowledged"),
-        Actual::Migration(report) => format!("migrations applied: {:?} (schema version {})", report.applied, report.schema_version),
+        Actual::Migration(report) => format!(
+            "migrations applied: {:?} (schema version {})",
+            report.applied, report.schema_version
+        ),
         Actual::Readiness(readiness) => readiness.to_string(),
         Actual::Diagnostics(d) => d.render(),
     }
@@ -111,17 +127,25 @@ pub(crate) fn items(actual: &Actual) -> Option<Vec<String>> {
 
 /// Checks `result` against `expect`. `expected_data` is the expectation's payload after canary
 /// substitution.
-pub(crate) fn check(expect: &Expect, expected_data: Option<&Value>, result: &Result<Actual, StoreError>) -> Result<(), Mismatch> {
-    let mismatch = || Mismatch { expected: describe_expect(expect), actual: describe_result(result) };
+pub(crate) fn check(
+    expect: &Expect,
+    expected_data: Option<&Value>,
+    result: &Result<Actual, StoreError>,
+) -> Result<(), Mismatch> {
+    let mismatch = || Mismatch {
+        expected: describe_expect(expect),
+        actual: describe_result(result),
+    };
     let ok = match (expect, result) {
         (Expect::Error(kind), Err(e)) => e.kind().as_str() == kind,
         (Expect::Error(_), Ok(_)) | (_, Err(_)) => false,
         (Expect::Ok, Ok(_)) => true,
         (Expect::Absent, Ok(Actual::Record(r))) => r.is_none(),
         (Expect::Record { version, user, .. }, Ok(Actual::Record(Some(r)))) => {
-            if version.is_some_and(|v| v != r.version) {
-                false
-            } else if user.as_ref().is_some_and(|u| u.as_deref() != r.user.as_ref().map(|x| x.as_str())) {
+            let user_differs = user
+                .as_ref()
+                .is_some_and(|u| u.as_deref() != r.user.as_ref().map(|x| x.as_str()));
+            if version.is_some_and(|v| v != r.version) || user_differs {
                 false
             } else if expected_data.is_some_and(|d| d != r.payload.expose()) {
                 // The payload is compared but never printed.
@@ -138,16 +162,29 @@ pub(crate) fn check(expect: &Expect, expected_data: Option<&Value>, result: &Res
         (Expect::Count(n), Ok(actual)) => items(actual).is_some_and(|got| got.len() as u64 == *n),
         (Expect::Applied(versions), Ok(Actual::Migration(report))) => &report.applied == versions,
         (Expect::Ready, Ok(Actual::Readiness(r))) => r.is_ready(),
-        (Expect::NotReady(reason), Ok(Actual::Readiness(Readiness::NotReady { reason: got }))) => got.name() == reason,
+        (Expect::NotReady(reason), Ok(Actual::Readiness(Readiness::NotReady { reason: got }))) => {
+            got.name() == reason
+        }
         (Expect::Counts(counts), Ok(Actual::Diagnostics(d))) => {
-            let wrong: BTreeMap<&String, Option<u64>> =
-                counts.keys().map(|k| (k, counter(d, k))).filter(|(k, got)| *got != counts.get(*k).copied()).collect();
+            let wrong: BTreeMap<&String, Option<u64>> = counts
+                .keys()
+                .map(|k| (k, counter(d, k)))
+                .filter(|(k, got)| *got != counts.get(*k).copied())
+                .collect();
             if !wrong.is_empty() {
                 let parts: Vec<String> = wrong
                     .iter()
-                    .map(|(k, got)| format!("{k}: {}", got.map_or("unknown counter".to_owned(), |g| g.to_string())))
+                    .map(|(k, got)| {
+                        format!(
+                            "{k}: {}",
+                            got.map_or("unknown counter".to_owned(), |g| g.to_string())
+                        )
+                    })
                     .collect();
-                return Err(Mismatch { expected: describe_expect(expect), actual: format!("diagnostics with {}", parts.join(", ")) });
+                return Err(Mismatch {
+                    expected: describe_expect(expect),
+                    actual: format!("diagnostics with {}", parts.join(", ")),
+                });
             }
             true
         }

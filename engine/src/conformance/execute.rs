@@ -4,13 +4,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
-use user_engine_conformance_spec::{Expect, KeySpec, Operation, RecordSpec, Scenario, Seed, Step, VersionCondition};
+use user_engine_conformance_spec::{
+    Expect, KeySpec, Operation, RecordSpec, Scenario, Seed, Step, VersionCondition,
+};
 
 use super::actual::{Actual, Mismatch, check};
 use super::snapshot::SnapshotCheck;
 use crate::{
-    AuditEntry, Cursor, Expectation, OutboxMessage, Payload, RecordKey, RecordWrite, StoreError, StoreTransaction, TenantId,
-    TenantQuery, UserEngineStore, UserId,
+    AuditEntry, Cursor, Expectation, OutboxMessage, Payload, RecordKey, RecordWrite, StoreError,
+    StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
 };
 
 /// How a step failed, before it is located in the file.
@@ -59,7 +61,9 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
         if !(given.migrated || given.seed.is_some() || !given.records.is_empty()) {
             return Ok(());
         }
-        self.store.migrate().map_err(|e| format!("seed: migrate failed: {e}"))?;
+        self.store
+            .migrate()
+            .map_err(|e| format!("seed: migrate failed: {e}"))?;
         let mut records: Vec<RecordSpec> = match given.seed {
             Some(Seed::TwoTenants) => two_tenants(),
             None => Vec::new(),
@@ -68,35 +72,50 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.store.begin().map_err(|e| format!("seed: begin failed: {e}"))?;
+        let mut tx = self
+            .store
+            .begin()
+            .map_err(|e| format!("seed: begin failed: {e}"))?;
         for spec in &records {
             self.tenants.insert(spec.tenant.clone());
-            let write = self.write(&KeySpec { tenant: spec.tenant.clone(), kind: spec.kind.clone(), id: spec.id.clone() }, spec.user.as_deref(), &spec.data);
+            let write = self.write(
+                &KeySpec {
+                    tenant: spec.tenant.clone(),
+                    kind: spec.kind.clone(),
+                    id: spec.id.clone(),
+                },
+                spec.user.as_deref(),
+                &spec.data,
+            );
             let write = write.map_err(|e| format!("seed: bad record: {e}"))?;
-            tx.save(write, Expectation::Any).map_err(|e| format!("seed: save failed: {e}"))?;
+            tx.save(write, Expectation::Any)
+                .map_err(|e| format!("seed: save failed: {e}"))?;
         }
         tx.commit().map_err(|e| format!("seed: commit failed: {e}"))
     }
 
     /// Runs one step and checks its expectation.
-    pub(crate) fn step(&mut self, step: &Step, snapshots: &SnapshotCheck) -> Result<(), StepFailure> {
+    pub(crate) fn step(
+        &mut self,
+        step: &Step,
+        snapshots: &SnapshotCheck,
+    ) -> Result<(), StepFailure> {
         let result = self.perform(step)?;
         if let Err(e) = &result {
             self.error_texts.push(format!("{e}"));
             self.error_texts.push(format!("{e:?}"));
         }
         let expected_data = match &step.expect {
-            Expect::Record { data: Some(data), .. } => Some(self.substitute(data)),
+            Expect::Record {
+                data: Some(data), ..
+            } => Some(self.substitute(data)),
             _ => None,
         };
         check(&step.expect, expected_data.as_ref(), &result)?;
-        match (&step.expect, &result) {
-            (Expect::Snapshot, Ok(Actual::Diagnostics(d))) => {
-                let name = self.scenario.snapshot_name(self.snapshots_taken);
-                self.snapshots_taken += 1;
-                snapshots.compare(&name, self.scenario, &d.render())?;
-            }
-            _ => {}
+        if let (Expect::Snapshot, Ok(Actual::Diagnostics(d))) = (&step.expect, &result) {
+            let name = self.scenario.snapshot_name(self.snapshots_taken);
+            self.snapshots_taken += 1;
+            snapshots.compare(&name, self.scenario, &d.render())?;
         }
         Ok(())
     }
@@ -127,17 +146,27 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
                     panic!("deliberate panic inside transaction `{tx}` (conformance scenario)");
                 }));
                 if unwound.is_ok() {
-                    return Err(StepFailure::Broken("the deliberate panic did not unwind".to_owned()));
+                    return Err(StepFailure::Broken(
+                        "the deliberate panic did not unwind".to_owned(),
+                    ));
                 }
                 Ok(Actual::Unit)
             }
-            Operation::Save { tx, key, user, data, condition } => {
+            Operation::Save {
+                tx,
+                key,
+                user,
+                data,
+                condition,
+            } => {
                 let write = match self.write(key, user.as_deref(), data) {
                     Ok(w) => w,
                     Err(e) => return Ok(Err(e)),
                 };
                 let expect = expectation(*condition);
-                self.in_transaction(tx.as_deref(), |t| t.save(write, expect).map(|r| Actual::Record(Some(r))))?
+                self.in_transaction(tx.as_deref(), |t| {
+                    t.save(write, expect).map(|r| Actual::Record(Some(r)))
+                })?
             }
             Operation::Delete { tx, key, condition } => {
                 let key = match record_key(key) {
@@ -145,7 +174,9 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
                     Err(e) => return Ok(Err(e)),
                 };
                 let expect = expectation(*condition);
-                self.in_transaction(tx.as_deref(), |t| t.delete(&key, expect).map(|()| Actual::Unit))?
+                self.in_transaction(tx.as_deref(), |t| {
+                    t.delete(&key, expect).map(|()| Actual::Unit)
+                })?
             }
             Operation::Get { tx, key } => {
                 let key = match record_key(key) {
@@ -157,15 +188,19 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
                     None => store.get(&key).map(Actual::Record),
                 }
             }
-            Operation::List { tenant, kind, limit, after } => {
+            Operation::List {
+                tenant,
+                kind,
+                limit,
+                after,
+            } => {
                 self.tenants.insert(tenant.clone());
                 let after = match after {
-                    Some(name) => Some(
-                        self.cursors
-                            .get(name)
-                            .cloned()
-                            .ok_or_else(|| StepFailure::Broken(format!("no cursor was captured as `{name}` (the previous page was the last)")))?,
-                    ),
+                    Some(name) => Some(self.cursors.get(name).cloned().ok_or_else(|| {
+                        StepFailure::Broken(format!(
+                            "no cursor was captured as `{name}` (the previous page was the last)"
+                        ))
+                    })?),
                     None => None,
                 };
                 let query = (|| {
@@ -195,7 +230,13 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
                     .and_then(|(t, u)| store.list_user(&t, &u))
                     .map(Actual::Records)
             }
-            Operation::Audit { tx, tenant, action, actor, target } => {
+            Operation::Audit {
+                tx,
+                tenant,
+                action,
+                actor,
+                target,
+            } => {
                 let entry = (|| {
                     let tenant = TenantId::new(tenant.as_str())?;
                     let target = match target {
@@ -210,27 +251,50 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
                     })
                 })();
                 match entry {
-                    Ok(entry) => self.in_transaction(tx.as_deref(), |t| t.append_audit(entry).map(|()| Actual::Unit))?,
+                    Ok(entry) => self.in_transaction(tx.as_deref(), |t| {
+                        t.append_audit(entry).map(|()| Actual::Unit)
+                    })?,
                     Err(e) => Err(e),
                 }
             }
-            Operation::ListAudit { tenant } => TenantId::new(tenant.as_str()).and_then(|t| store.list_audit(&t)).map(Actual::Audit),
-            Operation::Enqueue { tx, tenant, topic, key, data } => {
+            Operation::ListAudit { tenant } => TenantId::new(tenant.as_str())
+                .and_then(|t| store.list_audit(&t))
+                .map(Actual::Audit),
+            Operation::Enqueue {
+                tx,
+                tenant,
+                topic,
+                key,
+                data,
+            } => {
                 self.tenants.insert(tenant.clone());
                 let payload = Payload::new(self.substitute(data));
                 match TenantId::new(tenant.as_str()) {
                     Ok(tenant) => {
-                        let message = OutboxMessage { tenant, topic: topic.clone(), key: key.clone(), payload };
-                        self.in_transaction(tx.as_deref(), |t| t.enqueue(message).map(|()| Actual::Unit))?
+                        let message = OutboxMessage {
+                            tenant,
+                            topic: topic.clone(),
+                            key: key.clone(),
+                            payload,
+                        };
+                        self.in_transaction(tx.as_deref(), |t| {
+                            t.enqueue(message).map(|()| Actual::Unit)
+                        })?
                     }
                     Err(e) => Err(e),
                 }
             }
-            Operation::OutboxPending { limit } => store.outbox_pending(limit.unwrap_or(100)).map(Actual::Events),
+            Operation::OutboxPending { limit } => store
+                .outbox_pending(limit.unwrap_or(100))
+                .map(Actual::Events),
             Operation::Acknowledge { events, first } => self.acknowledge(events, *first)?,
             Operation::TamperMigration { version } => match store.conformance_hooks() {
-                Some(hooks) => hooks.tamper_applied_migration(*version).map(|()| Actual::Unit),
-                None => Err(StoreError::Unsupported { operation: "tamper_applied_migration" }),
+                Some(hooks) => hooks
+                    .tamper_applied_migration(*version)
+                    .map(|()| Actual::Unit),
+                None => Err(StoreError::Unsupported {
+                    operation: "tamper_applied_migration",
+                }),
             },
             Operation::CheckRedaction => {
                 self.check_redaction()?;
@@ -239,7 +303,11 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
         })
     }
 
-    fn acknowledge(&mut self, events: &[String], first: Option<usize>) -> Result<Result<Actual, StoreError>, StepFailure> {
+    fn acknowledge(
+        &mut self,
+        events: &[String],
+        first: Option<usize>,
+    ) -> Result<Result<Actual, StoreError>, StepFailure> {
         let pending = match self.store.outbox_pending(first.unwrap_or(10_000)) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
@@ -250,7 +318,9 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
             let mut ids = Vec::new();
             let mut taken = BTreeSet::new();
             for name in events {
-                let found = pending.iter().find(|e| &e.to_string() == name && !taken.contains(&e.id));
+                let found = pending
+                    .iter()
+                    .find(|e| &e.to_string() == name && !taken.contains(&e.id));
                 match found {
                     Some(event) => {
                         taken.insert(event.id);
@@ -271,7 +341,8 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
     }
 
     fn check_redaction(&self) -> Result<(), StepFailure> {
-        let mut places: Vec<(String, String)> = vec![("Debug of the store".to_owned(), format!("{:?}", self.store))];
+        let mut places: Vec<(String, String)> =
+            vec![("Debug of the store".to_owned(), format!("{:?}", self.store))];
         match self.store.diagnostics() {
             Ok(d) => {
                 places.push(("diagnostics (Display)".to_owned(), d.to_string()));
@@ -280,25 +351,43 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
             Err(e) => places.push(("diagnostics error".to_owned(), format!("{e} {e:?}"))),
         }
         for tenant in &self.tenants {
-            let Ok(tenant) = TenantId::new(tenant.as_str()) else { continue };
+            let Ok(tenant) = TenantId::new(tenant.as_str()) else {
+                continue;
+            };
             if let Ok(page) = self.store.list_tenant(&TenantQuery::all(tenant.clone())) {
                 for r in &page.records {
-                    places.push((format!("record {} (Debug and Display)", r.key), format!("{r:?} {r} {r:#?}")));
+                    places.push((
+                        format!("record {} (Debug and Display)", r.key),
+                        format!("{r:?} {r} {r:#?}"),
+                    ));
                 }
             }
             if let Ok(entries) = self.store.list_audit(&tenant) {
-                places.push((format!("audit entries of {tenant} (Debug)"), format!("{entries:?}")));
+                places.push((
+                    format!("audit entries of {tenant} (Debug)"),
+                    format!("{entries:?}"),
+                ));
             }
         }
         if let Ok(events) = self.store.outbox_pending(10_000) {
             for e in &events {
-                places.push((format!("outbox event {e} (Debug and Display)"), format!("{e:?} {e}")));
+                places.push((
+                    format!("outbox event {e} (Debug and Display)"),
+                    format!("{e:?} {e}"),
+                ));
             }
         }
         for (i, text) in self.error_texts.iter().enumerate() {
-            places.push((format!("error message #{} seen in this scenario", i / 2 + 1), text.clone()));
+            places.push((
+                format!("error message #{} seen in this scenario", i / 2 + 1),
+                text.clone(),
+            ));
         }
-        let leaks: Vec<&str> = places.iter().filter(|(_, text)| text.contains(&self.canary)).map(|(place, _)| place.as_str()).collect();
+        let leaks: Vec<&str> = places
+            .iter()
+            .filter(|(_, text)| text.contains(&self.canary))
+            .map(|(place, _)| place.as_str())
+            .collect();
         if leaks.is_empty() {
             Ok(())
         } else {
@@ -310,11 +399,19 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
     }
 
     fn take(&mut self, name: &str) -> Result<Box<dyn StoreTransaction + 's>, StepFailure> {
-        self.transactions.remove(name).ok_or_else(|| StepFailure::Broken(format!("transaction `{name}` is not open (did `begin: {name}` fail?)")))
+        self.transactions.remove(name).ok_or_else(|| {
+            StepFailure::Broken(format!(
+                "transaction `{name}` is not open (did `begin: {name}` fail?)"
+            ))
+        })
     }
 
     fn open(&mut self, name: &str) -> Result<&mut Box<dyn StoreTransaction + 's>, StepFailure> {
-        self.transactions.get_mut(name).ok_or_else(|| StepFailure::Broken(format!("transaction `{name}` is not open (did `begin: {name}` fail?)")))
+        self.transactions.get_mut(name).ok_or_else(|| {
+            StepFailure::Broken(format!(
+                "transaction `{name}` is not open (did `begin: {name}` fail?)"
+            ))
+        })
     }
 
     /// Runs `op` in the named transaction, or in one of its own that commits at once.
@@ -336,7 +433,12 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
         })
     }
 
-    fn write(&mut self, key: &KeySpec, user: Option<&str>, data: &Value) -> Result<RecordWrite, StoreError> {
+    fn write(
+        &mut self,
+        key: &KeySpec,
+        user: Option<&str>,
+        data: &Value,
+    ) -> Result<RecordWrite, StoreError> {
         self.tenants.insert(key.tenant.clone());
         Ok(RecordWrite {
             key: record_key(key)?,
@@ -350,14 +452,22 @@ impl<'s, S: UserEngineStore> Execution<'s, S> {
         match value {
             Value::String(s) => Value::String(s.replace("${canary}", &self.canary)),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.substitute(v)).collect()),
-            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.substitute(v))).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.substitute(v)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
 }
 
 fn record_key(key: &KeySpec) -> Result<RecordKey, StoreError> {
-    Ok(RecordKey::new(TenantId::new(key.tenant.as_str())?, key.kind.parse()?, crate::RecordId::new(key.id.as_str())?))
+    Ok(RecordKey::new(
+        TenantId::new(key.tenant.as_str())?,
+        key.kind.parse()?,
+        crate::RecordId::new(key.id.as_str())?,
+    ))
 }
 
 fn expectation(condition: VersionCondition) -> Expectation {
@@ -373,14 +483,40 @@ fn two_tenants() -> Vec<RecordSpec> {
     let mut records = Vec::new();
     for (tenant, name) in [("acme", "Ada"), ("globex", "Grace")] {
         let mut add = |kind: &str, id: &str, user: &str, data: Value| {
-            records.push(RecordSpec { tenant: tenant.to_owned(), kind: kind.to_owned(), id: id.to_owned(), user: Some(user.to_owned()), data });
+            records.push(RecordSpec {
+                tenant: tenant.to_owned(),
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+                user: Some(user.to_owned()),
+                data,
+            });
         };
         add("user", "u1", "u1", serde_json::json!({"status": "active"}));
         add("user", "u2", "u2", serde_json::json!({"status": "active"}));
-        add("profile", "p1", "u1", serde_json::json!({"display_name": name}));
-        add("contact_point", "c1", "u1", serde_json::json!({"email": format!("{}@{tenant}.example", name.to_lowercase())}));
-        add("auth_factor", "f1", "u2", serde_json::json!({"type": "totp", "secret": "${canary}"}));
-        add("preference", "pr1", "u2", serde_json::json!({"locale": "en"}));
+        add(
+            "profile",
+            "p1",
+            "u1",
+            serde_json::json!({"display_name": name}),
+        );
+        add(
+            "contact_point",
+            "c1",
+            "u1",
+            serde_json::json!({"email": format!("{}@{tenant}.example", name.to_lowercase())}),
+        );
+        add(
+            "auth_factor",
+            "f1",
+            "u2",
+            serde_json::json!({"type": "totp", "secret": "${canary}"}),
+        );
+        add(
+            "preference",
+            "pr1",
+            "u2",
+            serde_json::json!({"locale": "en"}),
+        );
     }
     records
 }

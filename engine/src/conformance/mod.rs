@@ -34,7 +34,10 @@ pub struct RunOptions {
 impl RunOptions {
     /// Options declaring `capabilities` and no skips.
     pub fn with_capabilities<'a>(capabilities: impl IntoIterator<Item = &'a str>) -> Self {
-        Self { capabilities: capabilities.into_iter().map(str::to_owned).collect(), skips: BTreeMap::new() }
+        Self {
+            capabilities: capabilities.into_iter().map(str::to_owned).collect(),
+            skips: BTreeMap::new(),
+        }
     }
 
     /// Why `scenario` is not run under these options, if it is not.
@@ -42,19 +45,36 @@ impl RunOptions {
         if let Some(reason) = self.skips.get(&scenario.id) {
             return Some(reason.clone());
         }
-        let missing: Vec<&str> = scenario.requires.iter().filter(|c| !self.capabilities.contains(*c)).map(String::as_str).collect();
+        let missing: Vec<&str> = scenario
+            .requires
+            .iter()
+            .filter(|c| !self.capabilities.contains(*c))
+            .map(String::as_str)
+            .collect();
         match missing.as_slice() {
             [] => None,
-            [one] => Some(format!("requires capability `{one}`, which this adapter does not declare")),
-            many => Some(format!("requires capabilities `{}`, which this adapter does not declare", many.join("`, `"))),
+            [one] => Some(format!(
+                "requires capability `{one}`, which this adapter does not declare"
+            )),
+            many => Some(format!(
+                "requires capabilities `{}`, which this adapter does not declare",
+                many.join("`, `")
+            )),
         }
     }
 }
 
 /// Runs every scenario of `spec` against fresh stores from `factory`, in id order.
-pub fn run_spec<S: UserEngineStore>(spec: &Spec, factory: &dyn Fn() -> S, options: &RunOptions) -> Vec<ScenarioOutcome> {
+pub fn run_spec<S: UserEngineStore>(
+    spec: &Spec,
+    factory: &dyn Fn() -> S,
+    options: &RunOptions,
+) -> Vec<ScenarioOutcome> {
     let snapshots = SnapshotCheck::Loaded(&spec.snapshots);
-    spec.scenarios.iter().map(|s| run_scenario(s, factory, options, &snapshots)).collect()
+    spec.scenarios
+        .iter()
+        .map(|s| run_scenario(s, factory, options, &snapshots))
+        .collect()
 }
 
 /// Runs one scenario against a fresh store from `factory`.
@@ -70,23 +90,36 @@ pub fn run_scenario<S: UserEngineStore>(
     ScenarioOutcome::new(scenario, execute(scenario, factory, snapshots))
 }
 
-fn execute<S: UserEngineStore>(scenario: &Scenario, factory: &dyn Fn() -> S, snapshots: &SnapshotCheck<'_>) -> Status {
-    let failure = |step: Option<&user_engine_conformance_spec::Step>, expected: String, actual: String| {
-        let (location, label, text) = match step {
-            Some(s) => (s.location.clone(), format!("step {} of {}", s.index + 1, scenario.steps.len()), s.text.clone()),
-            None => (scenario.location.clone(), "given".to_owned(), "given: (the scenario's seed state)".to_owned()),
+fn execute<S: UserEngineStore>(
+    scenario: &Scenario,
+    factory: &dyn Fn() -> S,
+    snapshots: &SnapshotCheck<'_>,
+) -> Status {
+    let failure =
+        |step: Option<&user_engine_conformance_spec::Step>, expected: String, actual: String| {
+            let (location, label, text) = match step {
+                Some(s) => (
+                    s.location.clone(),
+                    format!("step {} of {}", s.index + 1, scenario.steps.len()),
+                    s.text.clone(),
+                ),
+                None => (
+                    scenario.location.clone(),
+                    "given".to_owned(),
+                    "given: (the scenario's seed state)".to_owned(),
+                ),
+            };
+            Status::Failed(Box::new(Failure {
+                scenario: scenario.id.clone(),
+                clause: scenario.clause.clone(),
+                summary: scenario.summary.clone(),
+                location,
+                step_label: label,
+                step_text: text,
+                expected,
+                actual,
+            }))
         };
-        Status::Failed(Box::new(Failure {
-            scenario: scenario.id.clone(),
-            clause: scenario.clause.clone(),
-            summary: scenario.summary.clone(),
-            location,
-            step_label: label,
-            step_text: text,
-            expected,
-            actual,
-        }))
-    };
     let mut current: Option<usize> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         let store = factory();
@@ -99,7 +132,9 @@ fn execute<S: UserEngineStore>(scenario: &Scenario, factory: &dyn Fn() -> S, sna
             match run.step(step, snapshots) {
                 Ok(()) => {}
                 Err(StepFailure::Mismatch(m)) => return failure(Some(step), m.expected, m.actual),
-                Err(StepFailure::Broken(why)) => return failure(Some(step), "the step to be carried out".to_owned(), why),
+                Err(StepFailure::Broken(why)) => {
+                    return failure(Some(step), "the step to be carried out".to_owned(), why);
+                }
             }
         }
         Status::Passed
@@ -111,7 +146,11 @@ fn execute<S: UserEngineStore>(scenario: &Scenario, factory: &dyn Fn() -> S, sna
             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "a non-text panic payload".to_owned());
         let step = current.and_then(|i| scenario.steps.get(i));
-        failure(step, "no panic".to_owned(), format!("the store panicked: {message}"))
+        failure(
+            step,
+            "no panic".to_owned(),
+            format!("the store panicked: {message}"),
+        )
     })
 }
 

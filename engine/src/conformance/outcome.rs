@@ -19,7 +19,12 @@ pub struct ScenarioOutcome {
 
 impl ScenarioOutcome {
     pub(crate) fn new(scenario: &Scenario, status: Status) -> Self {
-        Self { id: scenario.id.clone(), area: scenario.area.clone(), clause: scenario.clause.clone(), status }
+        Self {
+            id: scenario.id.clone(),
+            area: scenario.area.clone(),
+            clause: scenario.clause.clone(),
+            status,
+        }
     }
 
     /// Whether the scenario passed.
@@ -73,8 +78,16 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "conformance scenario `{}` failed at {} ({})", self.scenario, self.location, self.step_label)?;
-        writeln!(f, "  clause:   store-contract#{} ({})", self.clause, self.summary)?;
+        writeln!(
+            f,
+            "conformance scenario `{}` failed at {} ({})",
+            self.scenario, self.location, self.step_label
+        )?;
+        writeln!(
+            f,
+            "  clause:   store-contract#{} ({})",
+            self.clause, self.summary
+        )?;
         writeln!(f, "  step:")?;
         for line in self.step_text.lines() {
             writeln!(f, "    {line}")?;
@@ -116,6 +129,10 @@ impl Tally {
 
 impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
     }
 }

@@ -36,10 +36,17 @@ fn same(expected_file: &str, rendered: &str) -> bool {
 }
 
 impl SnapshotCheck<'_> {
-    pub(crate) fn compare(&self, name: &str, scenario: &Scenario, rendered: &str) -> Result<(), Mismatch> {
+    pub(crate) fn compare(
+        &self,
+        name: &str,
+        scenario: &Scenario,
+        rendered: &str,
+    ) -> Result<(), Mismatch> {
         let canonical: Option<String> = match self {
             SnapshotCheck::Loaded(map) => map.get(name).cloned(),
-            SnapshotCheck::Insta { root } => std::fs::read_to_string(root.join("snapshots").join(format!("{name}.snap"))).ok(),
+            SnapshotCheck::Insta { root } => {
+                std::fs::read_to_string(root.join("snapshots").join(format!("{name}.snap"))).ok()
+            }
         };
         if canonical.as_deref().is_some_and(|c| same(c, rendered)) {
             return Ok(());
@@ -49,14 +56,24 @@ impl SnapshotCheck<'_> {
             settings.set_snapshot_path(root.join("snapshots"));
             settings.set_prepend_module_to_snapshot(false);
             settings.set_omit_expression(true);
-            settings.set_description(format!("diagnostics of conformance scenario {}: {}", scenario.id, scenario.summary));
+            settings.set_description(format!(
+                "diagnostics of conformance scenario {}: {}",
+                scenario.id, scenario.summary
+            ));
             // insta prints the diff itself; the located failure below says which step it was.
-            let _ = catch_unwind(AssertUnwindSafe(|| settings.bind(|| insta::assert_snapshot!(name, rendered))));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                settings.bind(|| insta::assert_snapshot!(name, rendered))
+            }));
         }
         Err(Mismatch {
             expected: match canonical {
-                Some(text) => format!("the canonical snapshot `{name}`:\n{}", snapshot_body(&text).trim_end()),
-                None => format!("a canonical snapshot `{name}.snap` (none exists yet; review it with `cargo insta review`)"),
+                Some(text) => format!(
+                    "the canonical snapshot `{name}`:\n{}",
+                    snapshot_body(&text).trim_end()
+                ),
+                None => format!(
+                    "a canonical snapshot `{name}.snap` (none exists yet; review it with `cargo insta review`)"
+                ),
             },
             actual: rendered.trim_end().to_owned(),
         })

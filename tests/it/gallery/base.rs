@@ -2,23 +2,26 @@
 //! routes each call through a [`Fault`] hook whose default delegates unchanged, so a broken adapter
 //! is only the one hook it gets wrong.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use user_engine::{
-    AuditEntry, AuditRecord, ConformanceHooks, Diagnostics, EventId, Expectation, InMemoryUserEngineStore, MigrationReport,
-    OutboxEvent, OutboxMessage, Page, Readiness, Record, RecordKey, RecordWrite, StoreError, StoreTransaction, TenantId,
-    TenantQuery, UserEngineStore, UserId,
+    AuditEntry, AuditRecord, ConformanceHooks, Diagnostics, EventId, Expectation,
+    InMemoryUserEngineStore, MigrationReport, OutboxEvent, OutboxMessage, Page, Readiness, Record,
+    RecordKey, RecordWrite, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore,
+    UserId,
 };
 
 /// One way of breaking the store contract. Every hook defaults to the reference behaviour, so an
 /// implementation overrides exactly the behaviour it breaks and nothing else.
 ///
-/// Store hooks receive the whole [`Broken`] store (for the reference store inside it and the
-/// tenants seen so far); transaction hooks receive the [`BrokenTx`] (for the reference
-/// transaction inside it and the [`TxLog`] of what it did).
+/// Store hooks receive the whole [`Broken`] store (for the reference store inside it, the tenants
+/// seen so far and the writes of open transactions); transaction hooks receive the [`BrokenTx`]
+/// (for the reference transaction inside it and the [`TxLog`] of what it did). Hooks have no doc
+/// comments of their own: each is the [`UserEngineStore`] or [`StoreTransaction`] method of the
+/// same name (`tx_get` is the transaction's `get`).
 pub(crate) trait Fault: Default + Send + Sync + 'static {
     /// The `docs/store-contract.md` anchor this fault breaks.
     const BREAKS: &'static str;
@@ -31,15 +34,28 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
         store.inner.list_tenant(query)
     }
 
-    fn list_user(&self, store: &Broken<Self>, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+    fn list_user(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<Record>, StoreError> {
         store.inner.list_user(tenant, user)
     }
 
-    fn list_audit(&self, store: &Broken<Self>, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
+    fn list_audit(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         store.inner.list_audit(tenant)
     }
 
-    fn outbox_pending(&self, store: &Broken<Self>, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn outbox_pending(
+        &self,
+        store: &Broken<Self>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         store.inner.outbox_pending(limit)
     }
 
@@ -60,26 +76,50 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
     }
 
     fn debug(&self, store: &Broken<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple(short_name::<Self>()).field(&store.inner).finish()
+        f.debug_tuple(short_name::<Self>())
+            .field(&store.inner)
+            .finish()
     }
 
-    fn tx_get(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+    fn tx_get(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+    ) -> Result<Option<Record>, StoreError> {
         tx.inner().get(key)
     }
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        write: RecordWrite,
+        expect: Expectation,
+    ) -> Result<Record, StoreError> {
         tx.inner().save(write, expect)
     }
 
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
+    fn delete(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+        expect: Expectation,
+    ) -> Result<(), StoreError> {
         tx.inner().delete(key, expect)
     }
 
-    fn append_audit(&self, tx: &mut BrokenTx<'_, Self>, entry: AuditEntry) -> Result<(), StoreError> {
+    fn append_audit(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError> {
         tx.inner().append_audit(entry)
     }
 
-    fn enqueue(&self, tx: &mut BrokenTx<'_, Self>, message: OutboxMessage) -> Result<(), StoreError> {
+    fn enqueue(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        message: OutboxMessage,
+    ) -> Result<(), StoreError> {
         tx.inner().enqueue(message)
     }
 
@@ -94,9 +134,6 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
     /// Called when the transaction is dropped unfinished (also while unwinding from a panic);
     /// the reference transaction, if still open, is dropped afterwards, which rolls it back.
     fn dropped(&self, _tx: &mut BrokenTx<'_, Self>) {}
-
-    /// Called once after commit, rollback or drop, whatever their outcome.
-    fn finished(&self, _tx: &BrokenTx<'_, Self>) {}
 }
 
 /// The last segment of a fault's type name: how the gallery and the kill matrix name it.
@@ -118,6 +155,7 @@ pub(crate) struct Broken<F> {
     /// The fault, with whatever state it keeps.
     pub(crate) fault: F,
     tenants: Mutex<BTreeSet<TenantId>>,
+    uncommitted: Mutex<BTreeMap<RecordKey, Option<Record>>>,
     enqueue_clock: AtomicU64,
 }
 
@@ -125,6 +163,19 @@ impl<F: Fault> Broken<F> {
     /// Every tenant a record was ever written for, in order: what a leaking query reaches into.
     pub(crate) fn tenants(&self) -> Vec<TenantId> {
         lock(&self.tenants).iter().cloned().collect()
+    }
+
+    /// What an open transaction wrote to `key` (`Some(None)`: deleted), for faults that let
+    /// uncommitted writes be seen.
+    pub(crate) fn uncommitted(&self, key: &RecordKey) -> Option<Option<Record>> {
+        lock(&self.uncommitted).get(key).cloned()
+    }
+
+    fn forget_uncommitted(&self, log: &TxLog) {
+        let mut uncommitted = lock(&self.uncommitted);
+        for change in &log.changes {
+            uncommitted.remove(change.key());
+        }
     }
 }
 
@@ -137,7 +188,12 @@ impl<F: Fault> fmt::Debug for Broken<F> {
 impl<F: Fault> UserEngineStore for Broken<F> {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         let inner = self.inner.begin()?;
-        Ok(Box::new(BrokenTx { store: self, open: Some(inner), done: false, log: TxLog::default() }))
+        Ok(Box::new(BrokenTx {
+            store: self,
+            open: Some(inner),
+            done: false,
+            log: TxLog::default(),
+        }))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
@@ -196,6 +252,16 @@ pub(crate) enum Change {
     Deleted(RecordKey),
 }
 
+impl Change {
+    /// The record written.
+    pub(crate) fn key(&self) -> &RecordKey {
+        match self {
+            Change::Saved(write) => &write.key,
+            Change::Deleted(key) => key,
+        }
+    }
+}
+
 /// One enqueued event, stamped with the store-wide order in which events were enqueued (the order
 /// an id assigned at insert time would have, which the contract says relays must not follow).
 pub(crate) struct Enqueued {
@@ -216,20 +282,27 @@ pub(crate) struct BrokenTx<'a, F: Fault> {
 impl<'a, F: Fault> BrokenTx<'a, F> {
     /// The reference transaction.
     pub(crate) fn inner(&mut self) -> &mut (dyn StoreTransaction + 'a) {
-        self.open.as_deref_mut().expect("a fault used its transaction after committing or rolling it back")
+        self.open
+            .as_deref_mut()
+            .expect("a fault used its transaction after committing or rolling it back")
     }
 
     /// Takes the reference transaction out, to commit or roll it back.
     pub(crate) fn take(&mut self) -> Box<dyn StoreTransaction + 'a> {
-        self.open.take().expect("a fault finished its transaction twice")
+        self.open
+            .take()
+            .expect("a fault finished its transaction twice")
     }
 
-    fn finish(&mut self, end: impl FnOnce(&F, &mut Self) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn finish(
+        &mut self,
+        end: impl FnOnce(&F, &mut Self) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let store = self.store;
         let fault = &store.fault;
         self.done = true;
         let result = end(fault, self);
-        fault.finished(self);
+        store.forget_uncommitted(&self.log);
         result
     }
 }
@@ -245,6 +318,7 @@ impl<F: Fault> StoreTransaction for BrokenTx<'_, F> {
         let logged = write.clone();
         let record = store.fault.save(self, write, expect)?;
         lock(&store.tenants).insert(logged.key.tenant.clone());
+        lock(&store.uncommitted).insert(logged.key.clone(), Some(record.clone()));
         self.log.changes.push(Change::Saved(logged));
         Ok(record)
     }
@@ -252,6 +326,7 @@ impl<F: Fault> StoreTransaction for BrokenTx<'_, F> {
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
         let store = self.store;
         store.fault.delete(self, key, expect)?;
+        lock(&store.uncommitted).insert(key.clone(), None);
         self.log.changes.push(Change::Deleted(key.clone()));
         Ok(())
     }
@@ -266,7 +341,10 @@ impl<F: Fault> StoreTransaction for BrokenTx<'_, F> {
         let logged = message.clone();
         store.fault.enqueue(self, message)?;
         let at = store.enqueue_clock.fetch_add(1, Ordering::Relaxed);
-        self.log.events.push(Enqueued { at, message: logged });
+        self.log.events.push(Enqueued {
+            at,
+            message: logged,
+        });
         Ok(())
     }
 
@@ -283,16 +361,19 @@ impl<F: Fault> Drop for BrokenTx<'_, F> {
     fn drop(&mut self) {
         if !self.done {
             let store = self.store;
-            let fault = &store.fault;
-            fault.dropped(self);
-            fault.finished(self);
+            store.fault.dropped(self);
+            store.forget_uncommitted(&self.log);
         }
     }
 }
 
 /// Commits `changes` and `events` once more in a transaction of their own: how a fault makes work
 /// survive that the contract says must vanish.
-pub(crate) fn replay(store: &InMemoryUserEngineStore, changes: &[Change], events: &[Enqueued]) -> Result<(), StoreError> {
+pub(crate) fn replay(
+    store: &InMemoryUserEngineStore,
+    changes: &[Change],
+    events: &[Enqueued],
+) -> Result<(), StoreError> {
     let mut again = store.begin()?;
     for change in changes {
         match change {

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use user_engine::{
-    Diagnostics, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS, MigrationReport, NotReadyReason, Readiness, Record, RecordKey,
-    StoreError, TenantQuery, UserEngineStore,
+    Diagnostics, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS, MigrationReport, NotReadyReason,
+    Readiness, Record, RecordKey, StoreError, TenantQuery, UserEngineStore,
 };
 
 use super::base::{Broken, BrokenTx, Fault};
@@ -20,7 +20,10 @@ impl Fault for MigrateReportsNothing {
 
     fn migrate(&self, store: &Broken<Self>) -> Result<MigrationReport, StoreError> {
         let report = store.inner.migrate()?;
-        Ok(MigrationReport { applied: Vec::new(), ..report })
+        Ok(MigrationReport {
+            applied: Vec::new(),
+            ..report
+        })
     }
 }
 
@@ -51,7 +54,10 @@ impl Fault for MigrateIgnoresDrift {
 
     fn migrate(&self, store: &Broken<Self>) -> Result<MigrationReport, StoreError> {
         match store.inner.migrate() {
-            Err(StoreError::MigrationDrift { .. }) => Ok(MigrationReport { applied: Vec::new(), schema_version: LATEST_SCHEMA_VERSION }),
+            Err(StoreError::MigrationDrift { .. }) => Ok(MigrationReport {
+                applied: Vec::new(),
+                schema_version: LATEST_SCHEMA_VERSION,
+            }),
             other => other,
         }
     }
@@ -66,7 +72,11 @@ impl Fault for ReadyBeforeMigrate {
 
     fn readiness(&self, store: &Broken<Self>) -> Readiness {
         match store.inner.readiness() {
-            Readiness::NotReady { reason: NotReadyReason::NotMigrated } => Readiness::Ready { schema_version: LATEST_SCHEMA_VERSION },
+            Readiness::NotReady {
+                reason: NotReadyReason::NotMigrated,
+            } => Readiness::Ready {
+                schema_version: LATEST_SCHEMA_VERSION,
+            },
             other => other,
         }
     }
@@ -82,7 +92,11 @@ impl Fault for ReadinessHidesDrift {
 
     fn readiness(&self, store: &Broken<Self>) -> Readiness {
         match store.inner.readiness() {
-            Readiness::NotReady { reason: NotReadyReason::Drift { .. } } => Readiness::Ready { schema_version: LATEST_SCHEMA_VERSION },
+            Readiness::NotReady {
+                reason: NotReadyReason::Drift { .. },
+            } => Readiness::Ready {
+                schema_version: LATEST_SCHEMA_VERSION,
+            },
             other => other,
         }
     }
@@ -127,7 +141,10 @@ impl Fault for AuditCountOffByOne {
 
     fn diagnostics(&self, store: &Broken<Self>) -> Result<Diagnostics, StoreError> {
         let d = store.inner.diagnostics()?;
-        Ok(Diagnostics { audit_entries: d.audit_entries + 1, ..d })
+        Ok(Diagnostics {
+            audit_entries: d.audit_entries + 1,
+            ..d
+        })
     }
 }
 
@@ -140,7 +157,11 @@ impl Fault for AcknowledgedCountedAsPending {
 
     fn diagnostics(&self, store: &Broken<Self>) -> Result<Diagnostics, StoreError> {
         let d = store.inner.diagnostics()?;
-        Ok(Diagnostics { outbox_pending: d.outbox_pending + d.outbox_acknowledged, outbox_acknowledged: 0, ..d })
+        Ok(Diagnostics {
+            outbox_pending: d.outbox_pending + d.outbox_acknowledged,
+            outbox_acknowledged: 0,
+            ..d
+        })
     }
 }
 
@@ -155,7 +176,12 @@ impl Fault for PayloadInStoreDebug {
         let mut records = f.debug_map();
         for tenant in store.tenants() {
             // Debug cannot fail with a store error; an unreadable tenant is simply not shown.
-            for record in store.inner.list_tenant(&TenantQuery::all(tenant)).map(|p| p.records).unwrap_or_default() {
+            for record in store
+                .inner
+                .list_tenant(&TenantQuery::all(tenant))
+                .map(|p| p.records)
+                .unwrap_or_default()
+            {
                 records.entry(&record.key.to_string(), record.payload.expose());
             }
         }
@@ -171,7 +197,12 @@ pub(crate) struct PayloadInInvalidError;
 impl Fault for PayloadInInvalidError {
     const BREAKS: &'static str = "redaction";
 
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
+    fn delete(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+        expect: Expectation,
+    ) -> Result<(), StoreError> {
         if expect == Expectation::Absent {
             if let Some(current) = tx.inner().get(key)? {
                 return Err(StoreError::invalid(format!(
@@ -183,4 +214,3 @@ impl Fault for PayloadInInvalidError {
         tx.inner().delete(key, expect)
     }
 }
-

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use user_engine::{AuditEntry, AuditRecord, EventId, OutboxEvent, OutboxMessage, StoreError, TenantId, UserEngineStore};
+use user_engine::{
+    AuditEntry, AuditRecord, EventId, OutboxEvent, OutboxMessage, StoreError, TenantId,
+    UserEngineStore,
+};
 
 use super::base::{Broken, BrokenTx, Fault, lock, replay};
 
@@ -16,7 +19,11 @@ pub(crate) struct AuditOutsideTransaction;
 impl Fault for AuditOutsideTransaction {
     const BREAKS: &'static str = "audit-transactional";
 
-    fn append_audit(&self, tx: &mut BrokenTx<'_, Self>, entry: AuditEntry) -> Result<(), StoreError> {
+    fn append_audit(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut own = tx.store.inner.begin()?;
         own.append_audit(entry)?;
         own.commit()
@@ -30,7 +37,11 @@ pub(crate) struct AuditNewestFirst;
 impl Fault for AuditNewestFirst {
     const BREAKS: &'static str = "audit-order";
 
-    fn list_audit(&self, store: &Broken<Self>, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
+    fn list_audit(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let mut entries = store.inner.list_audit(tenant)?;
         entries.reverse();
         Ok(entries)
@@ -78,11 +89,18 @@ impl EnqueueLedger {
     }
 
     fn enqueued_at(&self, id: EventId) -> u64 {
-        lock(&self.state).enqueued_at.get(&id).copied().unwrap_or(u64::MAX)
+        lock(&self.state)
+            .enqueued_at
+            .get(&id)
+            .copied()
+            .unwrap_or(u64::MAX)
     }
 
     /// Every pending event, ordered by when it was enqueued.
-    fn pending_in_enqueue_order<F: Fault>(&self, store: &Broken<F>) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn pending_in_enqueue_order<F: Fault>(
+        &self,
+        store: &Broken<F>,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut pending = store.inner.outbox_pending(usize::MAX)?;
         pending.sort_by_key(|e| self.enqueued_at(e.id));
         Ok(pending)
@@ -103,7 +121,11 @@ impl Fault for PendingInEnqueueOrder {
         self.ledger.commit(tx)
     }
 
-    fn outbox_pending(&self, store: &Broken<Self>, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn outbox_pending(
+        &self,
+        store: &Broken<Self>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut pending = self.ledger.pending_in_enqueue_order(store)?;
         pending.truncate(limit);
         Ok(pending)
@@ -126,7 +148,11 @@ impl Fault for NaiveRelay {
         self.ledger.commit(tx)
     }
 
-    fn outbox_pending(&self, store: &Broken<Self>, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn outbox_pending(
+        &self,
+        store: &Broken<Self>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let high_water = *lock(&self.high_water);
         let mut pending = self.ledger.pending_in_enqueue_order(store)?;
         pending.retain(|e| high_water.is_none_or(|mark| self.ledger.enqueued_at(e.id) > mark));
@@ -137,7 +163,11 @@ impl Fault for NaiveRelay {
     fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
         let newly = store.inner.acknowledge(ids)?;
         let mut high_water = lock(&self.high_water);
-        *high_water = ids.iter().map(|id| self.ledger.enqueued_at(*id)).chain(*high_water).max();
+        *high_water = ids
+            .iter()
+            .map(|id| self.ledger.enqueued_at(*id))
+            .chain(*high_water)
+            .max();
         Ok(newly)
     }
 }
@@ -150,13 +180,23 @@ pub(crate) struct EventsReversedInTransaction;
 impl Fault for EventsReversedInTransaction {
     const BREAKS: &'static str = "outbox-order";
 
-    fn enqueue(&self, _tx: &mut BrokenTx<'_, Self>, _message: OutboxMessage) -> Result<(), StoreError> {
+    fn enqueue(
+        &self,
+        _tx: &mut BrokenTx<'_, Self>,
+        _message: OutboxMessage,
+    ) -> Result<(), StoreError> {
         // Only logged; published at commit.
         Ok(())
     }
 
     fn commit(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
-        let reversed: Vec<OutboxMessage> = tx.log.events.iter().rev().map(|e| e.message.clone()).collect();
+        let reversed: Vec<OutboxMessage> = tx
+            .log
+            .events
+            .iter()
+            .rev()
+            .map(|e| e.message.clone())
+            .collect();
         for message in reversed {
             tx.inner().enqueue(message)?;
         }
@@ -173,8 +213,18 @@ impl Fault for AcknowledgeForgets {
     const BREAKS: &'static str = "outbox-ack";
 
     fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
-        let pending: BTreeSet<EventId> = store.inner.outbox_pending(usize::MAX)?.into_iter().map(|e| e.id).collect();
-        Ok(ids.iter().collect::<BTreeSet<_>>().into_iter().filter(|id| pending.contains(id)).count())
+        let pending: BTreeSet<EventId> = store
+            .inner
+            .outbox_pending(usize::MAX)?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        Ok(ids
+            .iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|id| pending.contains(id))
+            .count())
     }
 }
 
@@ -186,9 +236,15 @@ pub(crate) struct PendingConsumesEvents;
 impl Fault for PendingConsumesEvents {
     const BREAKS: &'static str = "outbox-ack";
 
-    fn outbox_pending(&self, store: &Broken<Self>, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn outbox_pending(
+        &self,
+        store: &Broken<Self>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let pending = store.inner.outbox_pending(limit)?;
-        store.inner.acknowledge(&pending.iter().map(|e| e.id).collect::<Vec<_>>())?;
+        store
+            .inner
+            .acknowledge(&pending.iter().map(|e| e.id).collect::<Vec<_>>())?;
         Ok(pending)
     }
 }

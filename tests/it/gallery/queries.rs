@@ -1,7 +1,9 @@
 //! Broken adapters that get queries wrong: ordering, kind filters, tenant isolation, pagination,
 //! user listing (store-contract C13–C16).
 
-use user_engine::{Cursor, Page, Record, RecordKey, StoreError, TenantId, TenantQuery, UserEngineStore, UserId};
+use user_engine::{
+    Cursor, Page, Record, RecordKey, StoreError, TenantId, TenantQuery, UserEngineStore, UserId,
+};
 
 use super::base::{Broken, Fault};
 
@@ -13,7 +15,10 @@ impl Fault for KindFilterIgnored {
     const BREAKS: &'static str = "query-tenant";
 
     fn list_tenant(&self, store: &Broken<Self>, query: &TenantQuery) -> Result<Page, StoreError> {
-        store.inner.list_tenant(&TenantQuery { kind: None, ..query.clone() })
+        store.inner.list_tenant(&TenantQuery {
+            kind: None,
+            ..query.clone()
+        })
     }
 }
 
@@ -42,7 +47,8 @@ impl Fault for LocaleOrderedIds {
 
     fn list_tenant(&self, store: &Broken<Self>, query: &TenantQuery) -> Result<Page, StoreError> {
         let mut page = store.inner.list_tenant(query)?;
-        page.records.sort_by_cached_key(|r| (r.key.kind.as_str(), r.key.id.as_str().to_lowercase()));
+        page.records
+            .sort_by_cached_key(|r| (r.key.kind.as_str(), r.key.id.as_str().to_lowercase()));
         Ok(page)
     }
 }
@@ -59,8 +65,14 @@ impl Fault for TenantListLeaks {
         let mut page = store.inner.list_tenant(query)?;
         if query.after.is_none() {
             for tenant in store.tenants().into_iter().filter(|t| *t != query.tenant) {
-                let other = TenantQuery { tenant, kind: query.kind, after: None, limit: None };
-                page.records.extend(store.inner.list_tenant(&other)?.records);
+                let other = TenantQuery {
+                    tenant,
+                    kind: query.kind,
+                    after: None,
+                    limit: None,
+                };
+                page.records
+                    .extend(store.inner.list_tenant(&other)?.records);
             }
         }
         Ok(page)
@@ -80,7 +92,11 @@ impl Fault for GetFallsBackToOtherTenant {
             return Ok(Some(record));
         }
         for tenant in store.tenants() {
-            if let Some(record) = store.inner.get(&RecordKey::new(tenant, key.kind, key.id.clone()))? {
+            if let Some(record) =
+                store
+                    .inner
+                    .get(&RecordKey::new(tenant, key.kind, key.id.clone()))?
+            {
                 return Ok(Some(record));
             }
         }
@@ -96,7 +112,12 @@ pub(crate) struct UserListingCrossesTenants;
 impl Fault for UserListingCrossesTenants {
     const BREAKS: &'static str = "query-tenant-isolation";
 
-    fn list_user(&self, store: &Broken<Self>, _tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+    fn list_user(
+        &self,
+        store: &Broken<Self>,
+        _tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<Record>, StoreError> {
         let mut records = Vec::new();
         for tenant in store.tenants() {
             records.extend(store.inner.list_user(&tenant, user)?);
@@ -116,9 +137,16 @@ impl Fault for CursorCrossesTenants {
     fn list_tenant(&self, store: &Broken<Self>, query: &TenantQuery) -> Result<Page, StoreError> {
         let mut query = query.clone();
         if let Some(cursor) = &query.after {
-            let issued_for = store.tenants().into_iter().find_map(|tenant| cursor.position_for(&tenant).ok());
+            let issued_for = store
+                .tenants()
+                .into_iter()
+                .find_map(|tenant| cursor.position_for(&tenant).ok());
             if let Some(position) = issued_for {
-                query.after = Some(Cursor::after(&RecordKey::new(query.tenant.clone(), position.kind, position.id)));
+                query.after = Some(Cursor::after(&RecordKey::new(
+                    query.tenant.clone(),
+                    position.kind,
+                    position.id,
+                )));
             }
         }
         store.inner.list_tenant(&query)
@@ -135,8 +163,14 @@ impl Fault for PaginationRepeatsLast {
 
     fn list_tenant(&self, store: &Broken<Self>, query: &TenantQuery) -> Result<Page, StoreError> {
         let page = store.inner.list_tenant(query)?;
-        let Some(cursor) = &query.after else { return Ok(page) };
-        let mut records: Vec<Record> = store.inner.get(&cursor.position_for(&query.tenant)?)?.into_iter().collect();
+        let Some(cursor) = &query.after else {
+            return Ok(page);
+        };
+        let mut records: Vec<Record> = store
+            .inner
+            .get(&cursor.position_for(&query.tenant)?)?
+            .into_iter()
+            .collect();
         records.retain(|r| query.kind.is_none_or(|kind| r.key.kind == kind));
         records.extend(page.records);
         Ok(Page::from_sorted(records, query.limit))
@@ -150,7 +184,15 @@ pub(crate) struct UserListIgnoresUser;
 impl Fault for UserListIgnoresUser {
     const BREAKS: &'static str = "query-user";
 
-    fn list_user(&self, store: &Broken<Self>, tenant: &TenantId, _user: &UserId) -> Result<Vec<Record>, StoreError> {
-        Ok(store.inner.list_tenant(&TenantQuery::all(tenant.clone()))?.records)
+    fn list_user(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+        _user: &UserId,
+    ) -> Result<Vec<Record>, StoreError> {
+        Ok(store
+            .inner
+            .list_tenant(&TenantQuery::all(tenant.clone()))?
+            .records)
     }
 }

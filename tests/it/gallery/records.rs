@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 use user_engine::{
-    Expectation, Page, Payload, Record, RecordKey, RecordKind, RecordWrite, StoreError, TenantId, TenantQuery, UserEngineStore,
-    UserId,
+    Expectation, Page, Payload, Record, RecordKey, RecordKind, RecordWrite, StoreError, TenantId,
+    TenantQuery, UserEngineStore, UserId,
 };
 
 use super::base::{Broken, BrokenTx, Change, Fault, lock};
@@ -22,7 +22,11 @@ impl Fault for GetIgnoresKind {
 
     fn get(&self, store: &Broken<Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         for kind in RecordKind::ALL {
-            if let Some(found) = store.inner.get(&RecordKey::new(key.tenant.clone(), kind, key.id.clone()))? {
+            if let Some(found) =
+                store
+                    .inner
+                    .get(&RecordKey::new(key.tenant.clone(), kind, key.id.clone()))?
+            {
                 return Ok(Some(found));
             }
         }
@@ -38,7 +42,12 @@ pub(crate) struct VersionNotIncremented;
 impl Fault for VersionNotIncremented {
     const BREAKS: &'static str = "records-version";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        write: RecordWrite,
+        expect: Expectation,
+    ) -> Result<Record, StoreError> {
         let exists = tx.inner().get(&write.key)?.is_some();
         if exists && expect != Expectation::Absent {
             tx.inner().delete(&write.key, expect)?;
@@ -56,11 +65,21 @@ pub(crate) struct ExpectationsIgnored;
 impl Fault for ExpectationsIgnored {
     const BREAKS: &'static str = "records-expectation";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, _expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        write: RecordWrite,
+        _expect: Expectation,
+    ) -> Result<Record, StoreError> {
         tx.inner().save(write, Expectation::Any)
     }
 
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, _expect: Expectation) -> Result<(), StoreError> {
+    fn delete(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+        _expect: Expectation,
+    ) -> Result<(), StoreError> {
         tx.inner().delete(key, Expectation::Any)
     }
 }
@@ -73,10 +92,19 @@ pub(crate) struct NoCommitTimeRecheck;
 impl Fault for NoCommitTimeRecheck {
     const BREAKS: &'static str = "records-expectation";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        write: RecordWrite,
+        expect: Expectation,
+    ) -> Result<Record, StoreError> {
         let actual = tx.inner().get(&write.key)?.map(|r| r.version);
         if !expect.admits(actual) {
-            return Err(StoreError::Conflict { key: write.key, expected: expect, actual });
+            return Err(StoreError::Conflict {
+                key: write.key,
+                expected: expect,
+                actual,
+            });
         }
         tx.inner().save(write, Expectation::Any)
     }
@@ -89,7 +117,12 @@ pub(crate) struct DeleteMissingSucceeds;
 impl Fault for DeleteMissingSucceeds {
     const BREAKS: &'static str = "records-delete";
 
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
+    fn delete(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+        expect: Expectation,
+    ) -> Result<(), StoreError> {
         match tx.inner().delete(key, expect) {
             Err(StoreError::NotFound { .. }) => Ok(()),
             other => other,
@@ -105,7 +138,11 @@ pub(crate) struct DeletedStillListed {
 }
 
 impl DeletedStillListed {
-    fn with_tombstones(&self, mut records: Vec<Record>, keep: impl Fn(&Record) -> bool) -> Vec<Record> {
+    fn with_tombstones(
+        &self,
+        mut records: Vec<Record>,
+        keep: impl Fn(&Record) -> bool,
+    ) -> Vec<Record> {
         records.extend(lock(&self.tombstones).values().filter(|r| keep(r)).cloned());
         records.sort_by(|a, b| a.key.cmp(&b.key));
         records
@@ -139,13 +176,24 @@ impl Fault for DeletedStillListed {
         if query.after.is_some() || query.limit.is_some() {
             return Ok(page);
         }
-        let keep = |r: &Record| r.key.tenant == query.tenant && query.kind.is_none_or(|k| r.key.kind == k);
-        Ok(Page { records: self.with_tombstones(page.records, keep), next: None })
+        let keep =
+            |r: &Record| r.key.tenant == query.tenant && query.kind.is_none_or(|k| r.key.kind == k);
+        Ok(Page {
+            records: self.with_tombstones(page.records, keep),
+            next: None,
+        })
     }
 
-    fn list_user(&self, store: &Broken<Self>, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+    fn list_user(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<Record>, StoreError> {
         let listed = store.inner.list_user(tenant, user)?;
-        Ok(self.with_tombstones(listed, |r| &r.key.tenant == tenant && r.user.as_ref() == Some(user)))
+        Ok(self.with_tombstones(listed, |r| {
+            &r.key.tenant == tenant && r.user.as_ref() == Some(user)
+        }))
     }
 }
 
@@ -156,7 +204,12 @@ pub(crate) struct OwnerNeverChanges;
 impl Fault for OwnerNeverChanges {
     const BREAKS: &'static str = "records-round-trip";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, mut write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        mut write: RecordWrite,
+        expect: Expectation,
+    ) -> Result<Record, StoreError> {
         if let Some(current) = tx.inner().get(&write.key)? {
             write.user = current.user;
         }
@@ -174,7 +227,11 @@ impl NumbersStoredAsText {
         match value {
             Value::Number(n) => Value::String(n.to_string()),
             Value::Array(items) => Value::Array(items.into_iter().map(Self::as_text).collect()),
-            Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, Self::as_text(v))).collect()),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, Self::as_text(v)))
+                    .collect(),
+            ),
             other => other,
         }
     }
@@ -183,7 +240,12 @@ impl NumbersStoredAsText {
 impl Fault for NumbersStoredAsText {
     const BREAKS: &'static str = "records-round-trip";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, mut write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
+    fn save(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        mut write: RecordWrite,
+        expect: Expectation,
+    ) -> Result<Record, StoreError> {
         write.payload = Payload::new(Self::as_text(write.payload.into_exposed()));
         tx.inner().save(write, expect)
     }

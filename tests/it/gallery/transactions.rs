@@ -1,15 +1,14 @@
 //! Broken adapters that get transactions wrong: commit, rollback, drop, panic, read-own-writes,
 //! isolation, atomic failure (store-contract C6–C12).
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use user_engine::{
-    Expectation, NotReadyReason, OutboxMessage, Readiness, Record, RecordKey, RecordWrite, StoreError, UserEngineStore,
+    NotReadyReason, OutboxMessage, Readiness, Record, RecordKey, StoreError, UserEngineStore,
 };
 
-use super::base::{Broken, BrokenTx, Change, Fault, lock, replay};
+use super::base::{Broken, BrokenTx, Fault, lock, replay};
 
 /// Breaks `store-contract#tx-commit`: a commit publishes the outbox events of the *previous*
 /// commit and holds its own back until the next one, so its writes do not appear together.
@@ -21,7 +20,11 @@ pub(crate) struct EventsPublishedOneCommitLate {
 impl Fault for EventsPublishedOneCommitLate {
     const BREAKS: &'static str = "tx-commit";
 
-    fn enqueue(&self, _tx: &mut BrokenTx<'_, Self>, _message: OutboxMessage) -> Result<(), StoreError> {
+    fn enqueue(
+        &self,
+        _tx: &mut BrokenTx<'_, Self>,
+        _message: OutboxMessage,
+    ) -> Result<(), StoreError> {
         // Only logged; published by the next commit.
         Ok(())
     }
@@ -110,7 +113,11 @@ impl Fault for PoisonedAfterPanic {
 
     fn readiness(&self, store: &Broken<Self>) -> Readiness {
         if self.poisoned.load(Ordering::SeqCst) {
-            return Readiness::NotReady { reason: NotReadyReason::Unavailable { detail: Self::DETAIL.to_owned() } };
+            return Readiness::NotReady {
+                reason: NotReadyReason::Unavailable {
+                    detail: Self::DETAIL.to_owned(),
+                },
+            };
         }
         store.inner.readiness()
     }
@@ -124,101 +131,46 @@ pub(crate) struct NoReadOwnWrites;
 impl Fault for NoReadOwnWrites {
     const BREAKS: &'static str = "tx-read-own-writes";
 
-    fn tx_get(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+    fn tx_get(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+    ) -> Result<Option<Record>, StoreError> {
         tx.store.inner.get(key)
-    }
-}
-
-/// The writes of open transactions, keyed by record (`None`: deleted), for faults that let them
-/// be seen before commit.
-#[derive(Default)]
-struct Uncommitted(Mutex<BTreeMap<RecordKey, Option<Record>>>);
-
-impl Uncommitted {
-    fn save<F: Fault>(&self, tx: &mut BrokenTx<'_, F>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        let record = tx.inner().save(write, expect)?;
-        lock(&self.0).insert(record.key.clone(), Some(record.clone()));
-        Ok(record)
-    }
-
-    fn delete<F: Fault>(&self, tx: &mut BrokenTx<'_, F>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        tx.inner().delete(key, expect)?;
-        lock(&self.0).insert(key.clone(), None);
-        Ok(())
-    }
-
-    fn forget<F: Fault>(&self, tx: &BrokenTx<'_, F>) {
-        let mut uncommitted = lock(&self.0);
-        for change in &tx.log.changes {
-            match change {
-                Change::Saved(write) => uncommitted.remove(&write.key),
-                Change::Deleted(key) => uncommitted.remove(key),
-            };
-        }
-    }
-
-    /// The uncommitted state of `key`, if an open transaction wrote it.
-    fn get(&self, key: &RecordKey) -> Option<Option<Record>> {
-        lock(&self.0).get(key).cloned()
     }
 }
 
 /// Breaks `store-contract#tx-isolation`: `get` outside a transaction sees the writes of open
 /// transactions (a dirty read); rollback still discards them.
 #[derive(Default)]
-pub(crate) struct DirtyReads {
-    uncommitted: Uncommitted,
-}
+pub(crate) struct DirtyReads;
 
 impl Fault for DirtyReads {
     const BREAKS: &'static str = "tx-isolation";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        self.uncommitted.save(tx, write, expect)
-    }
-
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        self.uncommitted.delete(tx, key, expect)
-    }
-
-    fn finished(&self, tx: &BrokenTx<'_, Self>) {
-        self.uncommitted.forget(tx);
-    }
-
     fn get(&self, store: &Broken<Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        self.uncommitted.get(key).map_or_else(|| store.inner.get(key), Ok)
+        store
+            .uncommitted(key)
+            .map_or_else(|| store.inner.get(key), Ok)
     }
 }
 
 /// Breaks `store-contract#tx-isolation`: `get` inside a transaction sees the writes of *other*
 /// open transactions; reads outside transactions stay clean.
 #[derive(Default)]
-pub(crate) struct DirtyReadsBetweenTransactions {
-    uncommitted: Uncommitted,
-}
+pub(crate) struct DirtyReadsBetweenTransactions;
 
 impl Fault for DirtyReadsBetweenTransactions {
     const BREAKS: &'static str = "tx-isolation";
 
-    fn save(&self, tx: &mut BrokenTx<'_, Self>, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        self.uncommitted.save(tx, write, expect)
-    }
-
-    fn delete(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        self.uncommitted.delete(tx, key, expect)
-    }
-
-    fn finished(&self, tx: &BrokenTx<'_, Self>) {
-        self.uncommitted.forget(tx);
-    }
-
-    fn tx_get(&self, tx: &mut BrokenTx<'_, Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        let own = tx.log.changes.iter().any(|c| match c {
-            Change::Saved(write) => &write.key == key,
-            Change::Deleted(deleted) => deleted == key,
-        });
-        match self.uncommitted.get(key) {
-            Some(dirty) if !own => Ok(dirty),
+    fn tx_get(
+        &self,
+        tx: &mut BrokenTx<'_, Self>,
+        key: &RecordKey,
+    ) -> Result<Option<Record>, StoreError> {
+        let written_here = tx.log.changes.iter().any(|c| c.key() == key);
+        match tx.store.uncommitted(key) {
+            Some(dirty) if !written_here => Ok(dirty),
             _ => tx.inner().get(key),
         }
     }
@@ -243,4 +195,3 @@ impl Fault for FailedCommitPublishesEvents {
         }
     }
 }
-
