@@ -1,6 +1,69 @@
 //! The user-engine conformance spec: YAML scenarios, canonical snapshots, and the model,
 //! loader and validator that turn them into [`Spec`] values.
+//!
+//! The same code path serves the `conformance_suite!` macro (at compile time), the runner and the
+//! command-line `spec lint`: [`load_dir`] reads a spec root, [`parse_scenario`] one file, and
+//! [`embedded`] this crate's own spec, compiled in. Every problem comes back as a [`SpecError`]
+//! located at `file:line:col`, all of them at once in [`SpecErrors`].
+//!
+//! ```
+//! use user_engine_conformance_spec::{Expect, Operation, parse_scenario};
+//!
+//! let yaml = "\
+//! id: transactions/rollback_discards_records
+//! summary: a rolled-back transaction leaves no record behind
+//! clause: store-contract#tx-rollback
+//! steps:
+//!   - migrate: {}
+//!   - begin: tx
+//!   - save: {tx: tx, tenant: acme, kind: profile, id: p1}
+//!   - rollback: tx
+//!   - get: {tenant: acme, kind: profile, id: p1}
+//!     expect: absent
+//! ";
+//! let scenario = parse_scenario(
+//!     "rollback.yaml",
+//!     "scenarios/transactions/rollback_discards_records.yaml",
+//!     yaml,
+//! )
+//! .unwrap();
+//! assert_eq!(scenario.area, "transactions");
+//! assert_eq!(scenario.steps[4].expect, Expect::Absent);
+//! assert!(matches!(scenario.steps[3].operation, Operation::Rollback { .. }));
+//!
+//! let typo = yaml.replace("rollback: tx", "rolback: tx");
+//! let errors = parse_scenario(
+//!     "rollback.yaml",
+//!     "scenarios/transactions/rollback_discards_records.yaml",
+//!     &typo,
+//! )
+//! .unwrap_err();
+//! assert_eq!(
+//!     errors.to_string().lines().next().unwrap(),
+//!     "rollback.yaml:8:5: unknown step \"rolback\" (did you mean \"rollback\"?); expected one of: \
+//!      migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, \
+//!      save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, \
+//!      tamper_migration (scenario transactions/rollback_discards_records)"
+//! );
+//! ```
 
+mod check;
+mod error;
+mod expect;
+mod load;
 mod model;
+mod operations;
+mod source;
+mod spans;
+mod steps;
+mod validate;
+mod vocabulary;
 
+pub use error::{SpecError, SpecErrors};
+pub use load::{SPEC_ROOT, embedded, load_dir, load_dir_as, parse_scenario, read_scenario_sources};
 pub use model::*;
+pub use vocabulary::{
+    CLAUSE_PREFIX, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS,
+    SCENARIO_KEYS, SEEDS, STEP_KEYWORDS, STORE_CONTRACT, capability_meaning, contract_clauses,
+    did_you_mean,
+};

@@ -58,7 +58,11 @@ impl Scenario {
     /// The insta snapshot name for this scenario's `n`-th snapshot step (0-based).
     pub fn snapshot_name(&self, n: usize) -> String {
         let base = format!("{}__{}", self.area, self.name);
-        if n == 0 { base } else { format!("{base}-{}", n + 1) }
+        if n == 0 {
+            base
+        } else {
+            format!("{base}-{}", n + 1)
+        }
     }
 }
 

@@ -1,1 +1,88 @@
-//! The `conformance_suite!` macro.
+//! The `conformance_suite!` macro: one `#[test]` per user-engine conformance scenario.
+//!
+//! A thin front end. It parses the invocation (`invocation`), asks
+//! `user-engine-conformance-spec` to load and validate the spec — the same code path the runner
+//! and the command-line `spec lint` use — (`load`), and emits the tests (`expand`). Any problem
+//! becomes a `compile_error!` at the offending token with an empty `mod conformance {}` stub, so
+//! the user sees the problem and not a cascade. Use it through `user_engine::conformance_suite!`.
+
+mod expand;
+mod invocation;
+mod load;
+
+use proc_macro::TokenStream;
+use quote::quote;
+
+use invocation::Invocation;
+
+/// Generates one `#[test]` per conformance scenario, run against stores made by a factory.
+///
+/// The factory makes a fresh, isolated store per test: a closure or a function path.
+///
+/// ```
+/// use user_engine::InMemoryUserEngineStore;
+///
+/// user_engine::conformance_suite!(InMemoryUserEngineStore::new);
+/// # fn main() {}
+/// ```
+///
+/// Options declare what the adapter can do and what it skips (`MyStore` stands for your adapter):
+///
+/// ```ignore
+/// user_engine::conformance_suite! {
+///     factory: || MyStore::open_temp(),
+///     // Capabilities the adapter has (see `KNOWN_CAPABILITIES`); a scenario that requires one
+///     // it does not declare is generated as `#[ignore = "requires capability ..."]`.
+///     capabilities: [concurrent_transactions, migration_tamper],
+///     // Scenario ids to skip, each with the reason `cargo test` shows next to the ignored test.
+///     skip: { "outbox/late_commit": "needs two connections" },
+///     // A spec root other than the canonical one, relative to this crate's CARGO_MANIFEST_DIR.
+///     spec: "tests/spec",
+/// }
+/// ```
+///
+/// The expansion is `mod conformance { mod <area> { #[test] fn <name>() { .. } } }`, named after
+/// the scenario ids, so `cargo test conformance::outbox::` runs one area. Ignored tests keep
+/// their bodies: `cargo test -- --ignored` runs them. The tests exist only under `cfg(test)`;
+/// the factory is type-checked in every build.
+///
+/// The factory must return a type implementing `user_engine::UserEngineStore`; the runner calls
+/// it for each test, so every test starts from an empty store.
+///
+/// # Errors at compile time
+///
+/// An invalid spec is a compile error listing every problem as `file:line:col: message`; so are
+/// unknown options, unknown capabilities and skips naming no scenario, each at its token.
+///
+/// # Rebuilding when the spec changes
+///
+/// Each test includes its scenario file with `include_str!`, so editing a scenario rebuilds the
+/// tests. With the default spec, *adding* a scenario file rebuilds them too: the spec crate's
+/// build script watches its `scenarios/` directory. A custom `spec` root is not watched by
+/// anything; give the invoking crate a `build.rs` that does it:
+///
+/// ```ignore
+/// // build.rs
+/// fn main() {
+///     println!("cargo:rerun-if-changed=tests/spec/scenarios");
+/// }
+/// ```
+#[proc_macro]
+pub fn conformance_suite(input: TokenStream) -> TokenStream {
+    let expanded = syn::parse::<Invocation>(input).and_then(|invocation| {
+        let loaded = load::load(&invocation)?;
+        Ok(expand::expand(&invocation, &loaded))
+    });
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote! {
+                #error
+                #[cfg(test)]
+                mod conformance {}
+            }
+            .into()
+        }
+    }
+}

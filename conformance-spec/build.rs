@@ -1,0 +1,59 @@
+//! Compiles the spec into the crate: writes `$OUT_DIR/embedded_spec.rs` with one
+//! `(relative path, include_str!(absolute path))` entry per scenario and snapshot file.
+//!
+//! `rerun-if-changed` on the directories makes cargo rescan them, so an *added* scenario file
+//! rebuilds this crate (and with it the macro and every crate that invokes it); edits to existing
+//! files are tracked through `include_str!`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+fn main() {
+    let root =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-changed=build.rs");
+    let mut out = String::new();
+    for (constant, dir, extension) in [
+        ("SCENARIO_FILES", "scenarios", ".yaml"),
+        ("SNAPSHOT_FILES", "snapshots", ".snap"),
+    ] {
+        println!("cargo:rerun-if-changed={dir}");
+        let mut files = Vec::new();
+        collect(&root.join(dir), dir, &mut files);
+        files.retain(|(relative, _)| relative.ends_with(extension));
+        files.sort();
+        writeln!(out, "pub(crate) const {constant}: &[(&str, &str)] = &[").unwrap();
+        for (relative, path) in files {
+            let Some(path) = path.to_str() else {
+                println!("cargo:warning=skipping {relative}: its path is not UTF-8");
+                continue;
+            };
+            writeln!(out, "    ({relative:?}, include_str!({path:?})),").unwrap();
+        }
+        writeln!(out, "];").unwrap();
+    }
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    fs::write(out_dir.join("embedded_spec.rs"), out).expect("write embedded_spec.rs");
+}
+
+/// Every file under `dir` (recursively), as (`relative/with/slashes`, absolute path).
+fn collect(dir: &Path, relative: &str, files: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let child = format!("{relative}/{name}");
+        let path = entry.path();
+        if path.is_dir() {
+            println!("cargo:rerun-if-changed={}", path.display());
+            collect(&path, &child, files);
+        } else {
+            files.push((child, path));
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Step expectations: reads `expect:` into an [`Expect`] and rejects shapes that make no sense for
+//! the step's operation (`snapshot` on a `get`, `{applied}` on anything but `migrate`).
+
+use std::collections::BTreeMap;
+
+use serde_yaml::Value;
+
+use crate::check::{Checker, describe};
+use crate::spans::YamlPath;
+use crate::vocabulary::{
+    COUNTER_NAMES, ERROR_KINDS, NOT_READY_REASONS, is_counter, one_of, suggestion,
+};
+use crate::{Expect, Operation};
+
+const SCALARS: &[&str] = &["ok", "absent", "ready", "snapshot"];
+const SINGLE_KEY_FORMS: &[&str] = &["error", "not_ready", "applied", "count", "counts"];
+const RECORD_KEYS: &[&str] = &["version", "user", "data"];
+const FORMS: &str = "ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, \
+                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}} or a record {version?, user?, data?}";
+
+impl Checker<'_, '_> {
+    /// The `expect` value at `path` for a step doing `operation`.
+    pub(crate) fn expect(
+        &mut self,
+        value: &Value,
+        path: &YamlPath,
+        operation: &Operation,
+    ) -> Option<Expect> {
+        let expect = self.expect_shape(value, path)?;
+        if applies(&expect, operation) {
+            return Some(expect);
+        }
+        let keyword = operation.keyword();
+        self.at_value(
+            path,
+            format!(
+                "expectation {} does not apply to \"{keyword}\"; \"{keyword}\" can expect: {}",
+                name(&expect),
+                accepted(operation).join(", ")
+            ),
+        );
+        None
+    }
+
+    fn expect_shape(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
+        match value {
+            Value::String(word) => match word.as_str() {
+                "ok" => Some(Expect::Ok),
+                "absent" => Some(Expect::Absent),
+                "ready" => Some(Expect::Ready),
+                "snapshot" => Some(Expect::Snapshot),
+                other => {
+                    let hint = suggestion(other, SCALARS);
+                    self.at_value(
+                        path,
+                        format!("unknown expectation \"{other}\"{hint}; expected {FORMS}"),
+                    );
+                    None
+                }
+            },
+            Value::Sequence(items) => {
+                let read: Vec<Option<String>> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.string(item, &path.index(i), "a list item"))
+                    .collect();
+                read.into_iter().collect::<Option<_>>().map(Expect::List)
+            }
+            Value::Mapping(map) => {
+                let keys: Vec<&str> = map.keys().map(|k| k.as_str().unwrap_or("?")).collect();
+                if let Some(form) = keys.iter().find(|k| SINGLE_KEY_FORMS.contains(k)) {
+                    for other in keys.iter().filter(|k| *k != form) {
+                        self.at_key(
+                            &path.key(other),
+                            format!(
+                                "\"{other}\" cannot be combined with \"{form}\" in one expectation"
+                            ),
+                        );
+                    }
+                    let inner = map.get(*form).unwrap_or(&Value::Null);
+                    return self.single_key_form(form, inner, &path.key(form));
+                }
+                self.record_expectation(value, path)
+            }
+            other => {
+                self.at_value(
+                    path,
+                    format!("expect must be one of {FORMS}; found {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn single_key_form(&mut self, form: &str, value: &Value, path: &YamlPath) -> Option<Expect> {
+        match form {
+            "error" => self
+                .word(value, path, "error kind", ERROR_KINDS)
+                .map(Expect::Error),
+            "not_ready" => self
+                .word(value, path, "not-ready reason", NOT_READY_REASONS)
+                .map(Expect::NotReady),
+            "count" => self.uint(value, path, "count").map(Expect::Count),
+            "applied" => {
+                let Value::Sequence(items) = value else {
+                    self.at_value(
+                        path,
+                        format!(
+                            "\"applied\" must be a list of migration versions, found {}",
+                            describe(value)
+                        ),
+                    );
+                    return None;
+                };
+                let read: Vec<Option<u32>> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.positive::<u32>(v, &path.index(i), "migration version"))
+                    .collect();
+                read.into_iter().collect::<Option<_>>().map(Expect::Applied)
+            }
+            _ => self.counts(value, path),
+        }
+    }
+
+    fn counts(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
+        let Value::Mapping(map) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"counts\" must be a mapping of counter to number, found {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        if map.is_empty() {
+            self.at_value(path, "\"counts\" must name at least one counter");
+            return None;
+        }
+        let mut counts = BTreeMap::new();
+        let mut valid = true;
+        for (key, count) in map {
+            let Some(name) = key.as_str() else {
+                self.at_value(
+                    path,
+                    format!("counter names must be strings, found {}", describe(key)),
+                );
+                valid = false;
+                continue;
+            };
+            let item = path.key(name);
+            if !is_counter(name) {
+                let mut known: Vec<&str> = COUNTER_NAMES.to_vec();
+                known.insert(1, "records.<kind>");
+                let hint = suggestion(name, COUNTER_NAMES);
+                self.at_key(
+                    &item,
+                    format!(
+                        "unknown counter \"{name}\"{hint}; expected one of: {}",
+                        one_of(&known)
+                    ),
+                );
+                valid = false;
+                continue;
+            }
+            match self.uint(count, &item, &format!("counter \"{name}\"")) {
+                Some(n) => {
+                    counts.insert(name.to_owned(), n);
+                }
+                None => valid = false,
+            }
+        }
+        valid.then_some(Expect::Counts(counts))
+    }
+
+    fn record_expectation(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
+        let Value::Mapping(map) = value else {
+            return None;
+        };
+        if map.is_empty() {
+            self.at_value(
+                path,
+                format!("expect must not be an empty mapping; expected {FORMS}"),
+            );
+            return None;
+        }
+        let mut all: Vec<&str> = SINGLE_KEY_FORMS.to_vec();
+        all.extend(RECORD_KEYS);
+        let mut valid = true;
+        for key in map.keys() {
+            let name = key.as_str().unwrap_or("?");
+            if !RECORD_KEYS.contains(&name) {
+                let hint = suggestion(name, &all);
+                self.at_key(
+                    &path.key(name),
+                    format!("unknown key \"{name}\" in expect{hint}; expected {FORMS}"),
+                );
+                valid = false;
+            }
+        }
+        let version = match map.get("version") {
+            None => Some(None),
+            Some(v) => self
+                .positive::<u64>(v, &path.key("version"), "version")
+                .map(Some),
+        };
+        let user = match map.get("user") {
+            None => Some(None),
+            Some(Value::Null) => Some(Some(None)),
+            Some(v) => self
+                .identifier(v, &path.key("user"), "user")
+                .map(|u| Some(Some(u))),
+        };
+        let data = match map.get("data") {
+            None => Some(None),
+            Some(v) => self.json(v, &path.key("data")).map(Some),
+        };
+        if !valid {
+            return None;
+        }
+        Some(Expect::Record {
+            version: version?,
+            user: user?,
+            data: data?,
+        })
+    }
+}
+
+fn applies(expect: &Expect, operation: &Operation) -> bool {
+    use Operation as O;
+    let listing = matches!(
+        operation,
+        O::List { .. } | O::ListUser { .. } | O::ListAudit { .. } | O::OutboxPending { .. }
+    );
+    match expect {
+        Expect::Ok | Expect::Error(_) => true,
+        Expect::Absent => matches!(operation, O::Get { .. }),
+        // `save` returns the record it wrote.
+        Expect::Record { .. } => matches!(operation, O::Get { .. } | O::Save { .. }),
+        Expect::List(_) => listing,
+        Expect::Count(_) => listing || matches!(operation, O::Acknowledge { .. }),
+        Expect::Applied(_) => matches!(operation, O::Migrate),
+        Expect::Ready | Expect::NotReady(_) => matches!(operation, O::Readiness),
+        Expect::Snapshot | Expect::Counts(_) => matches!(operation, O::Diagnostics),
+    }
+}
+
+/// What a step doing `operation` may expect, for messages.
+fn accepted(operation: &Operation) -> Vec<&'static str> {
+    use Operation as O;
+    let mut forms = vec!["ok"];
+    forms.extend(match operation {
+        O::Get { .. } => &["absent", "a record {version?, user?, data?}"][..],
+        O::Save { .. } => &["a record {version?, user?, data?}"][..],
+        O::List { .. } | O::ListUser { .. } | O::ListAudit { .. } | O::OutboxPending { .. } => {
+            &["a list [...]", "{count: N}"][..]
+        }
+        O::Acknowledge { .. } => &["{count: N}"][..],
+        O::Migrate => &["{applied: [N, ...]}"][..],
+        O::Readiness => &["ready", "{not_ready: REASON}"][..],
+        O::Diagnostics => &["snapshot", "{counts: {NAME: N}}"][..],
+        _ => &[][..],
+    });
+    forms.push("{error: KIND}");
+    forms
+}
+
+fn name(expect: &Expect) -> &'static str {
+    match expect {
+        Expect::Ok => "\"ok\"",
+        Expect::Absent => "\"absent\"",
+        Expect::Ready => "\"ready\"",
+        Expect::Snapshot => "\"snapshot\"",
+        Expect::Error(_) => "{error: ...}",
+        Expect::NotReady(_) => "{not_ready: ...}",
+        Expect::Record { .. } => "a record {version?, user?, data?}",
+        Expect::List(_) => "a list",
+        Expect::Count(_) => "{count: N}",
+        Expect::Applied(_) => "{applied: [...]}",
+        Expect::Counts(_) => "{counts: {...}}",
+    }
+}

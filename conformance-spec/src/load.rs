@@ -1,0 +1,277 @@
+//! Loading: finds a spec root's scenario and snapshot files (on disk, or the copy compiled into
+//! this crate), checks every file, and assembles a [`Spec`] or every error of every file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::source::SourceFile;
+use crate::validate::check_file;
+use crate::{Location, Scenario, Spec, SpecError, SpecErrors};
+
+/// This crate's own spec root: the directory holding `scenarios/` and `snapshots/`.
+pub const SPEC_ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// How this crate's own files are named in messages.
+const EMBEDDED_SHOWN_AS: &str = "conformance-spec";
+
+mod compiled {
+    //! `SCENARIO_FILES` and `SNAPSHOT_FILES`: `(relative path, text)` pairs written by build.rs.
+    include!(concat!(env!("OUT_DIR"), "/embedded_spec.rs"));
+}
+
+/// Parses and validates one scenario file.
+///
+/// `display_file` names the file in messages; `relative_path` is its path under the spec root,
+/// `scenarios/<area>/<name>.yaml`, which fixes the id the file must declare.
+///
+/// ```
+/// use user_engine_conformance_spec::{Operation, parse_scenario};
+///
+/// let yaml = "\
+/// id: readiness/fresh_store
+/// summary: a fresh store is not ready
+/// clause: store-contract#tx-rollback
+/// steps:
+///   - readiness: {}
+///     expect: {not_ready: not_migrated}
+/// ";
+/// let scenario = parse_scenario("fresh.yaml", "scenarios/readiness/fresh_store.yaml", yaml).unwrap();
+/// assert_eq!(scenario.steps[0].operation, Operation::Readiness);
+///
+/// let errors = parse_scenario("fresh.yaml", "scenarios/readiness/fresh_store.yaml", "id: a: b").unwrap_err();
+/// assert_eq!(errors.to_string(), "fresh.yaml:1:6: invalid yaml: mapping values are not allowed in this context");
+/// ```
+pub fn parse_scenario(
+    display_file: &str,
+    relative_path: &str,
+    source: &str,
+) -> Result<Scenario, SpecErrors> {
+    let file = SourceFile {
+        display: display_file.to_owned(),
+        relative: relative_path.replace('\\', "/"),
+        text: source,
+    };
+    check_file(&file).result.map_err(|errors| {
+        let mut errors = SpecErrors(errors);
+        errors.sort();
+        errors
+    })
+}
+
+/// Loads and validates every scenario under `root/scenarios/` and the snapshots in
+/// `root/snapshots/`, collecting the errors of all files. Files are named in messages relative to
+/// `root`'s parent (`conformance-spec/scenarios/outbox/commit_order.yaml`).
+pub fn load_dir(root: &Path) -> Result<Spec, SpecErrors> {
+    load_dir_as(root, &shown_root(root))
+}
+
+/// [`load_dir`], naming files in messages as `<shown_as>/scenarios/...` (pass the absolute root
+/// for clickable paths).
+pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
+    let mut errors = Vec::new();
+    let scenarios_dir = root.join("scenarios");
+    if !scenarios_dir.is_dir() {
+        let shown = shown_path(shown_as, "scenarios");
+        errors.push(SpecError::new(
+            at_start(&shown),
+            format!("no scenarios directory at \"{}\"; a spec root holds scenarios/<area>/<name>.yaml files", scenarios_dir.display()),
+        ));
+        return Err(SpecErrors(errors));
+    }
+    let mut texts = Vec::new();
+    for (relative, path) in files_under(root, "scenarios", &mut errors) {
+        let shown = shown_path(shown_as, &relative);
+        if relative.ends_with(".yml") {
+            errors.push(SpecError::new(
+                at_start(&shown),
+                "scenario files must end in \".yaml\", not \".yml\"",
+            ));
+            continue;
+        }
+        if !relative.ends_with(".yaml") {
+            continue;
+        }
+        match fs::read_to_string(&path) {
+            Ok(text) => texts.push((shown, relative, text)),
+            Err(error) => errors.push(SpecError::new(
+                at_start(&shown),
+                format!("cannot read the file: {error}"),
+            )),
+        }
+    }
+    let mut snapshots = BTreeMap::new();
+    if root.join("snapshots").is_dir() {
+        for (relative, path) in files_under(root, "snapshots", &mut errors) {
+            let Some(stem) = snapshot_stem(&relative) else {
+                continue;
+            };
+            match fs::read_to_string(&path) {
+                Ok(text) => {
+                    snapshots.insert(stem.to_owned(), text);
+                }
+                Err(error) => errors.push(SpecError::new(
+                    at_start(&shown_path(shown_as, &relative)),
+                    format!("cannot read the snapshot: {error}"),
+                )),
+            }
+        }
+    }
+    let files = texts
+        .iter()
+        .map(|(shown, relative, text)| SourceFile {
+            display: shown.clone(),
+            relative: relative.clone(),
+            text,
+        })
+        .collect();
+    assemble(files, snapshots, errors)
+}
+
+/// The text of every scenario file under `root`, keyed the way [`load_dir`] names files in
+/// messages: the `sources` argument of [`SpecErrors::render_pretty`].
+pub fn read_scenario_sources(root: &Path) -> BTreeMap<String, String> {
+    let shown_as = shown_root(root);
+    files_under(root, "scenarios", &mut Vec::new())
+        .into_iter()
+        .filter_map(|(relative, path)| {
+            let text = fs::read_to_string(path).ok()?;
+            Some((shown_path(&shown_as, &relative), text))
+        })
+        .collect()
+}
+
+/// This crate's own spec, compiled in (build.rs includes every scenario and snapshot file, and
+/// reruns when one is added), parsed and validated once.
+pub fn embedded() -> Result<&'static Spec, &'static SpecErrors> {
+    static SPEC: OnceLock<Result<Spec, SpecErrors>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let files = compiled::SCENARIO_FILES
+            .iter()
+            .map(|(relative, text)| SourceFile {
+                display: shown_path(EMBEDDED_SHOWN_AS, relative),
+                relative: (*relative).to_owned(),
+                text,
+            })
+            .collect();
+        let snapshots = compiled::SNAPSHOT_FILES
+            .iter()
+            .filter_map(|(relative, text)| {
+                Some((snapshot_stem(relative)?.to_owned(), (*text).to_owned()))
+            })
+            .collect();
+        assemble(files, snapshots, Vec::new())
+    })
+    .as_ref()
+}
+
+/// Checks every file, then compares ids across files.
+fn assemble(
+    files: Vec<SourceFile<'_>>,
+    snapshots: BTreeMap<String, String>,
+    mut errors: Vec<SpecError>,
+) -> Result<Spec, SpecErrors> {
+    let mut scenarios = Vec::new();
+    let mut declared: BTreeMap<String, Vec<Location>> = BTreeMap::new();
+    for file in &files {
+        let checked = check_file(file);
+        if let Some((id, location)) = checked.declared_id {
+            declared.entry(id).or_default().push(location);
+        }
+        match checked.result {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(file_errors) => errors.extend(file_errors),
+        }
+    }
+    for (id, locations) in declared.iter().filter(|(_, l)| l.len() > 1) {
+        for (i, location) in locations.iter().enumerate() {
+            let others: Vec<String> = locations
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, l)| l.to_string())
+                .collect();
+            errors.push(SpecError {
+                location: location.clone(),
+                scenario: Some(id.clone()),
+                message: format!(
+                    "duplicate scenario id \"{id}\"; also declared at {}",
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        let mut errors = SpecErrors(errors);
+        errors.sort();
+        return Err(errors);
+    }
+    scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Spec {
+        scenarios,
+        snapshots,
+    })
+}
+
+/// Every file under `root/dir`, recursively, as (`dir/...` with `/`, path), sorted.
+fn files_under(root: &Path, dir: &str, errors: &mut Vec<SpecError>) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    let mut pending = vec![(dir.to_owned(), root.join(dir))];
+    while let Some((relative, path)) = pending.pop() {
+        let entries = match fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(error) => {
+                errors.push(SpecError::new(
+                    at_start(&path.display().to_string()),
+                    format!("cannot read the directory: {error}"),
+                ));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let child = format!("{relative}/{name}");
+            if entry.path().is_dir() {
+                pending.push((child, entry.path()));
+            } else {
+                found.push((child, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `snapshots/NAME.snap` → `NAME`; pending `.snap.new` files and anything else → `None`.
+fn snapshot_stem(relative: &str) -> Option<&str> {
+    let name = relative.strip_prefix("snapshots/")?;
+    name.strip_suffix(".snap")
+        .filter(|stem| !stem.contains('/'))
+}
+
+fn shown_root(root: &Path) -> String {
+    root.file_name().map_or_else(
+        || root.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+fn shown_path(shown_as: &str, relative: &str) -> String {
+    if shown_as.is_empty() {
+        relative.to_owned()
+    } else {
+        format!("{}/{relative}", shown_as.trim_end_matches('/'))
+    }
+}
+
+fn at_start(file: &str) -> Location {
+    Location {
+        file: file.to_owned(),
+        line: 1,
+        column: 1,
+    }
+}

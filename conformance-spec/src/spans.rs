@@ -1,0 +1,399 @@
+//! YAML positions: walks saphyr-parser's events to map every node's path (`steps[3].save.tenant`)
+//! to where its key and its value start, so validation can point at the exact token.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
+
+/// A 1-based line and column (columns count characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+}
+
+impl Pos {
+    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
+
+    /// saphyr's markers have 1-based lines and 0-based columns.
+    fn from_marker(marker: &Marker) -> Self {
+        Pos {
+            line: marker.line().max(1),
+            column: marker.col() + 1,
+        }
+    }
+}
+
+/// One step of a path into a YAML document.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// The path of a node from the document root, e.g. `steps[3].save.tenant`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct YamlPath(Vec<Segment>);
+
+impl YamlPath {
+    pub(crate) fn root() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn key(&self, key: &str) -> Self {
+        let mut next = self.clone();
+        next.0.push(Segment::Key(key.to_owned()));
+        next
+    }
+
+    pub(crate) fn index(&self, index: usize) -> Self {
+        let mut next = self.clone();
+        next.0.push(Segment::Index(index));
+        next
+    }
+
+    fn parent(&self) -> Option<Self> {
+        let mut parent = self.clone();
+        parent.0.pop().map(|_| parent)
+    }
+}
+
+impl fmt::Display for YamlPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(key) if i == 0 => f.write_str(key)?,
+                Segment::Key(key) => write!(f, ".{key}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where one node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeSpan {
+    /// Its key, when it is a mapping value.
+    pub(crate) key: Option<Pos>,
+    /// Its first character.
+    pub(crate) start: Pos,
+    /// The last line holding any of its content.
+    pub(crate) last_line: usize,
+}
+
+/// Every node's position in one document.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    nodes: BTreeMap<YamlPath, NodeSpan>,
+    /// Keys that appear twice in one mapping: the second occurrence and the key text.
+    pub(crate) duplicate_keys: Vec<(Pos, String)>,
+}
+
+/// A YAML syntax error.
+#[derive(Debug)]
+pub(crate) struct SyntaxError {
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
+}
+
+impl From<ScanError> for SyntaxError {
+    fn from(error: ScanError) -> Self {
+        SyntaxError {
+            pos: Pos::from_marker(error.marker()),
+            message: error.info().to_owned(),
+        }
+    }
+}
+
+impl Spans {
+    /// Walks `source`; fails on the first syntax error.
+    pub(crate) fn parse(source: &str) -> Result<Spans, SyntaxError> {
+        let mut walk = Walk {
+            lines: source.lines().collect(),
+            spans: Spans::default(),
+            stack: Vec::new(),
+        };
+        let mut parser = Parser::new_from_str(source);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next?;
+            walk.event(event, Pos::from_marker(&span.start), span.end.line());
+        }
+        Ok(walk.spans)
+    }
+
+    /// The node at `path`, if the document has one there.
+    pub(crate) fn node(&self, path: &YamlPath) -> Option<&NodeSpan> {
+        self.nodes.get(path)
+    }
+
+    /// Where the value at `path` starts, or its nearest ancestor's.
+    pub(crate) fn value(&self, path: &YamlPath) -> Pos {
+        self.nearest(path).map_or(Pos::START, |node| node.start)
+    }
+
+    /// Where the key of the value at `path` is (its value, for sequence items), or the nearest
+    /// ancestor's position.
+    pub(crate) fn key(&self, path: &YamlPath) -> Pos {
+        self.nearest(path)
+            .map_or(Pos::START, |node| node.key.unwrap_or(node.start))
+    }
+
+    fn nearest(&self, path: &YamlPath) -> Option<&NodeSpan> {
+        let mut path = Some(path.clone());
+        while let Some(p) = path {
+            if let Some(node) = self.nodes.get(&p) {
+                return Some(node);
+            }
+            path = p.parent();
+        }
+        None
+    }
+}
+
+enum Container {
+    Mapping {
+        /// The current key, once read; the next node is its value.
+        key: Option<(String, Pos)>,
+        seen: BTreeSet<String>,
+    },
+    Sequence {
+        next: usize,
+    },
+}
+
+struct Frame {
+    path: YamlPath,
+    container: Container,
+    /// Flow containers (`{..}`, `[..]`) end on their closing bracket's line; block ones on
+    /// their last content line.
+    flow: bool,
+    /// A container used as a mapping key (`? [a, b]: c`); kept only so the walk stays in step.
+    is_key: bool,
+    last_line: usize,
+}
+
+struct Walk<'s> {
+    lines: Vec<&'s str>,
+    spans: Spans,
+    stack: Vec<Frame>,
+}
+
+/// What the next node is to its parent.
+enum Slot {
+    Key,
+    Value(YamlPath, Option<Pos>),
+}
+
+impl Walk<'_> {
+    fn event(&mut self, event: Event<'_>, start: Pos, end_line: usize) {
+        match event {
+            Event::Scalar(text, style, ..) => {
+                // A block scalar (`|`, `>`) ends where the next token starts, a line too far.
+                let end_line = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => end_line.saturating_sub(1),
+                    _ => end_line,
+                };
+                self.leaf(text, start, end_line);
+            }
+            Event::Alias(_) => self.leaf(Cow::Borrowed("*alias"), start, end_line),
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let mapping = matches!(event, Event::MappingStart(..));
+                let (path, is_key) = match self.slot() {
+                    Slot::Key => (self.top_path().key("?"), true),
+                    Slot::Value(path, key) => {
+                        self.record(&path, key, start, start.line);
+                        (path, false)
+                    }
+                };
+                let container = if mapping {
+                    Container::Mapping {
+                        key: None,
+                        seen: BTreeSet::new(),
+                    }
+                } else {
+                    Container::Sequence { next: 0 }
+                };
+                self.stack.push(Frame {
+                    path,
+                    container,
+                    flow: self.char_at(start).is_some_and(|c| c == '{' || c == '['),
+                    is_key,
+                    last_line: start.line,
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
+                let last_line = if frame.flow {
+                    start.line.max(frame.last_line)
+                } else {
+                    frame.last_line
+                };
+                if let Some(node) = self.spans.nodes.get_mut(&frame.path) {
+                    node.last_line = last_line;
+                }
+                self.extend_top(last_line);
+                if frame.is_key {
+                    self.set_key("?".to_owned(), start);
+                } else {
+                    self.advance();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn leaf(&mut self, text: Cow<'_, str>, start: Pos, end_line: usize) {
+        let end_line = end_line.max(start.line);
+        match self.slot() {
+            Slot::Key => self.set_key(text.into_owned(), start),
+            Slot::Value(path, key) => {
+                self.record(&path, key, start, end_line);
+                self.advance();
+            }
+        }
+        self.extend_top(end_line);
+    }
+
+    fn slot(&self) -> Slot {
+        match self.stack.last() {
+            None => Slot::Value(YamlPath::root(), None),
+            Some(frame) => match &frame.container {
+                Container::Mapping { key: None, .. } => Slot::Key,
+                Container::Mapping {
+                    key: Some((key, pos)),
+                    ..
+                } => Slot::Value(frame.path.key(key), Some(*pos)),
+                Container::Sequence { next } => Slot::Value(frame.path.index(*next), None),
+            },
+        }
+    }
+
+    fn top_path(&self) -> YamlPath {
+        self.stack
+            .last()
+            .map_or_else(YamlPath::root, |f| f.path.clone())
+    }
+
+    fn set_key(&mut self, text: String, pos: Pos) {
+        if let Some(Frame {
+            container: Container::Mapping { key, seen },
+            ..
+        }) = self.stack.last_mut()
+        {
+            if !seen.insert(text.clone()) {
+                self.spans.duplicate_keys.push((pos, text.clone()));
+            }
+            *key = Some((text, pos));
+        }
+    }
+
+    /// A child node is complete: a mapping goes back to expecting a key, a sequence counts it.
+    fn advance(&mut self) {
+        if let Some(frame) = self.stack.last_mut() {
+            match &mut frame.container {
+                Container::Mapping { key, .. } => *key = None,
+                Container::Sequence { next } => *next += 1,
+            }
+        }
+    }
+
+    fn extend_top(&mut self, line: usize) {
+        if let Some(frame) = self.stack.last_mut() {
+            frame.last_line = frame.last_line.max(line);
+        }
+    }
+
+    fn record(&mut self, path: &YamlPath, key: Option<Pos>, start: Pos, last_line: usize) {
+        self.spans.nodes.insert(
+            path.clone(),
+            NodeSpan {
+                key,
+                start,
+                last_line,
+            },
+        );
+    }
+
+    fn char_at(&self, pos: Pos) -> Option<char> {
+        self.lines
+            .get(pos.line - 1)
+            .and_then(|line| line.chars().nth(pos.column - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(line: usize, column: usize) -> Pos {
+        Pos { line, column }
+    }
+
+    const DOC: &str = "\
+id: a/b
+steps:
+  - migrate: {}
+    expect: {applied: [1]}
+  - save: {tenant: acme,
+           kind: profile}
+  -   get:
+        tenant: acme
+";
+
+    #[test]
+    fn keys_and_values_are_located_one_based() {
+        let spans = Spans::parse(DOC).unwrap();
+        let id = YamlPath::root().key("id");
+        assert_eq!(spans.key(&id), pos(1, 1));
+        assert_eq!(spans.value(&id), pos(1, 5));
+        let step0 = YamlPath::root().key("steps").index(0);
+        assert_eq!(spans.value(&step0), pos(3, 5));
+        assert_eq!(
+            spans.value(&step0.key("expect").key("applied").index(0)),
+            pos(4, 24)
+        );
+        let kind = YamlPath::root()
+            .key("steps")
+            .index(1)
+            .key("save")
+            .key("kind");
+        assert_eq!(spans.key(&kind), pos(6, 12));
+        assert_eq!(spans.value(&kind), pos(6, 18));
+        assert_eq!(
+            spans.value(&YamlPath::root().key("steps").index(2)),
+            pos(7, 7)
+        );
+    }
+
+    #[test]
+    fn last_lines_cover_block_and_flow_content() {
+        let spans = Spans::parse(DOC).unwrap();
+        let steps = YamlPath::root().key("steps");
+        assert_eq!(spans.node(&steps.index(0)).unwrap().last_line, 4);
+        assert_eq!(spans.node(&steps.index(1)).unwrap().last_line, 6);
+        assert_eq!(spans.node(&steps.index(2)).unwrap().last_line, 8);
+    }
+
+    #[test]
+    fn missing_paths_fall_back_to_the_nearest_ancestor() {
+        let spans = Spans::parse(DOC).unwrap();
+        let missing = YamlPath::root().key("steps").index(1).key("save").key("id");
+        assert_eq!(spans.value(&missing), pos(5, 11));
+        assert_eq!(missing.to_string(), "steps[1].save.id");
+    }
+
+    #[test]
+    fn duplicate_keys_and_syntax_errors_are_located() {
+        let spans = Spans::parse("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(spans.duplicate_keys, [(pos(3, 1), "a".to_owned())]);
+        let error = Spans::parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(error.pos.line >= 1, "{error:?}");
+        let error = Spans::parse("a: b: c\n").unwrap_err();
+        assert_eq!(error.pos, pos(1, 5), "{error:?}");
+    }
+}

@@ -1,0 +1,359 @@
+//! Scenario validation: turns one file's text into a [`Scenario`], or into every located problem
+//! it has — syntax, duplicate and unknown keys, ids, clauses, capabilities, `given`; the steps
+//! themselves are read by the `steps` module.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+
+use crate::check::{Checker, describe};
+use crate::source::SourceFile;
+use crate::spans::{Pos, Spans, YamlPath};
+use crate::vocabulary::{
+    CLAUSE_PREFIX, KNOWN_CAPABILITIES, SCENARIO_KEYS, SEEDS, contract_clauses, id_segment_problem,
+    one_of, suggestion,
+};
+use crate::{Given, Location, RecordSpec, Scenario, Seed, SpecError};
+
+/// One file's verdict, with the id it declares (valid or not) so ids can be compared across files.
+pub(crate) struct Checked {
+    pub(crate) declared_id: Option<(String, Location)>,
+    pub(crate) result: Result<Scenario, Vec<SpecError>>,
+}
+
+/// Parses and validates one scenario file, collecting every problem.
+pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
+    let failed = |pos: Pos, message: String| Checked {
+        declared_id: None,
+        result: Err(vec![SpecError::new(file.location(pos), message)]),
+    };
+    let spans = match Spans::parse(file.text) {
+        Ok(spans) => spans,
+        Err(error) => return failed(error.pos, format!("invalid yaml: {}", error.message)),
+    };
+    if !spans.duplicate_keys.is_empty() {
+        let errors = spans
+            .duplicate_keys
+            .iter()
+            .map(|(pos, key)| {
+                let message = format!("duplicate key \"{key}\"; a key may appear once per mapping");
+                SpecError::new(file.location(*pos), message)
+            })
+            .collect();
+        return Checked {
+            declared_id: None,
+            result: Err(errors),
+        };
+    }
+    let value: Value = match serde_yaml::from_str(file.text) {
+        Ok(value) => value,
+        Err(error) => {
+            let pos = error.location().map_or(Pos::START, |l| Pos {
+                line: l.line(),
+                column: l.column(),
+            });
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message);
+            return failed(pos, format!("invalid yaml: {message}"));
+        }
+    };
+    let mut checker = Checker::new(file, &spans);
+    let (declared_id, scenario) = checker.scenario(&value);
+    let mut errors = checker.errors;
+    let declared_id = declared_id.map(|(id, pos)| (id, file.location(pos)));
+    if let Some((id, _)) = &declared_id {
+        for error in &mut errors {
+            error.scenario = Some(id.clone());
+        }
+    }
+    let result = match scenario {
+        Some(scenario) if errors.is_empty() => Ok(scenario),
+        _ => Err(errors),
+    };
+    Checked {
+        declared_id,
+        result,
+    }
+}
+
+impl Checker<'_, '_> {
+    fn scenario(&mut self, value: &Value) -> (Option<(String, Pos)>, Option<Scenario>) {
+        let root = YamlPath::root();
+        let shape =
+            "a scenario is a mapping with keys id, summary, clause, requires?, given?, steps";
+        let map = match value {
+            Value::Mapping(map) => map,
+            Value::Null => {
+                self.at(Pos::START, format!("the file is empty; {shape}"));
+                return (None, None);
+            }
+            other => {
+                self.at_value(&root, format!("found {}; {shape}", describe(other)));
+                return (None, None);
+            }
+        };
+        for key in map.keys() {
+            let name = key.as_str().unwrap_or("?");
+            if !SCENARIO_KEYS.contains(&name) {
+                let hint = suggestion(name, SCENARIO_KEYS);
+                self.at_key(
+                    &root.key(name),
+                    format!("unknown key \"{name}\"{hint}; {shape}"),
+                );
+            }
+        }
+        let missing: Vec<String> = ["id", "summary", "clause", "steps"]
+            .iter()
+            .filter(|k| map.get(**k).is_none())
+            .map(|k| format!("\"{k}\""))
+            .collect();
+        if !missing.is_empty() {
+            self.at_value(
+                &root,
+                format!("scenario is missing {}; {shape}", missing.join(" and ")),
+            );
+        }
+        let expected = self.expected_id();
+        let declared = map.get("id").and_then(|v| {
+            let path = root.key("id");
+            let id = self.string(v, &path, "id")?;
+            Some((id, self.spans.value(&path)))
+        });
+        let parts = declared
+            .as_ref()
+            .and_then(|(id, pos)| self.id_parts(id, *pos, expected));
+        let summary = map
+            .get("summary")
+            .and_then(|v| self.line_text(v, &root.key("summary"), "summary"));
+        let clause = map
+            .get("clause")
+            .and_then(|v| self.clause(v, &root.key("clause")));
+        let requires = match map.get("requires") {
+            None => Some(Vec::new()),
+            Some(v) => self.requires(v, &root.key("requires")),
+        };
+        let given = match map.get("given") {
+            None => Some(Given::default()),
+            Some(v) => self.given(v, &root.key("given")),
+        };
+        let concurrent = requires
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|c| c == "concurrent_transactions"));
+        let steps = map
+            .get("steps")
+            .and_then(|v| self.steps(v, &root.key("steps"), concurrent));
+        let location = declared.as_ref().map(|(_, pos)| self.file.location(*pos));
+        let scenario = match (parts, summary, clause, requires, given, steps, location) {
+            (
+                Some((area, name)),
+                Some(summary),
+                Some(clause),
+                Some(requires),
+                Some(given),
+                Some(steps),
+                Some(location),
+            ) => Some(Scenario {
+                id: format!("{area}/{name}"),
+                area,
+                name,
+                summary,
+                clause,
+                requires,
+                given,
+                steps,
+                location,
+            }),
+            _ => None,
+        };
+        (declared, scenario)
+    }
+
+    /// The id the file's path asks for, or `None` (reported) when the path is not
+    /// `scenarios/<area>/<name>.yaml`.
+    fn expected_id(&mut self) -> Option<String> {
+        let expected = self.file.expected_id().filter(|id| {
+            let segments: Vec<&str> = id.split('/').collect();
+            segments.len() == 2 && segments.iter().all(|s| id_segment_problem(s).is_none())
+        });
+        if expected.is_none() {
+            let path = self.file.relative.clone();
+            self.at(
+                Pos::START,
+                format!("scenario files must be at scenarios/<area>/<name>.yaml with lowercase snake_case names, found \"{path}\""),
+            );
+        }
+        expected.map(str::to_owned)
+    }
+
+    fn id_parts(
+        &mut self,
+        id: &str,
+        pos: Pos,
+        expected: Option<String>,
+    ) -> Option<(String, String)> {
+        let Some((area, name)) = id.split_once('/') else {
+            self.at(
+                pos,
+                format!("id \"{id}\" must be written <area>/<name>, like \"outbox/commit_order\""),
+            );
+            return None;
+        };
+        for (segment, what) in [(area, "area"), (name, "name")] {
+            let problem = if segment.contains('/') {
+                Some("contains '/'; an id has exactly two parts".to_owned())
+            } else {
+                id_segment_problem(segment)
+            };
+            if let Some(problem) = problem {
+                self.at(pos, format!("id \"{id}\": {what} \"{segment}\" {problem}"));
+                return None;
+            }
+        }
+        let expected = expected?;
+        if id != expected {
+            let file = &self.file.relative;
+            self.at(
+                pos,
+                format!("id \"{id}\" does not match the file's path; {file} must declare id \"{expected}\""),
+            );
+            return None;
+        }
+        Some((area.to_owned(), name.to_owned()))
+    }
+
+    fn clause(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
+        let clause = self.string(value, path, "clause")?;
+        let Some(anchor) = clause.strip_prefix(CLAUSE_PREFIX) else {
+            self.at_value(
+                path,
+                format!("clause \"{clause}\" must be written {CLAUSE_PREFIX}ANCHOR, naming an anchor of docs/store-contract.md"),
+            );
+            return None;
+        };
+        let anchors = contract_clauses();
+        if anchors.iter().any(|a| a == anchor) {
+            return Some(anchor.to_owned());
+        }
+        let known: Vec<&str> = anchors.iter().map(String::as_str).collect();
+        let hint = suggestion(anchor, &known);
+        self.at_value(
+            path,
+            format!("clause \"{clause}\" names no anchor of docs/store-contract.md{hint}; known anchors: {}", one_of(&known)),
+        );
+        None
+    }
+
+    fn requires(&mut self, value: &Value, path: &YamlPath) -> Option<Vec<String>> {
+        let Value::Sequence(items) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"requires\" must be a list of capabilities, found {}; known capabilities: {}",
+                    describe(value),
+                    one_of(KNOWN_CAPABILITIES)
+                ),
+            );
+            return None;
+        };
+        let mut seen = BTreeSet::new();
+        let mut valid = true;
+        for (i, item) in items.iter().enumerate() {
+            let item_path = path.index(i);
+            match self.word(item, &item_path, "capability", KNOWN_CAPABILITIES) {
+                Some(capability) if !seen.insert(capability.clone()) => {
+                    self.at_value(
+                        &item_path,
+                        format!("capability \"{capability}\" is listed twice"),
+                    );
+                    valid = false;
+                }
+                Some(_) => {}
+                None => valid = false,
+            }
+        }
+        valid.then(|| seen.into_iter().collect())
+    }
+
+    fn given(&mut self, value: &Value, path: &YamlPath) -> Option<Given> {
+        let args = self.mapping(
+            value,
+            path,
+            "\"given\"",
+            &["migrated?", "seed?", "records?"],
+        )?;
+        let migrated = match args.get("migrated") {
+            None => Some(None),
+            Some((Value::Bool(b), _)) => Some(Some(*b)),
+            Some((other, p)) => {
+                self.at_value(
+                    &p,
+                    format!(
+                        "\"migrated\" must be true or false, found {}",
+                        describe(other)
+                    ),
+                );
+                None
+            }
+        };
+        let seed = match args.get("seed") {
+            None => Some(None),
+            Some((v, p)) => self
+                .word(v, &p, "seed", SEEDS)
+                .map(|_| Some(Seed::TwoTenants)),
+        };
+        let records = match args.get("records") {
+            None => Some(Vec::new()),
+            Some((Value::Sequence(items), p)) => {
+                let read: Vec<Option<RecordSpec>> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.record_spec(item, &p.index(i)))
+                    .collect();
+                read.into_iter().collect()
+            }
+            Some((other, p)) => {
+                self.at_value(&p, format!("\"records\" must be a list of {{tenant, kind, id, user?, data?}}, found {}", describe(other)));
+                None
+            }
+        };
+        let (migrated, seed, records) = (migrated?, seed?, records?);
+        let writes = seed.is_some() || !records.is_empty();
+        if migrated == Some(false) && writes {
+            let (_, p) = args.get("migrated")?;
+            self.at_value(&p, "\"migrated: false\" contradicts \"seed\" and \"records\", which are written after migrating");
+            return None;
+        }
+        Some(Given {
+            migrated: migrated.unwrap_or(writes),
+            seed,
+            records,
+        })
+    }
+
+    fn record_spec(&mut self, value: &Value, path: &YamlPath) -> Option<RecordSpec> {
+        let keys = ["tenant", "kind", "id", "user?", "data?"];
+        let args = self.mapping(value, path, "a given record", &keys)?;
+        let field = |c: &mut Self, key: &str, what: &str| {
+            let (v, p) = args.get(key)?;
+            c.identifier(v, &p, what)
+        };
+        let tenant = field(self, "tenant", "tenant");
+        let kind = args.get("kind").and_then(|(v, p)| self.kind(v, &p));
+        let id = field(self, "id", "id");
+        let user = match args.get("user") {
+            None => Some(None),
+            Some((v, p)) => self.identifier(v, &p, "user").map(Some),
+        };
+        let data = match args.get("data") {
+            None => Some(serde_json::Value::Object(serde_json::Map::new())),
+            Some((v, p)) => self.json(v, &p),
+        };
+        Some(RecordSpec {
+            tenant: tenant?,
+            kind: kind?,
+            id: id?,
+            user: user?,
+            data: data?,
+        })
+    }
+}

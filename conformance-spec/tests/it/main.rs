@@ -1,0 +1,5 @@
+//! Integration tests of the spec loader and validator, through the public API.
+
+mod load;
+mod model;
+mod validate;

@@ -1,0 +1,335 @@
+//! A valid scenario becomes exactly the model the runner reads.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use user_engine_conformance_spec::{
+    Expect, Given, KeySpec, Location, Operation, RecordSpec, Scenario, Seed, Step,
+    VersionCondition, parse_scenario,
+};
+
+const FULL: &str = "\
+# every operation and expectation shape once
+id: transactions/rollback_discards_records_and_events
+summary: a rolled-back transaction leaves no record, audit entry or outbox event behind
+clause: store-contract#tx-rollback
+requires: [concurrent_transactions, migration_tamper]
+given:
+  seed: two_tenants
+  records:
+    - {tenant: acme, kind: profile, id: p1, user: u1, data: {display_name: Ada}}
+    - tenant: globex
+      kind: consent
+      id: c1
+steps:
+  - migrate: {}
+    expect: {applied: []}
+  - readiness:
+    expect: ready
+  - begin: tx
+  - save: {tx: tx, tenant: acme, kind: profile, id: p2, user: u1, data: {n: 1, s: \"${canary}\"}, if: absent}
+  - save: {tenant: acme, kind: profile, id: p1, if: {version: 1}}
+    expect: {error: conflict}
+  - delete: {tx: tx, tenant: acme, kind: user, id: u2, if: any}
+  - get: {tx: tx, tenant: acme, kind: profile, id: p2}
+    expect: {version: 1, user: null, data: {n: 1}}
+  - get: {tenant: acme, kind: profile, id: p2}
+    expect: absent
+  - audit: {tx: tx, tenant: acme, action: profile.saved, actor: u1, target: profile/p2}
+  - enqueue: {tx: tx, tenant: acme, topic: profile.saved, key: p2}
+  - rollback: tx
+  - list: {tenant: acme, kind: profile, limit: 2}
+    as: page1
+  - list: {tenant: globex, after: page1}
+    expect: {error: invalid}
+  - list_user: {tenant: acme, user: u1}
+    expect: [acme/profile/p1]
+  - list_audit: {tenant: acme}
+    expect: {count: 0}
+  - outbox_pending:
+    expect: []
+  - acknowledge: {first: 2}
+    expect: {count: 0}
+  - acknowledge: {events: [acme/profile.saved/p2]}
+  - begin: a
+  - begin: b
+  - drop: a
+  - panic_in: b
+  - tamper_migration: {version: 1}
+  - readiness: {}
+    expect: {not_ready: drift}
+  - check_redaction: {}
+  - diagnostics: {}
+    expect: {counts: {records: 9, records.profile: 3, outbox.pending: 0}}
+  - diagnostics: {}
+    expect: snapshot
+";
+
+fn at(line: usize, column: usize) -> Location {
+    Location {
+        file: "spec/scenarios/transactions/rollback_discards_records_and_events.yaml".to_owned(),
+        line,
+        column,
+    }
+}
+
+fn key(tenant: &str, kind: &str, id: &str) -> KeySpec {
+    KeySpec {
+        tenant: tenant.to_owned(),
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+    }
+}
+
+fn tx(name: &str) -> Option<String> {
+    Some(name.to_owned())
+}
+
+#[test]
+fn a_valid_scenario_round_trips_into_the_exact_model() {
+    let scenario = parse_scenario(
+        "spec/scenarios/transactions/rollback_discards_records_and_events.yaml",
+        "scenarios/transactions/rollback_discards_records_and_events.yaml",
+        FULL,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let expected_steps: Vec<(Operation, Expect, Option<&str>)> = vec![
+        (Operation::Migrate, Expect::Applied(vec![]), None),
+        (Operation::Readiness, Expect::Ready, None),
+        (Operation::Begin { tx: "tx".into() }, Expect::Ok, None),
+        (
+            Operation::Save {
+                tx: tx("tx"),
+                key: key("acme", "profile", "p2"),
+                user: Some("u1".into()),
+                data: json!({"n": 1, "s": "${canary}"}),
+                condition: VersionCondition::Absent,
+            },
+            Expect::Ok,
+            None,
+        ),
+        (
+            Operation::Save {
+                tx: None,
+                key: key("acme", "profile", "p1"),
+                user: None,
+                data: json!({}),
+                condition: VersionCondition::Version(1),
+            },
+            Expect::Error("conflict".into()),
+            None,
+        ),
+        (
+            Operation::Delete {
+                tx: tx("tx"),
+                key: key("acme", "user", "u2"),
+                condition: VersionCondition::Any,
+            },
+            Expect::Ok,
+            None,
+        ),
+        (
+            Operation::Get {
+                tx: tx("tx"),
+                key: key("acme", "profile", "p2"),
+            },
+            Expect::Record {
+                version: Some(1),
+                user: Some(None),
+                data: Some(json!({"n": 1})),
+            },
+            None,
+        ),
+        (
+            Operation::Get {
+                tx: None,
+                key: key("acme", "profile", "p2"),
+            },
+            Expect::Absent,
+            None,
+        ),
+        (
+            Operation::Audit {
+                tx: tx("tx"),
+                tenant: "acme".into(),
+                action: "profile.saved".into(),
+                actor: Some("u1".into()),
+                target: Some("profile/p2".into()),
+            },
+            Expect::Ok,
+            None,
+        ),
+        (
+            Operation::Enqueue {
+                tx: tx("tx"),
+                tenant: "acme".into(),
+                topic: "profile.saved".into(),
+                key: "p2".into(),
+                data: json!({}),
+            },
+            Expect::Ok,
+            None,
+        ),
+        (Operation::Rollback { tx: "tx".into() }, Expect::Ok, None),
+        (
+            Operation::List {
+                tenant: "acme".into(),
+                kind: Some("profile".into()),
+                limit: Some(2),
+                after: None,
+            },
+            Expect::Ok,
+            Some("page1"),
+        ),
+        (
+            Operation::List {
+                tenant: "globex".into(),
+                kind: None,
+                limit: None,
+                after: Some("page1".into()),
+            },
+            Expect::Error("invalid".into()),
+            None,
+        ),
+        (
+            Operation::ListUser {
+                tenant: "acme".into(),
+                user: "u1".into(),
+            },
+            Expect::List(vec!["acme/profile/p1".into()]),
+            None,
+        ),
+        (
+            Operation::ListAudit {
+                tenant: "acme".into(),
+            },
+            Expect::Count(0),
+            None,
+        ),
+        (
+            Operation::OutboxPending { limit: None },
+            Expect::List(vec![]),
+            None,
+        ),
+        (
+            Operation::Acknowledge {
+                events: vec![],
+                first: Some(2),
+            },
+            Expect::Count(0),
+            None,
+        ),
+        (
+            Operation::Acknowledge {
+                events: vec!["acme/profile.saved/p2".into()],
+                first: None,
+            },
+            Expect::Ok,
+            None,
+        ),
+        (Operation::Begin { tx: "a".into() }, Expect::Ok, None),
+        (Operation::Begin { tx: "b".into() }, Expect::Ok, None),
+        (Operation::Drop { tx: "a".into() }, Expect::Ok, None),
+        (Operation::PanicIn { tx: "b".into() }, Expect::Ok, None),
+        (Operation::TamperMigration { version: 1 }, Expect::Ok, None),
+        (Operation::Readiness, Expect::NotReady("drift".into()), None),
+        (Operation::CheckRedaction, Expect::Ok, None),
+        (
+            Operation::Diagnostics,
+            Expect::Counts(BTreeMap::from([
+                ("outbox.pending".to_owned(), 0),
+                ("records".to_owned(), 9),
+                ("records.profile".to_owned(), 3),
+            ])),
+            None,
+        ),
+        (Operation::Diagnostics, Expect::Snapshot, None),
+    ];
+    // Lines of each step's `-` in FULL.
+    let lines = [
+        14, 16, 18, 19, 20, 22, 23, 25, 27, 28, 29, 30, 32, 34, 36, 38, 40, 42, 43, 44, 45, 46, 47,
+        48, 50, 51, 53,
+    ];
+    assert_eq!(scenario.steps.len(), expected_steps.len());
+    let texts: Vec<String> = FULL
+        .lines()
+        .skip(13)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split("\n  - ")
+        .map(|s| format!("- {}", s.trim_start_matches("  - ").replace("\n  ", "\n")))
+        .collect();
+    let steps: Vec<Step> = expected_steps
+        .into_iter()
+        .zip(lines)
+        .zip(texts)
+        .enumerate()
+        .map(
+            |(index, (((operation, expect, capture), line), text))| Step {
+                index,
+                location: at(line, 3),
+                text,
+                operation,
+                expect,
+                capture: capture.map(str::to_owned),
+            },
+        )
+        .collect();
+    for (got, want) in scenario.steps.iter().zip(&steps) {
+        assert_eq!(got, want);
+    }
+
+    let expected = Scenario {
+        id: "transactions/rollback_discards_records_and_events".into(),
+        area: "transactions".into(),
+        name: "rollback_discards_records_and_events".into(),
+        summary: "a rolled-back transaction leaves no record, audit entry or outbox event behind"
+            .into(),
+        clause: "tx-rollback".into(),
+        requires: vec!["concurrent_transactions".into(), "migration_tamper".into()],
+        given: Given {
+            migrated: true,
+            seed: Some(Seed::TwoTenants),
+            records: vec![
+                RecordSpec {
+                    tenant: "acme".into(),
+                    kind: "profile".into(),
+                    id: "p1".into(),
+                    user: Some("u1".into()),
+                    data: json!({"display_name": "Ada"}),
+                },
+                RecordSpec {
+                    tenant: "globex".into(),
+                    kind: "consent".into(),
+                    id: "c1".into(),
+                    user: None,
+                    data: json!({}),
+                },
+            ],
+        },
+        steps,
+        location: at(2, 5),
+    };
+    assert_eq!(scenario, expected);
+    assert_eq!(
+        scenario.snapshot_name(0),
+        "transactions__rollback_discards_records_and_events"
+    );
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let yaml = "id: a/b\nsummary: s\nclause: store-contract#tx-rollback\nsteps:\n- migrate:\n";
+    let scenario = parse_scenario("b.yaml", "scenarios/a/b.yaml", yaml).unwrap();
+    assert_eq!(scenario.given, Given::default());
+    assert!(scenario.requires.is_empty());
+    assert_eq!(scenario.steps[0].expect, Expect::Ok);
+    assert_eq!(scenario.steps[0].text, "- migrate:");
+    assert_eq!(scenario.steps[0].location.line, 5);
+    assert_eq!(scenario.steps[0].location.column, 1);
+
+    let explicit = yaml.replace("steps:", "given: {migrated: true}\nsteps:");
+    let scenario = parse_scenario("b.yaml", "scenarios/a/b.yaml", &explicit).unwrap();
+    assert!(scenario.given.migrated && scenario.given.seed.is_none());
+}

@@ -1,0 +1,139 @@
+//! Expansion: one `#[test]` per scenario in `mod conformance { mod <area> { fn <name>() } }`,
+//! each calling the engine's runner; `#[ignore = "..."]` for skipped scenarios and for those
+//! that need a capability the adapter does not declare.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::Ident;
+use syn::spanned::Spanned;
+use user_engine_conformance_spec::Scenario;
+
+use crate::invocation::Invocation;
+use crate::load::LoadedSpec;
+
+/// The hidden function that runs one case with the factory. It is defined where the macro is
+/// invoked, so the factory's paths resolve there (a nested module would not see the invoking
+/// module's imports) and a factory of the wrong type is reported once, not once per scenario.
+/// The generated tests reach it through `super::super`.
+const RUN_FN: &str = "__user_engine_conformance_run";
+
+/// The generated tests.
+pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStream {
+    let declared: Vec<String> = invocation
+        .capabilities
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut areas: BTreeMap<&str, Vec<TokenStream>> = BTreeMap::new();
+    for scenario in &loaded.spec.scenarios {
+        let test = test_fn(scenario, invocation, loaded, &declared);
+        areas.entry(&scenario.area).or_default().push(test);
+    }
+    if areas.is_empty() {
+        return quote! {
+            #[cfg(test)]
+            mod conformance {}
+        };
+    }
+    let modules = areas.into_iter().map(|(area, tests)| {
+        let area = Ident::new(area, Span::call_site());
+        quote! {
+            mod #area {
+                #(#tests)*
+            }
+        }
+    });
+    let factory = &invocation.factory;
+    let run_fn = Ident::new(RUN_FN, Span::call_site());
+    // A factory of the wrong type is reported at the factory, not at the whole invocation.
+    // Both locals carry the factory's span so they resolve alike wherever it came from.
+    let binding = Ident::new("factory", factory.span());
+    let case = Ident::new("case", factory.span());
+    let run = quote_spanned! {factory.span()=>
+        ::user_engine::__private::run_generated(#case, &#binding)
+    };
+    quote! {
+        #[doc(hidden)]
+        fn #run_fn(#case: &::user_engine::__private::GeneratedCase) {
+            let #binding = #factory;
+            #run;
+        }
+
+        // Type-check the factory in every build, not only under `cargo test`, and keep a
+        // non-test build from calling the runner dead code.
+        const _: () = {
+            let _ = #run_fn;
+        };
+
+        #[cfg(test)]
+        mod conformance {
+            #(#modules)*
+        }
+    }
+}
+
+fn test_fn(
+    scenario: &Scenario,
+    invocation: &Invocation,
+    loaded: &LoadedSpec,
+    declared: &[String],
+) -> TokenStream {
+    let name = Ident::new(&scenario.name, Span::call_site());
+    let run_fn = Ident::new(RUN_FN, Span::call_site());
+    let file = format!("scenarios/{}.yaml", scenario.id);
+    let path = loaded.file_path(&file);
+    let root = &loaded.root;
+    let id = &scenario.id;
+    let ignore = ignore_reason(scenario, invocation, declared).map(|reason| {
+        quote! { #[ignore = #reason] }
+    });
+    let doc = format!("`{id}`: {}", scenario.summary);
+    quote! {
+        #[doc = #doc]
+        #[test]
+        #ignore
+        fn #name() {
+            super::super::#run_fn(&::user_engine::__private::GeneratedCase {
+                spec_root: #root,
+                file: #file,
+                source: ::core::include_str!(#path),
+                id: #id,
+                capabilities: &[#(#declared),*],
+            });
+        }
+    }
+}
+
+/// Why the test is generated as `#[ignore]`: a skip given in the invocation, or capabilities
+/// the scenario requires and the adapter does not declare.
+fn ignore_reason(
+    scenario: &Scenario,
+    invocation: &Invocation,
+    declared: &[String],
+) -> Option<String> {
+    if let Some(skip) = invocation
+        .skips
+        .iter()
+        .find(|s| s.id.value() == scenario.id)
+    {
+        return Some(skip.reason.value());
+    }
+    let missing: Vec<String> = scenario
+        .requires
+        .iter()
+        .filter(|c| !declared.contains(c))
+        .map(|c| format!("`{c}`"))
+        .collect();
+    match missing.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "requires capability {one}, which this adapter does not declare"
+        )),
+        many => Some(format!(
+            "requires capabilities {}, which this adapter does not declare",
+            many.join(" and ")
+        )),
+    }
+}

@@ -1,0 +1,226 @@
+//! Parsing the invocation: `conformance_suite!(factory)` or the `factory: ..., capabilities: [..],
+//! skip: {..}, spec: ".."` option form, with every option checked at its own token.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, LitStr, Token, braced, bracketed};
+use user_engine_conformance_spec::{KNOWN_CAPABILITIES, did_you_mean};
+
+const OPTIONS: &[&str] = &["factory", "capabilities", "skip", "spec"];
+
+/// What the invocation asks for.
+pub(crate) struct Invocation {
+    /// Makes one fresh store per test: a closure or a function path.
+    pub(crate) factory: Expr,
+    /// Declared capabilities, each checked against `KNOWN_CAPABILITIES`.
+    pub(crate) capabilities: Vec<Ident>,
+    /// Scenario id to the reason it is skipped.
+    pub(crate) skips: Vec<Skip>,
+    /// A spec root relative to the invoking crate's `CARGO_MANIFEST_DIR`.
+    pub(crate) spec: Option<LitStr>,
+}
+
+/// `"area/name": "reason"`.
+pub(crate) struct Skip {
+    pub(crate) id: LitStr,
+    pub(crate) reason: LitStr,
+}
+
+impl Parse for Invocation {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error(
+                "expected a store factory, e.g. `conformance_suite!(|| MyStore::open_temp())`, \
+                 or options `factory: ..., capabilities: [...], skip: {...}, spec: \"...\"`",
+            ));
+        }
+        let options_form = input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]);
+        if !options_form {
+            let factory: Expr = input.parse()?;
+            input.parse::<Option<Token![,]>>()?;
+            if !input.is_empty() {
+                return Err(input.error(
+                    "unexpected tokens after the factory; to pass options write \
+                     `factory: ..., capabilities: [...], skip: {...}, spec: \"...\"`",
+                ));
+            }
+            return Ok(Invocation {
+                factory,
+                capabilities: Vec::new(),
+                skips: Vec::new(),
+                spec: None,
+            });
+        }
+        parse_options(input)
+    }
+}
+
+fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
+    let mut factory = None;
+    let mut capabilities = None;
+    let mut skips = None;
+    let mut spec = None;
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |error: syn::Error| match &mut errors {
+        Some(all) => all.combine(error),
+        None => errors = Some(error),
+    };
+    while !input.is_empty() {
+        let key: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let name = key.to_string();
+        let duplicate = match name.as_str() {
+            "factory" => factory.replace(input.parse::<Expr>()?).is_some(),
+            "capabilities" => {
+                let content;
+                bracketed!(content in input);
+                let list = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                capabilities.replace(list).is_some()
+            }
+            "skip" => {
+                let content;
+                braced!(content in input);
+                let list = Punctuated::<Skip, Token![,]>::parse_terminated(&content)?;
+                skips.replace(list).is_some()
+            }
+            "spec" => spec.replace(input.parse::<LitStr>()?).is_some(),
+            _ => {
+                let hint = did_you_mean(&name, OPTIONS)
+                    .map(|o| format!(" (did you mean `{o}`?)"))
+                    .unwrap_or_default();
+                push(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown option `{name}`{hint}; expected one of: {}",
+                        OPTIONS.join(", ")
+                    ),
+                ));
+                // Skip the value, whatever it is, so the remaining options are still checked.
+                while !input.is_empty() && !input.peek(Token![,]) {
+                    input.parse::<proc_macro2::TokenTree>()?;
+                }
+                false
+            }
+        };
+        if duplicate {
+            push(syn::Error::new(
+                key.span(),
+                format!("option `{name}` is given twice"),
+            ));
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    let capabilities: Vec<Ident> = capabilities.into_iter().flatten().collect();
+    let mut seen = Vec::new();
+    for capability in &capabilities {
+        let name = capability.to_string();
+        if !KNOWN_CAPABILITIES.contains(&name.as_str()) {
+            push(syn::Error::new(
+                capability.span(),
+                format!(
+                    "unknown capability `{name}`; expected one of: {}",
+                    KNOWN_CAPABILITIES.join(", ")
+                ),
+            ));
+        } else if seen.contains(&name) {
+            push(syn::Error::new(
+                capability.span(),
+                format!("capability `{name}` is declared twice"),
+            ));
+        }
+        seen.push(name);
+    }
+    if factory.is_none() {
+        push(syn::Error::new(
+            Span::call_site(),
+            "missing `factory: ...`, which makes one fresh store per test, \
+             e.g. `factory: || MyStore::open_temp()`",
+        ));
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
+    Ok(Invocation {
+        factory: factory.expect("checked above"),
+        capabilities,
+        skips: skips.into_iter().flatten().collect(),
+        spec,
+    })
+}
+
+impl Parse for Skip {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let id: LitStr = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let reason: LitStr = input.parse()?;
+        if reason.value().trim().is_empty() {
+            return Err(syn::Error::new(
+                reason.span(),
+                "a skip needs a reason; it is shown by `cargo test` next to the ignored test",
+            ));
+        }
+        Ok(Skip { id, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(tokens: &str) -> syn::Result<Invocation> {
+        syn::parse_str(tokens)
+    }
+
+    fn error(tokens: &str) -> String {
+        match parse(tokens) {
+            Ok(_) => panic!("{tokens} parsed"),
+            Err(e) => e
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    #[test]
+    fn both_forms_parse() {
+        let short = parse("MyStore::open_temp").unwrap();
+        assert!(short.capabilities.is_empty() && short.spec.is_none());
+        let closure = parse("|| MyStore::open_temp(),").unwrap();
+        assert!(matches!(closure.factory, Expr::Closure(_)));
+        let long = parse(
+            "factory: || MyStore::open_temp(), capabilities: [concurrent_transactions], \
+             skip: { \"outbox/late_commit\": \"needs two connections\" }, spec: \"specs/x\",",
+        )
+        .unwrap();
+        assert_eq!(long.capabilities[0], "concurrent_transactions");
+        assert_eq!(long.skips[0].id.value(), "outbox/late_commit");
+        assert_eq!(long.skips[0].reason.value(), "needs two connections");
+        assert_eq!(long.spec.unwrap().value(), "specs/x");
+    }
+
+    #[test]
+    fn problems_are_reported_together() {
+        assert_eq!(
+            error(
+                "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
+            ),
+            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec\n\
+             unknown capability `teleport`; expected one of: migration_tamper, concurrent_transactions\n\
+             capability `migration_tamper` is declared twice"
+        );
+        assert_eq!(
+            error("spec: \"x\""),
+            "missing `factory: ...`, which makes one fresh store per test, e.g. `factory: || MyStore::open_temp()`"
+        );
+        assert!(error("f g").starts_with("unexpected tokens after the factory"));
+        assert!(error("factory: f, skip: {\"a/b\": \"\"}").starts_with("a skip needs a reason"));
+        assert_eq!(
+            error("factory: f, factory: g"),
+            "option `factory` is given twice"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+// An unknown option key and an unknown capability, each reported at its token.
+user_engine::conformance_suite! {
+    factory: user_engine::InMemoryUserEngineStore::new,
+    capabilities: [concurrent_transactions, teleportation],
+    skips: { "outbox/late_commit": "needs two connections" },
+}
+
+fn main() {}
