@@ -122,6 +122,18 @@ impl<'a, 't> Checker<'a, 't> {
         None
     }
 
+    /// `true` or `false`.
+    pub(crate) fn boolean(&mut self, value: &Value, path: &YamlPath, what: &str) -> Option<bool> {
+        if let Value::Bool(b) = value {
+            return Some(*b);
+        }
+        self.at_value(
+            path,
+            format!("{what} must be true or false, found {}", describe(value)),
+        );
+        None
+    }
+
     /// A record kind.
     pub(crate) fn kind(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
         self.word(value, path, "kind", RECORD_KINDS)

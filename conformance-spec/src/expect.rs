@@ -1,5 +1,5 @@
 //! Step expectations: reads `expect:` into an [`Expect`] and rejects shapes that make no sense for
-//! the step's operation (`snapshot` on a `get`, `{applied}` on anything but `migrate`).
+//! the step's operation (`snapshot` on a `get`, `{outcomes}` on anything but `concurrently`).
 
 use std::collections::BTreeMap;
 
@@ -13,10 +13,18 @@ use crate::vocabulary::{
 use crate::{Expect, Operation};
 
 const SCALARS: &[&str] = &["ok", "absent", "ready", "snapshot"];
-const SINGLE_KEY_FORMS: &[&str] = &["error", "not_ready", "applied", "count", "counts"];
+const SINGLE_KEY_FORMS: &[&str] = &[
+    "error",
+    "not_ready",
+    "applied",
+    "count",
+    "counts",
+    "outcomes",
+];
 const RECORD_KEYS: &[&str] = &["version", "user", "data"];
 const FORMS: &str = "ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, \
-                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}} or a record {version?, user?, data?}";
+                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} \
+                     or a record {version?, user?, data?}";
 
 impl Checker<'_, '_> {
     /// The `expect` value at `path` for a step doing `operation`.
@@ -28,6 +36,18 @@ impl Checker<'_, '_> {
     ) -> Option<Expect> {
         let expect = self.expect_shape(value, path)?;
         if applies(&expect, operation) {
+            if let (Expect::Outcomes(outcomes), Operation::Concurrently { times, .. }) =
+                (&expect, operation)
+            {
+                let total: u64 = outcomes.values().sum();
+                if usize::try_from(total).ok() != Some(*times) {
+                    self.at_value(
+                        &path.key("outcomes"),
+                        format!("outcomes add up to {total}, but \"concurrently\" runs {times} copies; count every copy (kinds not listed must not occur)"),
+                    );
+                    return None;
+                }
+            }
             return Some(expect);
         }
         let keyword = operation.keyword();
@@ -119,8 +139,64 @@ impl Checker<'_, '_> {
                     .collect();
                 read.into_iter().collect::<Option<_>>().map(Expect::Applied)
             }
+            "outcomes" => self.outcomes(value, path),
             _ => self.counts(value, path),
         }
+    }
+
+    /// `{ok: N, KIND: M, ...}`: how many copies of a `concurrently` step end each way.
+    fn outcomes(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
+        let Value::Mapping(map) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"outcomes\" must be a mapping like {{ok: 1, conflict: 1}}, found {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        if map.is_empty() {
+            self.at_value(
+                path,
+                "\"outcomes\" must name at least one outcome, like {ok: 1, conflict: 1}",
+            );
+            return None;
+        }
+        let mut names = vec!["ok"];
+        names.extend(ERROR_KINDS);
+        let mut outcomes = BTreeMap::new();
+        let mut valid = true;
+        for (key, count) in map {
+            let Some(name) = key.as_str() else {
+                self.at_value(
+                    path,
+                    format!("outcome names must be strings, found {}", describe(key)),
+                );
+                valid = false;
+                continue;
+            };
+            let item = path.key(name);
+            if !names.contains(&name) {
+                let hint = suggestion(name, &names);
+                self.at_key(
+                    &item,
+                    format!(
+                        "unknown outcome \"{name}\"{hint}; expected \"ok\" or an error kind: {}",
+                        one_of(ERROR_KINDS)
+                    ),
+                );
+                valid = false;
+                continue;
+            }
+            match self.uint(count, &item, &format!("outcome \"{name}\"")) {
+                Some(n) => {
+                    outcomes.insert(name.to_owned(), n);
+                }
+                None => valid = false,
+            }
+        }
+        valid.then_some(Expect::Outcomes(outcomes))
     }
 
     fn counts(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
@@ -231,7 +307,12 @@ fn applies(expect: &Expect, operation: &Operation) -> bool {
     use Operation as O;
     let listing = matches!(
         operation,
-        O::List { .. } | O::ListUser { .. } | O::ListAudit { .. } | O::OutboxPending { .. }
+        O::List { .. }
+            | O::ListUser { .. }
+            | O::ListAudit { .. }
+            | O::OutboxPending { .. }
+            | O::Deliver { .. }
+            | O::Delivered
     );
     match expect {
         Expect::Ok | Expect::Error(_) => true,
@@ -240,7 +321,13 @@ fn applies(expect: &Expect, operation: &Operation) -> bool {
         Expect::Record { .. } => matches!(operation, O::Get { .. } | O::Save { .. }),
         Expect::List(_) => listing,
         Expect::Count(_) => listing || matches!(operation, O::Acknowledge { .. }),
-        Expect::Applied(_) => matches!(operation, O::Migrate),
+        Expect::Applied(_) => match operation {
+            O::Migrate => true,
+            // The versions applied by all copies together.
+            O::Concurrently { operation, .. } => **operation == O::Migrate,
+            _ => false,
+        },
+        Expect::Outcomes(_) => matches!(operation, O::Concurrently { .. }),
         Expect::Ready | Expect::NotReady(_) => matches!(operation, O::Readiness),
         Expect::Snapshot | Expect::Counts(_) => matches!(operation, O::Diagnostics),
     }
@@ -253,13 +340,20 @@ fn accepted(operation: &Operation) -> Vec<&'static str> {
     forms.extend(match operation {
         O::Get { .. } => &["absent", "a record {version?, user?, data?}"][..],
         O::Save { .. } => &["a record {version?, user?, data?}"][..],
-        O::List { .. } | O::ListUser { .. } | O::ListAudit { .. } | O::OutboxPending { .. } => {
-            &["a list [...]", "{count: N}"][..]
-        }
+        O::List { .. }
+        | O::ListUser { .. }
+        | O::ListAudit { .. }
+        | O::OutboxPending { .. }
+        | O::Deliver { .. }
+        | O::Delivered => &["a list [...]", "{count: N}"][..],
         O::Acknowledge { .. } => &["{count: N}"][..],
         O::Migrate => &["{applied: [N, ...]}"][..],
         O::Readiness => &["ready", "{not_ready: REASON}"][..],
         O::Diagnostics => &["snapshot", "{counts: {NAME: N}}"][..],
+        O::Concurrently { operation, .. } if **operation == O::Migrate => {
+            &["{outcomes: {ok: N, KIND: N}}", "{applied: [N, ...]}"][..]
+        }
+        O::Concurrently { .. } => &["{outcomes: {ok: N, KIND: N}}"][..],
         _ => &[][..],
     });
     forms.push("{error: KIND}");
@@ -279,5 +373,6 @@ fn name(expect: &Expect) -> &'static str {
         Expect::Count(_) => "{count: N}",
         Expect::Applied(_) => "{applied: [...]}",
         Expect::Counts(_) => "{counts: {...}}",
+        Expect::Outcomes(_) => "{outcomes: {...}}",
     }
 }

@@ -43,13 +43,16 @@
 //!     "rollback.yaml:8:5: unknown step \"rolback\" (did you mean \"rollback\"?); expected one of: \
 //!      migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, \
 //!      save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, \
-//!      tamper_migration (scenario transactions/rollback_discards_records)"
+//!      tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently \
+//!      (scenario transactions/rollback_discards_records)"
 //! );
 //! ```
 
+mod arguments;
 mod check;
 mod error;
 mod expect;
+mod flow;
 mod load;
 mod model;
 mod operations;
@@ -63,7 +66,7 @@ pub use error::{SpecError, SpecErrors};
 pub use load::{SPEC_ROOT, embedded, load_dir, load_dir_as, parse_scenario, read_scenario_sources};
 pub use model::*;
 pub use vocabulary::{
-    CLAUSE_PREFIX, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS,
-    SCENARIO_KEYS, SEEDS, STEP_KEYWORDS, STORE_CONTRACT, capability_meaning, contract_clauses,
-    did_you_mean,
+    CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES,
+    NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, SEEDS, STEP_KEYS, STEP_KEYWORDS,
+    STORE_CONTRACT, capability_meaning, contract_clauses, did_you_mean,
 };

@@ -46,6 +46,9 @@ pub struct Scenario {
     pub clause: String,
     /// Capabilities an adapter must declare for this scenario to run.
     pub requires: Vec<String>,
+    /// Capabilities an adapter must *not* declare for this scenario to run (YAML `excludes`):
+    /// scenarios that check what a store without the capability does (e.g. `unsupported`).
+    pub excludes: Vec<String>,
     /// The state the store is put in before the first step.
     pub given: Given,
     /// The steps, run in order.
@@ -115,6 +118,13 @@ pub struct Step {
     pub expect: Expect,
     /// `as: NAME` — remember this step's result (a page's next cursor) under NAME.
     pub capture: Option<String>,
+    /// `session: NAME` — the session (a thread of its own, with its own transactions) that runs
+    /// the step; `None` is the default session. Steps still run one at a time, in file order.
+    pub session: Option<String>,
+    /// `background: true` — start the step and go on without waiting for it (it may block, e.g.
+    /// on a lock another session holds); a later `await: SESSION` step waits for it and checks
+    /// its `expect`. Until then its session takes no other step.
+    pub background: bool,
 }
 
 /// A write's expectation as written in YAML (`if: absent`, `if: {version: 2}`; default any).
@@ -271,6 +281,43 @@ pub enum Operation {
         /// Migration version.
         version: u32,
     },
+    /// `await: SESSION` — wait (up to a time limit) for the session's background step to finish,
+    /// then check that step's `expect`. The `await` step itself takes no `expect`.
+    Await {
+        /// The session whose background step to wait for.
+        session: String,
+    },
+    /// `deliver: {limit?, acknowledge?}` — act as the outbox relay: read up to `limit` pending
+    /// events (default 100), add them to the run's delivery log, and acknowledge them unless
+    /// `acknowledge: false` (a relay that crashes before acknowledging).
+    Deliver {
+        /// Page size.
+        limit: Option<usize>,
+        /// Acknowledge what was read (default true).
+        acknowledge: bool,
+    },
+    /// `delivered: {}` — every event the relay has delivered so far, in delivery order,
+    /// duplicates included (at-least-once delivery shows as repeats).
+    Delivered,
+    /// `inject_fault: {commit_fails_at: K}` or `{terminate_backend_at: K}` — arm a fault for the
+    /// store's next commit. Needs capability `fault_injection` (`backend_termination` for the
+    /// second form).
+    InjectFault {
+        /// The fault.
+        fault: FaultSpec,
+    },
+    /// `reopen: {}` — drop every open transaction (as a crash would), close the store and open it
+    /// again from its durable storage. Needs capability `durable_reopen`.
+    Reopen,
+    /// `concurrently: {times: N, step: {OPERATION: ARGS}}` — run N copies of one auto-commit
+    /// operation at the same moment from N threads; expect `{outcomes: {...}}` (or `{applied}`
+    /// for `migrate`, the versions applied by all copies together).
+    Concurrently {
+        /// How many copies.
+        times: usize,
+        /// The operation each copy runs (never inside a named transaction).
+        operation: Box<Operation>,
+    },
     /// `check_redaction: {}` — the canary must not appear in the store's `Debug`, diagnostics
     /// (`Debug` and `Display`), any record, audit entry or outbox event (`Debug` and `Display`),
     /// nor in any error message seen so far in the scenario.
@@ -301,8 +348,24 @@ impl Operation {
             Operation::Acknowledge { .. } => "acknowledge",
             Operation::TamperMigration { .. } => "tamper_migration",
             Operation::CheckRedaction => "check_redaction",
+            Operation::Await { .. } => "await",
+            Operation::Deliver { .. } => "deliver",
+            Operation::Delivered => "delivered",
+            Operation::InjectFault { .. } => "inject_fault",
+            Operation::Reopen => "reopen",
+            Operation::Concurrently { .. } => "concurrently",
         }
     }
+}
+
+/// A fault armed for the store's next commit. Changes are counted 1-based in the order the store
+/// applies them; a K past the last change fails the commit just before it would complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultSpec {
+    /// The commit fails with `unavailable` just before applying its K-th change.
+    CommitFailsAt(usize),
+    /// The store's connection to its server is terminated just before the K-th change.
+    TerminateBackendAt(usize),
 }
 
 /// What a step must return. Omitted `expect` means [`Expect::Ok`].
@@ -339,4 +402,7 @@ pub enum Expect {
     /// `{counts: {records: N, records.KIND: N, tenants: N, audit_entries: N, outbox.pending: N,
     /// outbox.acknowledged: N, schema_version: N}}` — these diagnostics counters equal these values.
     Counts(BTreeMap<String, u64>),
+    /// `{outcomes: {ok: N, conflict: M, ...}}` — of a `concurrently` step's copies, exactly N
+    /// succeeded and M failed with `conflict` (error kinds by name; kinds not listed: none).
+    Outcomes(BTreeMap<String, u64>),
 }

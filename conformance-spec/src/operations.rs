@@ -3,10 +3,10 @@
 
 use serde_yaml::Value;
 
-use crate::check::{Args, Checker, describe};
+use crate::check::{Checker, describe};
 use crate::spans::YamlPath;
-use crate::vocabulary::RECORD_KINDS;
-use crate::{KeySpec, Operation, VersionCondition};
+use crate::vocabulary::{CONCURRENT_OPERATIONS, STEP_KEYWORDS, one_of, suggestion};
+use crate::{FaultSpec, Operation};
 
 impl Checker<'_, '_> {
     /// The operation `keyword: value` at `path` (`steps[i].keyword`). `keyword` is known.
@@ -18,12 +18,15 @@ impl Checker<'_, '_> {
     ) -> Option<Operation> {
         let what = format!("\"{keyword}\"");
         match keyword {
-            "migrate" | "readiness" | "diagnostics" | "check_redaction" => {
+            "migrate" | "readiness" | "diagnostics" | "check_redaction" | "delivered"
+            | "reopen" => {
                 self.no_arguments(keyword, value, path)?;
                 Some(match keyword {
                     "migrate" => Operation::Migrate,
                     "readiness" => Operation::Readiness,
                     "diagnostics" => Operation::Diagnostics,
+                    "delivered" => Operation::Delivered,
+                    "reopen" => Operation::Reopen,
                     _ => Operation::CheckRedaction,
                 })
             }
@@ -146,34 +149,25 @@ impl Checker<'_, '_> {
                 });
                 Some(Operation::TamperMigration { version: version? })
             }
+            "await" => {
+                let what = format!("the session name after {what}");
+                let session = self.identifier(value, path, &what)?;
+                Some(Operation::Await { session })
+            }
+            "deliver" => {
+                let args = self.mapping(value, path, &what, &["limit?", "acknowledge?"])?;
+                let limit = self.optional(&args, "limit", Self::limit);
+                let acknowledge = self.optional(&args, "acknowledge", |c, v, p| {
+                    c.boolean(v, p, "\"acknowledge\"")
+                });
+                Some(Operation::Deliver {
+                    limit: limit?,
+                    acknowledge: acknowledge?.unwrap_or(true),
+                })
+            }
+            "inject_fault" => self.inject_fault(value, path),
+            "concurrently" => self.concurrently(value, path),
             other => unreachable!("operation() is only called with known keywords, not {other:?}"),
-        }
-    }
-
-    fn no_arguments(&mut self, keyword: &str, value: &Value, path: &YamlPath) -> Option<()> {
-        match value {
-            Value::Null => Some(()),
-            Value::Mapping(map) if map.is_empty() => Some(()),
-            Value::Mapping(map) => {
-                for key in map.keys() {
-                    let name = key.as_str().unwrap_or("?");
-                    self.at_key(
-                        &path.key(name),
-                        format!("\"{keyword}\" takes no arguments, found key \"{name}\"; write \"{keyword}: {{}}\""),
-                    );
-                }
-                None
-            }
-            other => {
-                self.at_value(
-                    path,
-                    format!(
-                        "\"{keyword}\" takes no arguments, found {}; write \"{keyword}: {{}}\"",
-                        describe(other)
-                    ),
-                );
-                None
-            }
         }
     }
 
@@ -224,124 +218,126 @@ impl Checker<'_, '_> {
         }
     }
 
-    /// `tenant/topic/key`.
-    fn event_name(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        let text = self.string(value, path, "an event")?;
-        let parts: Vec<&str> = text.split('/').collect();
-        if parts.len() != 3 {
-            self.at_value(
-                path,
-                format!("event \"{text}\" must be written tenant/topic/key"),
-            );
-            return None;
-        }
-        for (part, what) in parts.iter().zip(["tenant", "topic", "key"]) {
-            if let Some(problem) = crate::vocabulary::identifier_problem(part) {
-                self.at_value(
-                    path,
-                    format!("event \"{text}\": {what} \"{part}\" {problem}"),
-                );
-                return None;
-            }
-        }
-        Some(text)
-    }
-
-    /// `kind/id` in the audited tenant.
-    fn target(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        let text = self.string(value, path, "target")?;
-        let Some((kind, id)) = text.split_once('/') else {
-            self.at_value(path, format!("target \"{text}\" must be written kind/id"));
-            return None;
+    /// `{commit_fails_at: K}` or `{terminate_backend_at: K}`, K ≥ 1.
+    fn inject_fault(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
+        const SHAPE: &str = "{commit_fails_at: K} or {terminate_backend_at: K}";
+        let keys = ["commit_fails_at?", "terminate_backend_at?"];
+        let args = self.mapping(value, path, "\"inject_fault\"", &keys)?;
+        let at = |c: &mut Self, key: &str| {
+            c.optional(&args, key, |c, v, p| {
+                c.positive::<usize>(v, p, &format!("\"{key}\""))
+            })
         };
-        if !RECORD_KINDS.contains(&kind) {
-            self.at_value(
-                path,
-                format!(
-                    "target \"{text}\" names unknown kind \"{kind}\"; expected one of: {}",
-                    RECORD_KINDS.join(", ")
-                ),
-            );
-            return None;
-        }
-        if let Some(problem) = crate::vocabulary::identifier_problem(id) {
-            self.at_value(path, format!("target \"{text}\": id \"{id}\" {problem}"));
-            return None;
-        }
-        Some(text)
-    }
-
-    /// `if: absent`, `if: any` or `if: {version: N}`.
-    fn condition(&mut self, value: &Value, path: &YamlPath) -> Option<VersionCondition> {
-        match value {
-            Value::String(s) if s == "absent" => Some(VersionCondition::Absent),
-            Value::String(s) if s == "any" => Some(VersionCondition::Any),
-            Value::Mapping(_) => {
-                let args = self.mapping(value, path, "\"if\"", &["version"])?;
-                let version = self.required(&args, "version", |c, v, p| {
-                    c.positive::<u64>(v, p, "version")
-                });
-                Some(VersionCondition::Version(version?))
-            }
-            other => {
-                self.at_value(
-                    path,
-                    format!(
-                        "\"if\" must be \"absent\", \"any\" or {{version: N}}, found {}",
-                        describe(other)
-                    ),
+        let fails = at(self, "commit_fails_at");
+        let terminates = at(self, "terminate_backend_at");
+        match (fails, terminates) {
+            (Some(Some(_)), Some(Some(_))) => {
+                let (_, second) = args.get("terminate_backend_at")?;
+                self.at_key(
+                    &second,
+                    format!("\"inject_fault\" takes one of \"commit_fails_at\" and \"terminate_backend_at\", not both: {SHAPE}"),
                 );
                 None
             }
+            (Some(Some(k)), Some(None)) => Some(Operation::InjectFault {
+                fault: FaultSpec::CommitFailsAt(k),
+            }),
+            (Some(None), Some(Some(k))) => Some(Operation::InjectFault {
+                fault: FaultSpec::TerminateBackendAt(k),
+            }),
+            (Some(None), Some(None)) => {
+                // Unknown keys are reported already, with the shape.
+                let unknown_keys = matches!(value, Value::Mapping(map) if !map.is_empty());
+                if !unknown_keys {
+                    self.at_value(path, format!("\"inject_fault\" needs {SHAPE}"));
+                }
+                None
+            }
+            _ => None,
         }
     }
 
-    fn key_spec(&mut self, args: &Args<'_>) -> Option<KeySpec> {
-        let tenant = self.required(args, "tenant", Self::tenant);
-        let kind = self.required(args, "kind", Self::kind);
-        let id = self.required(args, "id", |c, v, p| c.identifier(v, p, "id"));
-        Some(KeySpec {
-            tenant: tenant?,
-            kind: kind?,
-            id: id?,
+    /// `{times: N, step: {OPERATION: ARGS}}`, N ≥ 2; the operation is one of
+    /// [`CONCURRENT_OPERATIONS`] and names no transaction.
+    fn concurrently(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
+        let args = self.mapping(value, path, "\"concurrently\"", &["times", "step"])?;
+        let times = self.required(&args, "times", |c, v, p| {
+            let n = c.positive::<usize>(v, p, "\"times\"")?;
+            if n < 2 {
+                c.at_value(
+                    p,
+                    format!(
+                        "\"times\" must be at least 2, found {n}; a single copy is an ordinary step"
+                    ),
+                );
+                return None;
+            }
+            Some(n)
+        });
+        let operation = self.required(&args, "step", Self::concurrent_step);
+        Some(Operation::Concurrently {
+            times: times?,
+            operation: Box::new(operation?),
         })
     }
 
-    fn tx(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        self.identifier(value, path, "transaction name")
-    }
-
-    fn tenant(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        self.identifier(value, path, "tenant")
-    }
-
-    fn limit(&mut self, value: &Value, path: &YamlPath) -> Option<usize> {
-        let n = self.uint(value, path, "limit")?;
-        usize::try_from(n).ok()
-    }
-
-    /// `None` when the key is missing (already reported) or its value is rejected.
-    fn required<T>(
-        &mut self,
-        args: &Args<'_>,
-        key: &str,
-        read: impl FnOnce(&mut Self, &Value, &YamlPath) -> Option<T>,
-    ) -> Option<T> {
-        let (value, path) = args.get(key)?;
-        read(self, value, &path)
-    }
-
-    /// `Some(None)` when the key is absent, `None` when its value is rejected.
-    fn optional<T>(
-        &mut self,
-        args: &Args<'_>,
-        key: &str,
-        read: impl FnOnce(&mut Self, &Value, &YamlPath) -> Option<T>,
-    ) -> Option<Option<T>> {
-        match args.get(key) {
-            None => Some(None),
-            Some((value, path)) => read(self, value, &path).map(Some),
+    /// The `step: {OPERATION: ARGS}` of a `concurrently`.
+    fn concurrent_step(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
+        let allowed = one_of(CONCURRENT_OPERATIONS);
+        let map = match value {
+            Value::Mapping(map) if !map.is_empty() => map,
+            other => {
+                self.at_value(
+                    path,
+                    format!("\"step\" must be a mapping with one operation, like {{save: {{...}}}}, found {}; \"concurrently\" runs one of: {allowed}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let mut found: Option<(&str, &Value)> = None;
+        let mut valid = true;
+        for (key, item) in map {
+            let name = key.as_str().unwrap_or("?");
+            let key_path = path.key(name);
+            if let Some((first, _)) = found {
+                self.at_key(
+                    &key_path,
+                    format!("\"step\" has one operation, found \"{first}\" and \"{name}\""),
+                );
+                valid = false;
+            } else if CONCURRENT_OPERATIONS.contains(&name) {
+                found = Some((name, item));
+            } else if STEP_KEYWORDS.contains(&name) {
+                self.at_key(
+                    &key_path,
+                    format!("\"concurrently\" cannot run \"{name}\"; it runs one of: {allowed}"),
+                );
+                valid = false;
+            } else {
+                let hint = suggestion(name, CONCURRENT_OPERATIONS);
+                self.at_key(
+                    &key_path,
+                    format!(
+                        "unknown step \"{name}\"{hint}; \"concurrently\" runs one of: {allowed}"
+                    ),
+                );
+                valid = false;
+            }
         }
+        let (keyword, arguments) = found?;
+        let operation = self.operation(keyword, arguments, &path.key(keyword))?;
+        if let Operation::Save { tx: Some(_), .. }
+        | Operation::Delete { tx: Some(_), .. }
+        | Operation::Audit { tx: Some(_), .. }
+        | Operation::Enqueue { tx: Some(_), .. } = operation
+        {
+            self.at_key(
+                &path.key(keyword).key("tx"),
+                "each copy of a \"concurrently\" step runs in a transaction of its own; remove \"tx\"",
+            );
+            return None;
+        }
+        valid.then_some(operation)
     }
 }
 

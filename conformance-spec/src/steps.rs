@@ -1,21 +1,22 @@
-//! Steps: reads each `- operation: ...` item (one operation, optional `expect` and `as`) and
-//! checks transaction and cursor names against the steps before it.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Steps: reads each `- operation: ...` item (one operation, optional `expect`, `as`, `session`
+//! and `background`) and hands it to the `flow` module, which checks it against the steps before.
 
 use serde_yaml::{Mapping, Value};
 
 use crate::check::{Checker, describe};
+use crate::flow::{Capabilities, Flow};
 use crate::spans::YamlPath;
-use crate::vocabulary::{STEP_KEYWORDS, one_of, suggestion};
-use crate::{Operation, Step};
+use crate::vocabulary::{STEP_KEYS, STEP_KEYWORDS, one_of, suggestion};
+use crate::{Expect, Step};
 
 impl Checker<'_, '_> {
+    /// The `steps` list. `capabilities` is `None` when `requires` or `excludes` is invalid
+    /// (already reported); the checks that depend on them are then skipped.
     pub(crate) fn steps(
         &mut self,
         value: &Value,
         path: &YamlPath,
-        concurrent: bool,
+        capabilities: Option<&Capabilities>,
     ) -> Option<Vec<Step>> {
         let items = match value {
             Value::Sequence(items) if !items.is_empty() => items,
@@ -37,10 +38,7 @@ impl Checker<'_, '_> {
                 return None;
             }
         };
-        let mut flow = Flow {
-            concurrent,
-            ..Flow::default()
-        };
+        let mut flow = Flow::new(capabilities);
         let read: Vec<Option<Step>> = items
             .iter()
             .enumerate()
@@ -50,6 +48,7 @@ impl Checker<'_, '_> {
                 Some(step)
             })
             .collect();
+        self.finish(&flow);
         read.into_iter().collect()
     }
 
@@ -71,7 +70,7 @@ impl Checker<'_, '_> {
         let mut valid = true;
         for (key, item) in map {
             let name = key.as_str().unwrap_or("?");
-            if name == "expect" || name == "as" {
+            if STEP_KEYS.contains(&name) {
                 continue;
             }
             if let Some(keyword) = STEP_KEYWORDS.iter().find(|k| **k == name) {
@@ -90,9 +89,10 @@ impl Checker<'_, '_> {
             let hint = suggestion(name, STEP_KEYWORDS);
             let message = match operation.or_else(|| known_operation(map)) {
                 Some((op, _)) => {
-                    let hint = suggestion(name, &["expect", "as"]);
+                    let hint = suggestion(name, STEP_KEYS);
                     format!(
-                        "unknown key \"{name}\" in a \"{op}\" step{hint}; besides its operation a step may have \"expect\" and \"as\""
+                        "unknown key \"{name}\" in a \"{op}\" step{hint}; besides its operation a step may have {}",
+                        quoted_list(STEP_KEYS)
                     )
                 }
                 None => format!(
@@ -114,10 +114,29 @@ impl Checker<'_, '_> {
             }
             return None;
         };
-        let operation = self.operation(keyword, arguments, &path.key(keyword))?;
-        let expect = match map.get("expect") {
-            None => Some(crate::Expect::Ok),
-            Some(v) => self.expect(v, &path.key("expect"), &operation),
+        let session = match map.get("session") {
+            None => Some(None),
+            Some(v) => self
+                .identifier(v, &path.key("session"), "session name")
+                .map(Some),
+        };
+        let background = match map.get("background") {
+            None => Some(false),
+            Some(v) => self.boolean(v, &path.key("background"), "\"background\""),
+        };
+        // An invalid operation still lets the step's other keys be checked.
+        let operation = self.operation(keyword, arguments, &path.key(keyword));
+        let expect = match (map.get("expect"), &operation) {
+            (None, _) => Some(Expect::Ok),
+            (Some(_), _) if keyword == "await" => {
+                self.at_key(
+                    &path.key("expect"),
+                    "\"await\" takes no \"expect\"; put the expectation on the background step it waits for",
+                );
+                None
+            }
+            (Some(v), Some(operation)) => self.expect(v, &path.key("expect"), operation),
+            (Some(_), None) => None,
         };
         let capture = match map.get("as") {
             None => Some(None),
@@ -128,8 +147,42 @@ impl Checker<'_, '_> {
                 );
                 None
             }
+            Some(_) if background == Some(true) => {
+                self.at_key(
+                    &path.key("as"),
+                    "\"as\" cannot be used on a background step; its cursor is known only once it is awaited",
+                );
+                None
+            }
             Some(v) => self.identifier(v, &path.key("as"), "cursor name").map(Some),
         };
+        // The runner performs these itself, across sessions; a session key would be ignored.
+        let across_sessions = match keyword {
+            "await" => Some("it waits, from the scenario's own thread, for the session it names"),
+            "reopen" => Some(
+                "it runs on the scenario's own thread and drops every session's open transactions",
+            ),
+            "concurrently" => Some("each copy runs on a thread of its own"),
+            _ => None,
+        };
+        if let Some(why) = across_sessions {
+            for key in ["session", "background"] {
+                if map.contains_key(key) {
+                    self.at_key(
+                        &path.key(key),
+                        format!("\"{keyword}\" takes no \"{key}\"; {why}"),
+                    );
+                    valid = false;
+                }
+            }
+        }
+        if background == Some(true) && session == Some(None) && across_sessions.is_none() {
+            self.at_key(
+                &path.key("background"),
+                "\"background: true\" needs a \"session\": the default session stays in the foreground; add \"session: NAME\"",
+            );
+            valid = false;
+        }
         if !valid {
             return None;
         }
@@ -137,74 +190,12 @@ impl Checker<'_, '_> {
             index,
             location: self.file.location(self.file.item_start(self.spans, path)),
             text: self.file.item_text(self.spans, path),
-            operation,
+            operation: operation?,
             expect: expect?,
             capture: capture?,
+            session: session?,
+            background: background?,
         })
-    }
-
-    /// Checks the step's transaction and cursor names against the steps before it.
-    fn follow(&mut self, flow: &mut Flow, step: &Step, path: &YamlPath) {
-        let keyword = step.operation.keyword();
-        let line = self.file.item_start(self.spans, path).line;
-        let (tx, tx_path) = match &step.operation {
-            Operation::Begin { tx }
-            | Operation::Commit { tx }
-            | Operation::Rollback { tx }
-            | Operation::Drop { tx }
-            | Operation::PanicIn { tx } => (Some(tx), path.key(keyword)),
-            Operation::Save { tx, .. }
-            | Operation::Delete { tx, .. }
-            | Operation::Get { tx, .. }
-            | Operation::Audit { tx, .. }
-            | Operation::Enqueue { tx, .. } => (tx.as_ref(), path.key(keyword).key("tx")),
-            _ => (None, path.clone()),
-        };
-        if let Some(tx) = tx {
-            if let Operation::Begin { .. } = step.operation {
-                if let Some(begun) = flow.open.get(tx) {
-                    self.at_value(
-                        &tx_path,
-                        format!("transaction \"{tx}\" is already open (begun on line {begun})"),
-                    );
-                } else if let Some(other) = flow.open.keys().next().filter(|_| !flow.concurrent) {
-                    self.at_value(
-                        &tx_path,
-                        format!("transaction \"{tx}\" is begun while \"{other}\" is still open; two open transactions need \"requires: [concurrent_transactions]\""),
-                    );
-                }
-                flow.open.insert(tx.clone(), line);
-                flow.ended.remove(tx);
-            } else if !flow.open.contains_key(tx) {
-                let message = match flow.ended.get(tx) {
-                    Some((how, ended)) => format!(
-                        "transaction \"{tx}\" was already ended by \"{how}\" on line {ended}"
-                    ),
-                    None => format!(
-                        "transaction \"{tx}\" is not open; begin it first with \"begin: {tx}\""
-                    ),
-                };
-                self.at_value(&tx_path, message);
-            } else if matches!(keyword, "commit" | "rollback" | "drop" | "panic_in") {
-                flow.open.remove(tx);
-                flow.ended.insert(tx.clone(), (keyword, line));
-            }
-        }
-        if let Operation::List {
-            after: Some(cursor),
-            ..
-        } = &step.operation
-        {
-            if !flow.cursors.contains(cursor) {
-                self.at_value(
-                    &path.key("list").key("after"),
-                    format!("cursor \"{cursor}\" is not captured by an earlier step; add \"as: {cursor}\" to an earlier \"list\" step"),
-                );
-            }
-        }
-        if let Some(capture) = &step.capture {
-            flow.cursors.insert(capture.clone());
-        }
     }
 }
 
@@ -218,14 +209,11 @@ fn known_operation(map: &Mapping) -> Option<(&'static str, &Value)> {
     })
 }
 
-/// Transaction and cursor names seen so far in a scenario's steps.
-#[derive(Default)]
-struct Flow {
-    /// Whether the scenario requires `concurrent_transactions`.
-    concurrent: bool,
-    /// Open transactions and the line of their `begin`.
-    open: BTreeMap<String, usize>,
-    /// Ended transactions: how and on which line.
-    ended: BTreeMap<String, (&'static str, usize)>,
-    cursors: BTreeSet<String>,
+/// `"a", "b" and "c"`.
+fn quoted_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_yaml::Value;
 
 use crate::check::{Checker, describe};
+use crate::flow::Capabilities;
 use crate::source::SourceFile;
 use crate::spans::{Pos, Spans, YamlPath};
 use crate::vocabulary::{
@@ -79,8 +80,7 @@ pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
 impl Checker<'_, '_> {
     fn scenario(&mut self, value: &Value) -> (Option<(String, Pos)>, Option<Scenario>) {
         let root = YamlPath::root();
-        let shape =
-            "a scenario is a mapping with keys id, summary, clause, requires?, given?, steps";
+        let shape = "a scenario is a mapping with keys id, summary, clause, requires?, excludes?, given?, steps";
         let map = match value {
             Value::Mapping(map) => map,
             Value::Null => {
@@ -128,27 +128,40 @@ impl Checker<'_, '_> {
         let clause = map
             .get("clause")
             .and_then(|v| self.clause(v, &root.key("clause")));
-        let requires = match map.get("requires") {
+        let mut capability_list = |key: &str| match map.get(key) {
             None => Some(Vec::new()),
-            Some(v) => self.requires(v, &root.key("requires")),
+            Some(v) => self.capabilities(v, &root.key(key), key),
         };
+        let requires = capability_list("requires");
+        let excludes = capability_list("excludes");
         let given = match map.get("given") {
             None => Some(Given::default()),
             Some(v) => self.given(v, &root.key("given")),
         };
-        let concurrent = requires
-            .as_ref()
-            .is_some_and(|r| r.iter().any(|c| c == "concurrent_transactions"));
+        // Checks that depend on the capabilities are skipped when a list is invalid (reported).
+        let capabilities = match (&requires, &excludes) {
+            (Some(requires), Some(excludes)) => {
+                self.required_and_excluded(requires, map.get("excludes"), &root.key("excludes"));
+                Some(Capabilities {
+                    requires: requires.clone(),
+                    excludes: excludes.clone(),
+                })
+            }
+            _ => None,
+        };
         let steps = map
             .get("steps")
-            .and_then(|v| self.steps(v, &root.key("steps"), concurrent));
+            .and_then(|v| self.steps(v, &root.key("steps"), capabilities.as_ref()));
         let location = declared.as_ref().map(|(_, pos)| self.file.location(*pos));
-        let scenario = match (parts, summary, clause, requires, given, steps, location) {
+        let scenario = match (
+            parts, summary, clause, requires, excludes, given, steps, location,
+        ) {
             (
                 Some((area, name)),
                 Some(summary),
                 Some(clause),
                 Some(requires),
+                Some(excludes),
                 Some(given),
                 Some(steps),
                 Some(location),
@@ -159,6 +172,7 @@ impl Checker<'_, '_> {
                 summary,
                 clause,
                 requires,
+                excludes,
                 given,
                 steps,
                 location,
@@ -243,12 +257,13 @@ impl Checker<'_, '_> {
         None
     }
 
-    fn requires(&mut self, value: &Value, path: &YamlPath) -> Option<Vec<String>> {
+    /// `requires` or `excludes` (`key`): a list of distinct known capabilities, sorted.
+    fn capabilities(&mut self, value: &Value, path: &YamlPath, key: &str) -> Option<Vec<String>> {
         let Value::Sequence(items) = value else {
             self.at_value(
                 path,
                 format!(
-                    "\"requires\" must be a list of capabilities, found {}; known capabilities: {}",
+                    "\"{key}\" must be a list of capabilities, found {}; known capabilities: {}",
                     describe(value),
                     one_of(KNOWN_CAPABILITIES)
                 ),
@@ -274,6 +289,27 @@ impl Checker<'_, '_> {
         valid.then(|| seen.into_iter().collect())
     }
 
+    /// A scenario runs either on stores that have a capability or on stores that lack it.
+    fn required_and_excluded(
+        &mut self,
+        requires: &[String],
+        excludes: Option<&Value>,
+        path: &YamlPath,
+    ) {
+        let Some(Value::Sequence(items)) = excludes else {
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(capability) = item.as_str().filter(|c| requires.iter().any(|r| r == c)) else {
+                continue;
+            };
+            self.at_value(
+                &path.index(i),
+                format!("capability \"{capability}\" is both required and excluded; a scenario runs on stores that have it or on stores that lack it, not both"),
+            );
+        }
+    }
+
     fn given(&mut self, value: &Value, path: &YamlPath) -> Option<Given> {
         let args = self.mapping(
             value,
@@ -283,17 +319,7 @@ impl Checker<'_, '_> {
         )?;
         let migrated = match args.get("migrated") {
             None => Some(None),
-            Some((Value::Bool(b), _)) => Some(Some(*b)),
-            Some((other, p)) => {
-                self.at_value(
-                    &p,
-                    format!(
-                        "\"migrated\" must be true or false, found {}",
-                        describe(other)
-                    ),
-                );
-                None
-            }
+            Some((v, p)) => self.boolean(v, &p, "\"migrated\"").map(Some),
         };
         let seed = match args.get("seed") {
             None => Some(None),

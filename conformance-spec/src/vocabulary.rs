@@ -7,13 +7,26 @@ pub const STORE_CONTRACT: &str = include_str!("../../docs/store-contract.md");
 /// The prefix of every `clause` value.
 pub const CLAUSE_PREFIX: &str = "store-contract#";
 
-/// Capabilities a scenario may require (`requires: [...]`) and an adapter may declare.
+/// Capabilities a scenario may require (`requires: [...]`) or exclude (`excludes: [...]`) and an
+/// adapter may declare.
 ///
 /// - `migration_tamper`: the store exposes `ConformanceHooks::tamper_applied_migration`, so a
 ///   scenario can modify an applied migration and watch the store refuse it.
 /// - `concurrent_transactions`: two transactions may be open at the same time on one thread
 ///   without blocking.
-pub const KNOWN_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
+/// - `fault_injection`: the store implements `ConformanceHooks::inject_fault` for
+///   `commit_fails_at`, so a scenario can fail a commit part-way through.
+/// - `durable_reopen`: the store implements `ConformanceHooks::reopen`; committed data survives
+///   closing and reopening it.
+/// - `backend_termination`: the store implements `ConformanceHooks::inject_fault` for
+///   `terminate_backend_at`; its server connection can be killed mid-commit.
+pub const KNOWN_CAPABILITIES: &[&str] = &[
+    "migration_tamper",
+    "concurrent_transactions",
+    "fault_injection",
+    "durable_reopen",
+    "backend_termination",
+];
 
 /// One line per entry of [`KNOWN_CAPABILITIES`]: what declaring it promises.
 pub fn capability_meaning(capability: &str) -> Option<&'static str> {
@@ -24,6 +37,15 @@ pub fn capability_meaning(capability: &str) -> Option<&'static str> {
         "concurrent_transactions" => {
             Some("two transactions may be open at the same time on one thread without blocking")
         }
+        "fault_injection" => Some(
+            "the store implements `ConformanceHooks::inject_fault` for `commit_fails_at`: a commit can be made to fail just before its K-th change",
+        ),
+        "durable_reopen" => Some(
+            "the store implements `ConformanceHooks::reopen`: committed data survives closing and reopening the store",
+        ),
+        "backend_termination" => Some(
+            "the store implements `ConformanceHooks::inject_fault` for `terminate_backend_at`: its server connection can be killed mid-commit",
+        ),
         _ => None,
     }
 }
@@ -69,6 +91,26 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "outbox_pending",
     "acknowledge",
     "tamper_migration",
+    "await",
+    "deliver",
+    "delivered",
+    "inject_fault",
+    "reopen",
+    "concurrently",
+];
+
+/// Keys a step may have besides its operation.
+pub const STEP_KEYS: &[&str] = &["expect", "as", "session", "background"];
+
+/// The operations `concurrently` may run copies of (each in a transaction of its own).
+pub const CONCURRENT_OPERATIONS: &[&str] = &[
+    "migrate",
+    "readiness",
+    "save",
+    "delete",
+    "audit",
+    "enqueue",
+    "deliver",
 ];
 
 /// Record kinds a scenario may name.
@@ -109,7 +151,9 @@ pub const COUNTER_NAMES: &[&str] = &[
 pub const SEEDS: &[&str] = &["two_tenants"];
 
 /// Top-level keys of a scenario file.
-pub const SCENARIO_KEYS: &[&str] = &["id", "summary", "clause", "requires", "given", "steps"];
+pub const SCENARIO_KEYS: &[&str] = &[
+    "id", "summary", "clause", "requires", "excludes", "given", "steps",
+];
 
 /// Whether `counter` is a diagnostics counter name (`records.profile` included).
 pub(crate) fn is_counter(counter: &str) -> bool {
@@ -241,6 +285,16 @@ mod tests {
         assert!(id_segment_problem("2fast").is_some());
         assert!(id_segment_problem("Outbox").is_some());
         assert!(id_segment_problem("type").unwrap().contains("Rust keyword"));
+    }
+
+    #[test]
+    fn word_lists_agree() {
+        for keyword in CONCURRENT_OPERATIONS {
+            assert!(STEP_KEYWORDS.contains(keyword), "{keyword}");
+        }
+        for key in STEP_KEYS {
+            assert!(!STEP_KEYWORDS.contains(key), "{key}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod conformance;
 mod diagnostics;
 mod error;
 mod ids;
+pub mod kit;
 mod memory;
 pub mod migration;
 mod payload;
@@ -45,7 +46,9 @@ pub use readiness::{NotReadyReason, Readiness};
 pub use record::{
     AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite,
 };
-pub use store::{ConformanceHooks, Cursor, Page, StoreTransaction, TenantQuery, UserEngineStore};
+pub use store::{
+    ConformanceHooks, Cursor, InjectedFault, Page, StoreTransaction, TenantQuery, UserEngineStore,
+};
 
 #[cfg(feature = "conformance")]
 pub use user_engine_macros::conformance_suite;

@@ -1,4 +1,8 @@
 //! `InMemoryUserEngineStore`: the deterministic reference adapter every other adapter is judged against.
+//!
+//! Its transactions are the kit's ([`crate::kit::BufferedTransaction`] over a
+//! [`crate::kit::WriteBuffer`]), the same implementation the SQL adapters use; what is left here
+//! is the state itself and applying a commit plan to it in one step under the lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -7,13 +11,17 @@ use std::sync::{Mutex, MutexGuard};
 use crate::diagnostics::Diagnostics;
 use crate::error::StoreError;
 use crate::ids::{RecordKey, TenantId, UserId};
-use crate::migration::{AppliedMigration, MIGRATIONS, MigrationReport};
-use crate::payload::Payload;
-use crate::readiness::{NotReadyReason, Readiness};
-use crate::record::{
-    AuditEntry, AuditRecord, EventId, Expectation, OutboxEvent, OutboxMessage, Record, RecordWrite,
+use crate::kit::{
+    self, BufferedStore, BufferedTransaction, MigrationSource, WriteBuffer, acknowledgement,
+    require_ready,
 };
+use crate::migration::{AppliedMigration, MigrationReport};
+use crate::readiness::Readiness;
+use crate::record::{AuditRecord, EventId, OutboxEvent, OutboxMessage, Record};
 use crate::store::{ConformanceHooks, Page, StoreTransaction, TenantQuery, UserEngineStore};
+
+/// The reference store runs no SQL: applied migrations carry their manifest checksums.
+const MIGRATION_SOURCE: MigrationSource = MigrationSource::Manifest;
 
 /// The reference store: ordered maps behind one mutex, counters for sequences, no clocks.
 ///
@@ -36,56 +44,24 @@ pub struct InMemoryUserEngineStore {
 #[derive(Default)]
 struct State {
     applied: Vec<AppliedMigration>,
-    records: BTreeMap<RecordKey, Stored>,
+    records: BTreeMap<RecordKey, Record>,
     audit: Vec<AuditRecord>,
     outbox: BTreeMap<u64, (OutboxMessage, bool)>,
     next_audit_sequence: u64,
     next_event_id: u64,
 }
 
-#[derive(Clone)]
-struct Stored {
-    user: Option<UserId>,
-    payload: Payload,
-    version: u64,
-}
-
-impl Stored {
-    fn to_record(&self, key: &RecordKey) -> Record {
-        Record {
-            key: key.clone(),
-            user: self.user.clone(),
-            payload: self.payload.clone(),
-            version: self.version,
-        }
-    }
-}
-
 impl State {
     fn schema_version(&self) -> Option<u32> {
-        self.applied.iter().map(|m| m.version).max()
+        kit::schema_version(&self.applied)
     }
 
     fn readiness(&self) -> Readiness {
-        for applied in &self.applied {
-            if let Some(m) = crate::migration::migration(applied.version) {
-                if m.manifest_checksum() != applied.checksum {
-                    return Readiness::NotReady {
-                        reason: NotReadyReason::Drift {
-                            version: applied.version,
-                        },
-                    };
-                }
-            }
-        }
-        Readiness::from_schema_version(self.schema_version())
+        MIGRATION_SOURCE.readiness(Some(&self.applied))
     }
 
     fn ensure_ready(&self) -> Result<(), StoreError> {
-        match self.readiness() {
-            Readiness::Ready { .. } => Ok(()),
-            Readiness::NotReady { reason } => Err(StoreError::NotReady { reason }),
-        }
+        require_ready(self.readiness())
     }
 }
 
@@ -128,18 +104,13 @@ impl fmt::Debug for InMemoryUserEngineStore {
 impl UserEngineStore for InMemoryUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         self.lock().ensure_ready()?;
-        Ok(Box::new(MemoryTransaction {
-            store: self,
-            writes: BTreeMap::new(),
-            audit: Vec::new(),
-            outbox: Vec::new(),
-        }))
+        Ok(Box::new(BufferedTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         let state = self.lock();
         state.ensure_ready()?;
-        Ok(state.records.get(key).map(|s| s.to_record(key)))
+        Ok(state.records.get(key).cloned())
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
@@ -156,7 +127,7 @@ impl UserEngineStore for InMemoryUserEngineStore {
             .filter(|(key, _)| key.tenant == query.tenant)
             .filter(|(key, _)| query.kind.is_none_or(|kind| key.kind == kind))
             .filter(|(key, _)| after.as_ref().is_none_or(|after| *key > after))
-            .map(|(key, stored)| stored.to_record(key))
+            .map(|(_, record)| record.clone())
             .collect();
         Ok(Page::from_sorted(records, query.limit))
     }
@@ -167,8 +138,8 @@ impl UserEngineStore for InMemoryUserEngineStore {
         Ok(state
             .records
             .iter()
-            .filter(|(key, stored)| &key.tenant == tenant && stored.user.as_ref() == Some(user))
-            .map(|(key, stored)| stored.to_record(key))
+            .filter(|(key, record)| &key.tenant == tenant && record.user.as_ref() == Some(user))
+            .map(|(_, record)| record.clone())
             .collect())
     }
 
@@ -201,15 +172,13 @@ impl UserEngineStore for InMemoryUserEngineStore {
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
         let mut state = self.lock();
         state.ensure_ready()?;
+        // Every id is checked before any is marked: all or nothing.
+        let ids = acknowledgement(ids, |id| Ok(state.outbox.contains_key(&id.0)))?;
         let mut newly = 0;
-        for id in ids.iter().collect::<BTreeSet<_>>() {
-            match state.outbox.get_mut(&id.0) {
-                Some((_, acknowledged)) if !*acknowledged => {
-                    *acknowledged = true;
-                    newly += 1;
-                }
-                Some(_) => {}
-                None => return Err(StoreError::invalid(format!("{id} does not exist"))),
+        for id in ids {
+            if let Some((_, acknowledged)) = state.outbox.get_mut(&id.0) {
+                newly += usize::from(!*acknowledged);
+                *acknowledged = true;
             }
         }
         Ok(newly)
@@ -217,45 +186,13 @@ impl UserEngineStore for InMemoryUserEngineStore {
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let mut state = self.lock();
-        if let Readiness::NotReady {
-            reason: NotReadyReason::Drift { version },
-        } = state.readiness()
-        {
-            let recorded = state
-                .applied
-                .iter()
-                .find(|m| m.version == version)
-                .map(|m| m.checksum.clone())
-                .unwrap_or_default();
-            let expected = crate::migration::migration(version)
-                .map(|m| m.manifest_checksum())
-                .unwrap_or_default();
-            return Err(StoreError::MigrationDrift {
-                version,
-                recorded,
-                expected,
-            });
-        }
-        let current = state.schema_version().unwrap_or(0);
-        if current > crate::LATEST_SCHEMA_VERSION {
-            return Err(StoreError::NotReady {
-                reason: NotReadyReason::Ahead {
-                    current,
-                    latest: crate::LATEST_SCHEMA_VERSION,
-                },
-            });
-        }
-        let mut applied = Vec::new();
-        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let plan = MIGRATION_SOURCE.plan(&state.applied)?;
+        plan.apply(|step| {
             state.applied.push(AppliedMigration {
-                version: m.version,
-                checksum: m.manifest_checksum(),
+                version: step.migration.version,
+                checksum: step.checksum.clone(),
             });
-            applied.push(m.version);
-        }
-        Ok(MigrationReport {
-            applied,
-            schema_version: state.schema_version().unwrap_or(0),
+            Ok(())
         })
     }
 
@@ -301,165 +238,128 @@ impl ConformanceHooks for InMemoryUserEngineStore {
             .ok_or_else(|| {
                 StoreError::invalid(format!("migration {version} has not been applied"))
             })?;
-        applied.checksum = crate::migration::checksum(&format!("tampered {}", applied.checksum));
+        applied.checksum = kit::tampered_checksum(&applied.checksum);
         Ok(())
     }
 }
 
-/// A buffered write to one key.
-struct PendingWrite {
-    /// The committed version when this transaction first touched the key.
-    observed: Option<u64>,
-    /// Whether some write relied on `observed` (an `Absent` or `Version` expectation).
-    guarded: bool,
-    /// Whether the transaction deleted the key at some point (versions then restart at 1).
-    deleted: bool,
-    /// The key's state as this transaction sees it; `None`: deleted.
-    current: Option<Stored>,
-}
-
-struct MemoryTransaction<'a> {
-    store: &'a InMemoryUserEngineStore,
-    writes: BTreeMap<RecordKey, PendingWrite>,
-    audit: Vec<AuditEntry>,
-    outbox: Vec<OutboxMessage>,
-}
-
-impl MemoryTransaction<'_> {
-    fn pending(&mut self, key: &RecordKey) -> &mut PendingWrite {
-        if !self.writes.contains_key(key) {
-            let committed = self.store.lock().records.get(key).cloned();
-            let observed = committed.as_ref().map(|s| s.version);
-            self.writes.insert(
-                key.clone(),
-                PendingWrite {
-                    observed,
-                    guarded: false,
-                    deleted: false,
-                    current: committed,
-                },
-            );
-        }
-        self.writes
-            .get_mut(key)
-            .unwrap_or_else(|| unreachable!("inserted above"))
-    }
-}
-
-impl StoreTransaction for MemoryTransaction<'_> {
-    fn get(&mut self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        if let Some(write) = self.writes.get(key) {
-            return Ok(write.current.as_ref().map(|s| s.to_record(key)));
-        }
-        self.store.get(key)
+impl BufferedStore for InMemoryUserEngineStore {
+    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        Ok(self.lock().records.get(key).cloned())
     }
 
-    fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        let key = write.key.clone();
-        let pending = self.pending(&key);
-        let current = pending.current.as_ref().map(|s| s.version);
-        if !expect.admits(current) {
-            return Err(StoreError::Conflict {
-                key,
-                expected: expect,
-                actual: current,
-            });
-        }
-        pending.guarded |= expect != Expectation::Any;
-        let stored = Stored {
-            user: write.user,
-            payload: write.payload,
-            version: current.unwrap_or(0) + 1,
-        };
-        let record = stored.to_record(&key);
-        pending.current = Some(stored);
-        Ok(record)
-    }
-
-    fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        if expect == Expectation::Absent {
-            return Err(StoreError::invalid(format!(
-                "delete of {key} cannot expect the record to be absent"
-            )));
-        }
-        let pending = self.pending(key);
-        let current = pending.current.as_ref().map(|s| s.version);
-        if current.is_none() {
-            return Err(StoreError::NotFound { key: key.clone() });
-        }
-        if !expect.admits(current) {
-            return Err(StoreError::Conflict {
-                key: key.clone(),
-                expected: expect,
-                actual: current,
-            });
-        }
-        pending.guarded |= expect != Expectation::Any;
-        pending.deleted = true;
-        pending.current = None;
-        Ok(())
-    }
-
-    fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
-        self.audit.push(entry);
-        Ok(())
-    }
-
-    fn enqueue(&mut self, message: OutboxMessage) -> Result<(), StoreError> {
-        self.outbox.push(message);
-        Ok(())
-    }
-
-    fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let this = *self;
-        let mut state = this.store.lock();
+    fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
+        let mut state = self.lock();
         state.ensure_ready()?;
-        // Validate everything before changing anything: a commit is all or nothing.
-        for (key, write) in &this.writes {
-            let now = state.records.get(key).map(|s| s.version);
-            if write.guarded && now != write.observed {
-                let expected = write
-                    .observed
-                    .map_or(Expectation::Absent, Expectation::Version);
-                return Err(StoreError::Conflict {
-                    key: key.clone(),
-                    expected,
-                    actual: now,
-                });
-            }
+        // Every guard is checked before anything changes: a commit is all or nothing.
+        let plan = buffer.into_commit_plan(|key| Ok(state.records.get(key).map(|r| r.version)))?;
+        for change in plan.changes {
+            match change.record {
+                Some(record) => state.records.insert(change.key, record),
+                None => state.records.remove(&change.key),
+            };
         }
-        for (key, write) in this.writes {
-            let now = state.records.get(&key).map(|s| s.version);
-            match write.current {
-                Some(mut stored) => {
-                    // An unguarded write over a record changed concurrently keeps counting from
-                    // the committed version, so versions never repeat.
-                    if !write.deleted && now != write.observed {
-                        stored.version =
-                            now.unwrap_or(0) + stored.version - write.observed.unwrap_or(0);
-                    }
-                    state.records.insert(key, stored);
-                }
-                None => {
-                    state.records.remove(&key);
-                }
-            }
-        }
-        for entry in this.audit {
+        for entry in plan.audit {
             state.next_audit_sequence += 1;
             let sequence = state.next_audit_sequence;
             state.audit.push(AuditRecord { sequence, entry });
         }
-        for message in this.outbox {
+        for message in plan.outbox {
             state.next_event_id += 1;
             let id = state.next_event_id;
             state.outbox.insert(id, (message, false));
         }
         Ok(())
     }
+}
 
-    fn rollback(self: Box<Self>) -> Result<(), StoreError> {
-        // Nothing reached shared state; dropping the buffers is the rollback.
-        Ok(())
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ErrorKind;
+    use crate::payload::Payload;
+    use crate::record::{Expectation, RecordWrite};
+
+    fn write(key: &RecordKey, n: u64) -> RecordWrite {
+        RecordWrite {
+            key: key.clone(),
+            user: None,
+            payload: Payload::new(json!({ "n": n })),
+        }
+    }
+
+    /// store-contract C3/C4: a write that fails "changes nothing", not even at commit time.
+    #[test]
+    fn a_failed_delete_never_deletes_a_record_created_concurrently() {
+        let store = InMemoryUserEngineStore::migrated();
+        let key = RecordKey::parse("acme/profile/p1").unwrap();
+        let mut late = store.begin().unwrap();
+        let err = late.delete(&key, Expectation::Any).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        let mut creator = store.begin().unwrap();
+        creator.save(write(&key, 1), Expectation::Absent).unwrap();
+        creator.commit().unwrap();
+        late.commit().unwrap();
+        assert_eq!(store.get(&key).unwrap().map(|r| r.version), Some(1));
+    }
+
+    #[test]
+    fn a_failed_save_never_writes_back_what_it_first_saw() {
+        let store = InMemoryUserEngineStore::migrated();
+        let key = RecordKey::parse("acme/profile/p1").unwrap();
+        let mut first = store.begin().unwrap();
+        first.save(write(&key, 1), Expectation::Absent).unwrap();
+        first.commit().unwrap();
+        let mut late = store.begin().unwrap();
+        let err = late
+            .save(write(&key, 9), Expectation::Version(5))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        let mut other = store.begin().unwrap();
+        other.save(write(&key, 2), Expectation::Any).unwrap();
+        other.commit().unwrap();
+        late.commit().unwrap();
+        let record = store.get(&key).unwrap().unwrap();
+        assert_eq!(
+            (record.version, record.payload.expose()),
+            (2, &json!({"n": 2}))
+        );
+    }
+
+    #[test]
+    fn acknowledge_is_all_or_nothing() {
+        let store = InMemoryUserEngineStore::migrated();
+        let mut tx = store.begin().unwrap();
+        for key in ["a", "b"] {
+            tx.enqueue(OutboxMessage {
+                tenant: TenantId::new("acme").unwrap(),
+                topic: "t".into(),
+                key: key.into(),
+                payload: Payload::empty(),
+            })
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let ids: Vec<EventId> = store
+            .outbox_pending(10)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let err = store.acknowledge(&[ids[0], EventId(99)]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid request: event 99 does not exist");
+        assert_eq!(
+            store.outbox_pending(10).unwrap().len(),
+            2,
+            "nothing acknowledged"
+        );
+        assert_eq!(store.acknowledge(&[ids[1], ids[0], ids[1]]).unwrap(), 2);
+        assert_eq!(
+            store.acknowledge(&ids).unwrap(),
+            0,
+            "acknowledging twice is harmless"
+        );
     }
 }

@@ -88,6 +88,44 @@ pub trait StoreTransaction {
 pub trait ConformanceHooks {
     /// Alters the recorded checksum of an applied migration, as if its text had been edited.
     fn tamper_applied_migration(&self, version: u32) -> Result<(), StoreError>;
+
+    /// Arms `fault` for the store's next commit (capability `fault_injection`, or
+    /// `backend_termination` for [`InjectedFault::TerminateBackendAt`]). The commit must then fail
+    /// with `unavailable` and leave nothing behind, and the store must keep serving afterwards.
+    fn inject_fault(&self, fault: InjectedFault) -> Result<(), StoreError> {
+        let _ = fault;
+        Err(StoreError::Unsupported {
+            operation: "inject_fault",
+        })
+    }
+
+    /// Closes the store and opens it again from its durable storage (capability
+    /// `durable_reopen`): what was committed is still there, nothing else is. The caller has
+    /// dropped every open transaction first, as a crash would have lost them.
+    fn reopen(&self) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported {
+            operation: "reopen",
+        })
+    }
+}
+
+/// A fault for [`ConformanceHooks::inject_fault`]. Changes are counted from 1 in the order the
+/// store applies them at commit (records, then audit entries, then outbox events); a position past
+/// the last change hits the commit just before it completes.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedFault {
+    /// The next commit fails with `unavailable` just before applying its `change`-th change.
+    CommitFailsAt {
+        /// 1-based position.
+        change: usize,
+    },
+    /// The store's server connection is terminated just before the next commit's `change`-th
+    /// change, as if the database backend had crashed.
+    TerminateBackendAt {
+        /// 1-based position.
+        change: usize,
+    },
 }
 
 /// A page request for [`UserEngineStore::list_tenant`].

@@ -51,6 +51,13 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
     // Both locals carry the factory's span so they resolve alike wherever it came from.
     let binding = Ident::new("factory", factory.span());
     let case = Ident::new("case", factory.span());
+    // `option_env!` makes rustc record the variable, so cargo rebuilds (and the macro looks
+    // again) when it is set or cleared.
+    let env_dependency = invocation.ignore_unless_env.as_ref().map(|var| {
+        quote! {
+            const _: ::core::option::Option<&str> = ::core::option_env!(#var);
+        }
+    });
     let run = quote_spanned! {factory.span()=>
         ::user_engine::__private::run_generated(#case, &#binding)
     };
@@ -66,6 +73,7 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
         const _: () = {
             let _ = #run_fn;
         };
+        #env_dependency
 
         #[cfg(test)]
         mod conformance {
@@ -113,12 +121,25 @@ fn ignore_reason(
     invocation: &Invocation,
     declared: &[String],
 ) -> Option<String> {
+    if let Some(var) = &invocation.ignore_unless_env {
+        let name = var.value();
+        if std::env::var_os(&name).is_none_or(|v| v.is_empty()) {
+            return Some(format!(
+                "skipped: {name} is not set; set it when running `cargo test` to run this test"
+            ));
+        }
+    }
     if let Some(skip) = invocation
         .skips
         .iter()
         .find(|s| s.id.value() == scenario.id)
     {
         return Some(skip.reason.value());
+    }
+    if let Some(present) = scenario.excludes.iter().find(|c| declared.contains(c)) {
+        return Some(format!(
+            "checks stores without capability `{present}`, which this adapter declares"
+        ));
     }
     let missing: Vec<String> = scenario
         .requires

@@ -7,7 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token, braced, bracketed};
 use user_engine_conformance_spec::{KNOWN_CAPABILITIES, did_you_mean};
 
-const OPTIONS: &[&str] = &["factory", "capabilities", "skip", "spec"];
+const OPTIONS: &[&str] = &["factory", "capabilities", "skip", "spec", "ignore_unless_env"];
 
 /// What the invocation asks for.
 pub(crate) struct Invocation {
@@ -19,6 +19,9 @@ pub(crate) struct Invocation {
     pub(crate) skips: Vec<Skip>,
     /// A spec root relative to the invoking crate's `CARGO_MANIFEST_DIR`.
     pub(crate) spec: Option<LitStr>,
+    /// An environment variable that must be set when the tests are built, or they are ignored
+    /// (e.g. the URL of a database server).
+    pub(crate) ignore_unless_env: Option<LitStr>,
 }
 
 /// `"area/name": "reason"`.
@@ -50,6 +53,7 @@ impl Parse for Invocation {
                 capabilities: Vec::new(),
                 skips: Vec::new(),
                 spec: None,
+                ignore_unless_env: None,
             });
         }
         parse_options(input)
@@ -61,6 +65,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
     let mut capabilities = None;
     let mut skips = None;
     let mut spec = None;
+    let mut ignore_unless_env = None;
     let mut errors: Option<syn::Error> = None;
     let mut push = |error: syn::Error| match &mut errors {
         Some(all) => all.combine(error),
@@ -85,6 +90,9 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
                 skips.replace(list).is_some()
             }
             "spec" => spec.replace(input.parse::<LitStr>()?).is_some(),
+            "ignore_unless_env" => ignore_unless_env
+                .replace(input.parse::<LitStr>()?)
+                .is_some(),
             _ => {
                 let hint = did_you_mean(&name, OPTIONS)
                     .map(|o| format!(" (did you mean `{o}`?)"))
@@ -148,6 +156,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
         capabilities,
         skips: skips.into_iter().flatten().collect(),
         spec,
+        ignore_unless_env,
     })
 }
 
@@ -208,8 +217,8 @@ mod tests {
             error(
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
-            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec\n\
-             unknown capability `teleport`; expected one of: migration_tamper, concurrent_transactions\n\
+            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env\n\
+             unknown capability `teleport`; expected one of: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination\n\
              capability `migration_tamper` is declared twice"
         );
         assert_eq!(

@@ -38,6 +38,9 @@ use invocation::Invocation;
 ///     skip: { "outbox/late_commit": "needs two connections" },
 ///     // A spec root other than the canonical one, relative to this crate's CARGO_MANIFEST_DIR.
 ///     spec: "tests/spec",
+///     // Ignore every test, with a reason naming the variable, unless it is set at build time
+///     // (e.g. a database URL). Setting or clearing it rebuilds the tests.
+///     ignore_unless_env: "MY_STORE_URL",
 /// }
 /// ```
 ///

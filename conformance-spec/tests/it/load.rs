@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use user_engine_conformance_spec::{
-    SPEC_ROOT, embedded, load_dir, load_dir_as, read_scenario_sources,
+    KNOWN_CAPABILITIES, SPEC_ROOT, embedded, load_dir, load_dir_as, read_scenario_sources,
 };
 
 fn scenario(id: &str) -> String {
@@ -66,7 +66,7 @@ fn errors_of_every_file_are_collected_and_duplicates_point_at_each_other() {
         lines,
         [
             "spec/scenarios/area/one.yaml:1:5: duplicate scenario id \"area/one\"; also declared at spec/scenarios/area/two.yaml:1:5 (scenario area/one)",
-            "spec/scenarios/area/one.yaml:5:5: unknown step \"migrat\" (did you mean \"migrate\"?); expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration (scenario area/one)",
+            "spec/scenarios/area/one.yaml:5:5: unknown step \"migrat\" (did you mean \"migrate\"?); expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently (scenario area/one)",
             "spec/scenarios/area/three.yml:1:1: scenario files must end in \".yaml\", not \".yml\"",
             "spec/scenarios/area/two.yaml:1:5: id \"area/one\" does not match the file's path; scenarios/area/two.yaml must declare id \"area/two\" (scenario area/one)",
             "spec/scenarios/area/two.yaml:1:5: duplicate scenario id \"area/one\"; also declared at spec/scenarios/area/one.yaml:1:5 (scenario area/one)",
@@ -122,5 +122,26 @@ fn the_crates_own_spec_is_valid_and_matches_the_files_on_disk() {
     assert_eq!(
         embedded, &on_disk,
         "build.rs's compiled-in copy differs from the files"
+    );
+}
+
+#[test]
+fn a_declared_capability_must_be_exercised_by_some_scenario() {
+    let spec = embedded().unwrap_or_else(|e| panic!("{e}"));
+    let unexercised: Vec<&str> = KNOWN_CAPABILITIES
+        .iter()
+        .copied()
+        .filter(|capability| {
+            !spec.scenarios.iter().any(|s| {
+                s.requires
+                    .iter()
+                    .chain(&s.excludes)
+                    .any(|c| c == capability)
+            })
+        })
+        .collect();
+    assert!(
+        unexercised.is_empty(),
+        "no scenario requires or excludes {unexercised:?}; an adapter declaring it would be checked for nothing"
     );
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the spec loader and validator, through the public API.
 
+mod flow;
 mod load;
 mod model;
 mod validate;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use user_engine_conformance_spec::{
-    Expect, Given, KeySpec, Location, Operation, RecordSpec, Scenario, Seed, Step,
+    Expect, FaultSpec, Given, KeySpec, Location, Operation, RecordSpec, Scenario, Seed, Step,
     VersionCondition, parse_scenario,
 };
 
@@ -273,6 +273,8 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
                 operation,
                 expect,
                 capture: capture.map(str::to_owned),
+                session: None,
+                background: false,
             },
         )
         .collect();
@@ -288,6 +290,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
             .into(),
         clause: "tx-rollback".into(),
         requires: vec!["concurrent_transactions".into(), "migration_tamper".into()],
+        excludes: vec![],
         given: Given {
             migrated: true,
             seed: Some(Seed::TwoTenants),
@@ -332,4 +335,152 @@ fn defaults_fill_what_is_left_out() {
     let explicit = yaml.replace("steps:", "given: {migrated: true}\nsteps:");
     let scenario = parse_scenario("b.yaml", "scenarios/a/b.yaml", &explicit).unwrap();
     assert!(scenario.given.migrated && scenario.given.seed.is_none());
+}
+
+const SESSIONS: &str = "\
+id: concurrency/every_new_shape
+summary: sessions, background steps, the relay, faults, reopen and concurrent copies
+clause: store-contract#outbox-order
+requires: [fault_injection, durable_reopen]
+excludes: [backend_termination]
+steps:
+  - begin: ta
+    session: a
+  - enqueue: {tx: ta, tenant: acme, topic: t, key: k}
+    session: a
+  - commit: ta
+    session: a
+    background: true
+    expect: {error: conflict}
+  - await: a
+  - deliver:
+    expect: {count: 1}
+  - deliver: {limit: 5, acknowledge: false}
+    expect: [acme/t/k]
+  - delivered: {}
+  - inject_fault: {commit_fails_at: 3}
+  - inject_fault: {terminate_backend_at: 1}
+    expect: {error: unsupported}
+  - reopen: {}
+  - concurrently: {times: 3, step: {migrate: {}}}
+    expect: {applied: []}
+  - concurrently: {times: 2, step: {delete: {tenant: acme, kind: user, id: u1}}}
+    expect: {outcomes: {ok: 1, not_found: 1}}
+";
+
+#[test]
+fn sessions_faults_and_concurrency_become_the_exact_model() {
+    let scenario = parse_scenario(
+        "f.yaml",
+        "scenarios/concurrency/every_new_shape.yaml",
+        SESSIONS,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.requires, ["durable_reopen", "fault_injection"]);
+    assert_eq!(scenario.excludes, ["backend_termination"]);
+    let got: Vec<(Operation, Expect, Option<&str>, bool)> = scenario
+        .steps
+        .iter()
+        .map(|s| {
+            let session = s.session.as_deref();
+            (s.operation.clone(), s.expect.clone(), session, s.background)
+        })
+        .collect();
+    let a = Some("a");
+    let expected = vec![
+        (Operation::Begin { tx: "ta".into() }, Expect::Ok, a, false),
+        (
+            Operation::Enqueue {
+                tx: tx("ta"),
+                tenant: "acme".into(),
+                topic: "t".into(),
+                key: "k".into(),
+                data: json!({}),
+            },
+            Expect::Ok,
+            a,
+            false,
+        ),
+        (
+            Operation::Commit { tx: "ta".into() },
+            Expect::Error("conflict".into()),
+            a,
+            true,
+        ),
+        (
+            Operation::Await {
+                session: "a".into(),
+            },
+            Expect::Ok,
+            None,
+            false,
+        ),
+        (
+            Operation::Deliver {
+                limit: None,
+                acknowledge: true,
+            },
+            Expect::Count(1),
+            None,
+            false,
+        ),
+        (
+            Operation::Deliver {
+                limit: Some(5),
+                acknowledge: false,
+            },
+            Expect::List(vec!["acme/t/k".into()]),
+            None,
+            false,
+        ),
+        (Operation::Delivered, Expect::Ok, None, false),
+        (
+            Operation::InjectFault {
+                fault: FaultSpec::CommitFailsAt(3),
+            },
+            Expect::Ok,
+            None,
+            false,
+        ),
+        (
+            Operation::InjectFault {
+                fault: FaultSpec::TerminateBackendAt(1),
+            },
+            Expect::Error("unsupported".into()),
+            None,
+            false,
+        ),
+        (Operation::Reopen, Expect::Ok, None, false),
+        (
+            Operation::Concurrently {
+                times: 3,
+                operation: Box::new(Operation::Migrate),
+            },
+            Expect::Applied(vec![]),
+            None,
+            false,
+        ),
+        (
+            Operation::Concurrently {
+                times: 2,
+                operation: Box::new(Operation::Delete {
+                    tx: None,
+                    key: key("acme", "user", "u1"),
+                    condition: VersionCondition::Any,
+                }),
+            },
+            Expect::Outcomes(BTreeMap::from([
+                ("not_found".to_owned(), 1),
+                ("ok".to_owned(), 1),
+            ])),
+            None,
+            false,
+        ),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(
+        scenario.steps[2].text,
+        "- commit: ta\n  session: a\n  background: true\n  expect: {error: conflict}"
+    );
+    assert_eq!(scenario.steps[3].location.line, 15);
 }

@@ -2,10 +2,10 @@
 
 use user_engine_conformance_spec::{SpecErrors, parse_scenario};
 
-const HEAD: &str = "id: area/name\nsummary: s\nclause: store-contract#tx-rollback\n";
+pub(crate) const HEAD: &str = "id: area/name\nsummary: s\nclause: store-contract#tx-rollback\n";
 
 /// `line:col: message` for each error in a file at `scenarios/area/name.yaml`.
-fn errors(yaml: &str) -> Vec<String> {
+pub(crate) fn errors(yaml: &str) -> Vec<String> {
     errors_at("scenarios/area/name.yaml", yaml)
 }
 
@@ -21,7 +21,7 @@ fn errors_at(relative: &str, yaml: &str) -> Vec<String> {
 }
 
 /// Errors of a scenario whose steps (starting on line 5) are `steps`.
-fn step_errors(steps: &str) -> Vec<String> {
+pub(crate) fn step_errors(steps: &str) -> Vec<String> {
     errors(&format!("{HEAD}steps:\n{steps}"))
 }
 
@@ -54,7 +54,7 @@ fn the_whole_error_line_names_file_position_and_scenario() {
         "spec/scenarios/area/name.yaml:5:5: unknown step \"sav\" (did you mean \"save\"?); expected one of: \
          migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, \
          delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, \
-         tamper_migration (scenario area/name)"
+         tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently (scenario area/name)"
     );
 }
 
@@ -65,20 +65,20 @@ fn top_level_keys_are_checked() {
             "id: area/name\nsumary: s\nclause: store-contract#tx-rollback\nsteps: [migrate: {}]\n"
         ),
         [
-            "1:1: scenario is missing \"summary\"; a scenario is a mapping with keys id, summary, clause, requires?, given?, steps",
-            "2:1: unknown key \"sumary\" (did you mean \"summary\"?); a scenario is a mapping with keys id, summary, clause, requires?, given?, steps",
+            "1:1: scenario is missing \"summary\"; a scenario is a mapping with keys id, summary, clause, requires?, excludes?, given?, steps",
+            "2:1: unknown key \"sumary\" (did you mean \"summary\"?); a scenario is a mapping with keys id, summary, clause, requires?, excludes?, given?, steps",
         ]
     );
     assert_eq!(
         errors(""),
         [
-            "1:1: the file is empty; a scenario is a mapping with keys id, summary, clause, requires?, given?, steps"
+            "1:1: the file is empty; a scenario is a mapping with keys id, summary, clause, requires?, excludes?, given?, steps"
         ]
     );
     assert_eq!(
         errors("- a\n"),
         [
-            "1:1: found a list; a scenario is a mapping with keys id, summary, clause, requires?, given?, steps"
+            "1:1: found a list; a scenario is a mapping with keys id, summary, clause, requires?, excludes?, given?, steps"
         ]
     );
     assert_eq!(
@@ -152,7 +152,7 @@ fn capabilities_must_be_known() {
     assert_eq!(
         errors(&yaml),
         [
-            "4:12: unknown capability \"concurrent_transaction\" (did you mean \"concurrent_transactions\"?); expected one of: migration_tamper, concurrent_transactions",
+            "4:12: unknown capability \"concurrent_transaction\" (did you mean \"concurrent_transactions\"?); expected one of: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination",
             "4:54: capability \"migration_tamper\" is listed twice",
         ]
     );
@@ -160,7 +160,7 @@ fn capabilities_must_be_known() {
     assert_eq!(
         errors(&yaml),
         [
-            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, concurrent_transactions"
+            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination"
         ]
     );
 }
@@ -204,13 +204,13 @@ fn steps_must_be_a_non_empty_list_of_single_operations() {
         [
             "5:5: a step must be a mapping like \"- migrate: {}\", found string \"migrate\"",
             "7:5: a step has one operation, found \"migrate\" and \"readiness\"; give each its own \"-\" item",
-            "8:5: step has no operation; expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration",
+            "8:5: step has no operation; expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently",
         ]
     );
     assert_eq!(
         step_errors("  - expct: ok\n    get: {tenant: acme, kind: user, id: u1}\n"),
         [
-            "5:5: unknown key \"expct\" in a \"get\" step (did you mean \"expect\"?); besides its operation a step may have \"expect\" and \"as\""
+            "5:5: unknown key \"expct\" in a \"get\" step (did you mean \"expect\"?); besides its operation a step may have \"expect\", \"as\", \"session\" and \"background\""
         ]
     );
 }
@@ -297,13 +297,13 @@ fn expectation_values_are_checked() {
              \x20 - get: {tenant: acme, kind: user, id: u1}\n    expect: absnt\n"
         ),
         [
-            "6:14: unknown key \"eror\" in expect (did you mean \"error\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}} or a record {version?, user?, data?}",
+            "6:14: unknown key \"eror\" in expect (did you mean \"error\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} or a record {version?, user?, data?}",
             "8:21: unknown error kind \"notfound\" (did you mean \"not_found\"?); expected one of: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift",
             "10:25: unknown not-ready reason \"sleepy\"; expected one of: not_migrated, behind, ahead, drift, unavailable",
             "12:23: unknown counter \"records.widget\"; expected one of: records, records.<kind>, tenants, audit_entries, outbox.pending, outbox.acknowledged, schema_version",
             "12:58: counter \"outbox.pending\" must be a non-negative integer, found string \"x\"",
             "14:31: \"version\" cannot be combined with \"error\" in one expectation",
-            "16:13: unknown expectation \"absnt\" (did you mean \"absent\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}} or a record {version?, user?, data?}",
+            "16:13: unknown expectation \"absnt\" (did you mean \"absent\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} or a record {version?, user?, data?}",
         ]
     );
 }
@@ -326,7 +326,7 @@ fn transactions_are_used_only_while_open() {
             "7:12: transaction \"t1\" is already open (begun on line 6)",
             "9:15: transaction \"t1\" was already ended by \"commit\" on line 8",
             "10:15: transaction \"t1\" was already ended by \"commit\" on line 8",
-            "12:12: transaction \"t3\" is begun while \"t2\" is still open; two open transactions need \"requires: [concurrent_transactions]\"",
+            "12:12: transaction \"t3\" is begun while \"t2\" is still open; two open transactions in one session need \"requires: [concurrent_transactions]\"",
         ]
     );
 }
@@ -370,5 +370,84 @@ steps:
         lines,
         ["1:5", "3:9", "4:12", "7:13", "8:5", "9:31", "10:13"],
         "{found:#?}"
+    );
+}
+
+#[test]
+fn new_operations_check_their_arguments() {
+    assert_eq!(
+        step_errors(
+            "  - await: {session: a}\n\
+             \x20 - deliver: {acknowledge: no, limt: 2}\n\
+             \x20 - delivered: {limit: 1}\n\
+             \x20 - reopen: now\n\
+             \x20 - inject_fault: {commit_fails_at: 0}\n\
+             \x20 - inject_fault: {commit_fails_at: 1, terminate_backend_at: 2}\n\
+             \x20 - inject_fault: {}\n\
+             \x20 - inject_fault: {fail_at: 1}\n"
+        ),
+        [
+            "5:12: the session name after \"await\" must be a string, found a mapping",
+            "6:28: \"acknowledge\" must be true or false, found string \"no\"",
+            "6:32: unknown key \"limt\" in \"deliver\" (did you mean \"limit\"?); \"deliver\" takes {limit?, acknowledge?}",
+            "7:17: \"delivered\" takes no arguments, found key \"limit\"; write \"delivered: {}\"",
+            "8:13: \"reopen\" takes no arguments, found string \"now\"; write \"reopen: {}\"",
+            "9:37: \"commit_fails_at\" must be at least 1, found 0",
+            "10:40: \"inject_fault\" takes one of \"commit_fails_at\" and \"terminate_backend_at\", not both: {commit_fails_at: K} or {terminate_backend_at: K}",
+            "11:19: \"inject_fault\" needs {commit_fails_at: K} or {terminate_backend_at: K}",
+            "12:20: unknown key \"fail_at\" in \"inject_fault\"; \"inject_fault\" takes {commit_fails_at?, terminate_backend_at?}",
+        ]
+    );
+}
+
+#[test]
+fn concurrently_runs_copies_of_one_auto_commit_operation() {
+    assert_eq!(
+        step_errors(
+            "  - concurrently: {times: 1, step: {migrate: {}}}\n\
+             \x20 - concurrently: {times: 2, step: {get: {tenant: acme, kind: user, id: u1}}}\n\
+             \x20 - concurrently: {times: 2, step: {sav: {}}}\n\
+             \x20 - concurrently: {times: 2, step: {save: {tx: t, tenant: acme, kind: user, id: u1}}}\n\
+             \x20 - concurrently: {times: 2, step: {migrate: {}, readiness: {}}}\n\
+             \x20 - concurrently: {times: 2, step: migrate}\n\
+             \x20 - concurrently: {step: {migrate: {}}}\n\
+             \x20 - concurrently: {times: 2, step: {concurrently: {times: 2, step: {migrate: {}}}}}\n"
+        ),
+        [
+            "5:27: \"times\" must be at least 2, found 1; a single copy is an ordinary step",
+            "6:37: \"concurrently\" cannot run \"get\"; it runs one of: migrate, readiness, save, delete, audit, enqueue, deliver",
+            "7:37: unknown step \"sav\" (did you mean \"save\"?); \"concurrently\" runs one of: migrate, readiness, save, delete, audit, enqueue, deliver",
+            "8:44: each copy of a \"concurrently\" step runs in a transaction of its own; remove \"tx\"",
+            "9:50: \"step\" has one operation, found \"migrate\" and \"readiness\"",
+            "10:36: \"step\" must be a mapping with one operation, like {save: {...}}, found string \"migrate\"; \"concurrently\" runs one of: migrate, readiness, save, delete, audit, enqueue, deliver",
+            "11:19: \"concurrently\" is missing \"times\"; it takes {times, step}",
+            "12:37: \"concurrently\" cannot run \"concurrently\"; it runs one of: migrate, readiness, save, delete, audit, enqueue, deliver",
+        ]
+    );
+}
+
+#[test]
+fn outcomes_apply_to_concurrently_and_count_every_copy() {
+    assert_eq!(
+        step_errors(
+            "  - save: {tenant: acme, kind: user, id: u1}\n    expect: {outcomes: {ok: 1}}\n\
+             \x20 - concurrently: {times: 3, step: {save: {tenant: acme, kind: user, id: u1}}}\n    expect: {outcomes: {ok: 1, conflit: 2}}\n\
+             \x20 - concurrently: {times: 3, step: {save: {tenant: acme, kind: user, id: u1}}}\n    expect: {outcomes: {ok: 1, conflict: 1}}\n\
+             \x20 - concurrently: {times: 2, step: {save: {tenant: acme, kind: user, id: u1}}}\n    expect: {applied: [1]}\n\
+             \x20 - concurrently: {times: 2, step: {migrate: {}}}\n    expect: ready\n\
+             \x20 - concurrently: {times: 2, step: {enqueue: {tenant: acme, topic: t, key: k}}}\n    expect: {outcomes: {}}\n\
+             \x20 - deliver: {}\n    expect: {version: 1}\n\
+             \x20 - delivered: {}\n    expect: {applied: []}\n"
+        ),
+        [
+            "6:13: expectation {outcomes: {...}} does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}",
+            "8:32: unknown outcome \"conflit\" (did you mean \"conflict\"?); expected \"ok\" or an error kind: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift",
+            "10:24: outcomes add up to 2, but \"concurrently\" runs 3 copies; count every copy (kinds not listed must not occur)",
+            "12:13: expectation {applied: [...]} does not apply to \"concurrently\"; \"concurrently\" can expect: ok, {outcomes: {ok: N, KIND: N}}, {error: KIND}",
+            "14:13: expectation \"ready\" does not apply to \"concurrently\"; \"concurrently\" can expect: ok, {outcomes: {ok: N, KIND: N}}, {applied: [N, ...]}, {error: KIND}",
+            "16:24: \"outcomes\" must name at least one outcome, like {ok: 1, conflict: 1}",
+            "18:13: expectation a record {version?, user?, data?} does not apply to \"deliver\"; \"deliver\" can expect: ok, a list [...], {count: N}, {error: KIND}",
+            "20:13: expectation {applied: [...]} does not apply to \"delivered\"; \"delivered\" can expect: ok, a list [...], {count: N}, {error: KIND}",
+        ]
     );
 }

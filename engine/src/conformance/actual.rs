@@ -17,6 +17,8 @@ pub(crate) enum Actual {
     Records(Vec<Record>),
     Audit(Vec<AuditRecord>),
     Events(Vec<OutboxEvent>),
+    /// The relay's delivery log, as `tenant/topic/key`.
+    Delivered(Vec<String>),
     Acknowledged(usize),
     Migration(MigrationReport),
     Readiness(Readiness),
@@ -63,6 +65,10 @@ pub(crate) fn describe_expect(expect: &Expect) -> String {
             let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             format!("diagnostics with {}", parts.join(", "))
         }
+        Expect::Outcomes(outcomes) => {
+            let parts: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            format!("outcomes {{{}}}", parts.join(", "))
+        }
     }
 }
 
@@ -87,7 +93,7 @@ fn describe_actual(actual: &Actual) -> String {
         Actual::Unit => "success".to_owned(),
         Actual::Record(None) => "no record".to_owned(),
         Actual::Record(Some(r)) => describe_record(r),
-        Actual::Records(_) | Actual::Audit(_) | Actual::Events(_) => {
+        Actual::Records(_) | Actual::Audit(_) | Actual::Events(_) | Actual::Delivered(_) => {
             render_list(&items(actual).unwrap_or_default())
         }
         Actual::Acknowledged(n) => format!("{n} event(s) acknowledged"),
@@ -121,6 +127,7 @@ pub(crate) fn items(actual: &Actual) -> Option<Vec<String>> {
                 .collect(),
         ),
         Actual::Events(events) => Some(events.iter().map(ToString::to_string).collect()),
+        Actual::Delivered(log) => Some(log.clone()),
         _ => None,
     }
 }

@@ -6,13 +6,16 @@
 //! was expected and what came back.
 
 mod actual;
-mod execute;
+mod coordinator;
 mod outcome;
+mod redaction;
+mod seed;
+mod session;
+mod shared;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use outcome::{Failure, ScenarioOutcome, Status, Tally};
 pub use snapshot::{SnapshotCheck, snapshot_body};
@@ -20,7 +23,7 @@ pub use user_engine_conformance_spec as spec;
 use user_engine_conformance_spec::{Scenario, Spec};
 
 use crate::UserEngineStore;
-use execute::{Execution, StepFailure};
+use shared::{Shared, StepFailure};
 
 /// What an adapter declares about itself for a run.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +47,15 @@ impl RunOptions {
     pub fn skip_reason(&self, scenario: &Scenario) -> Option<String> {
         if let Some(reason) = self.skips.get(&scenario.id) {
             return Some(reason.clone());
+        }
+        if let Some(present) = scenario
+            .excludes
+            .iter()
+            .find(|c| self.capabilities.contains(*c))
+        {
+            return Some(format!(
+                "checks stores without capability `{present}`, which this adapter declares"
+            ));
         }
         let missing: Vec<&str> = scenario
             .requires
@@ -120,43 +132,28 @@ fn execute<S: UserEngineStore>(
                 actual,
             }))
         };
-    let mut current: Option<usize> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         let store = factory();
-        let mut run = Execution::new(&store, scenario, new_canary());
-        if let Err(message) = run.seed() {
+        let shared = Shared::new();
+        if let Err(message) = seed::seed(&store, &shared, scenario) {
             return failure(None, "the seed state to be set up".to_owned(), message);
         }
-        for step in &scenario.steps {
-            current = Some(step.index);
-            match run.step(step, snapshots) {
-                Ok(()) => {}
-                Err(StepFailure::Mismatch(m)) => return failure(Some(step), m.expected, m.actual),
-                Err(StepFailure::Broken(why)) => {
-                    return failure(Some(step), "the step to be carried out".to_owned(), why);
-                }
+        match coordinator::run_steps(&store, &shared, scenario, snapshots) {
+            Ok(()) => Status::Passed,
+            Err((step, StepFailure::Mismatch(m))) => failure(step, m.expected, m.actual),
+            Err((step, StepFailure::Broken(why))) => {
+                failure(step, "the step to be carried out".to_owned(), why)
             }
         }
-        Status::Passed
     }));
+    // Steps run on session threads, which catch their own panics; what reaches here is a panic
+    // of the factory, the seed or the store's drop.
     result.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "a non-text panic payload".to_owned());
-        let step = current.and_then(|i| scenario.steps.get(i));
+        let message = coordinator::panic_text(&panic);
         failure(
-            step,
+            None,
             "no panic".to_owned(),
             format!("the store panicked: {message}"),
         )
     })
-}
-
-/// A value unique to this run that no store would produce by itself.
-fn new_canary() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("cnry{:x}q{n:x}z", std::process::id())
 }

@@ -1,0 +1,130 @@
+//! `user-engine conformance`: runs the selected scenarios against every store, one fresh store per
+//! scenario, through the library runner the generated tests use, then renders the report.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use user_engine::conformance::SnapshotCheck;
+use user_engine::conformance::spec::Scenario;
+
+use crate::args::{ConformanceArgs, ReportFormat};
+use crate::output::{QuietPanics, Verdict, emit};
+use crate::report::{self, Report, ScenarioRun, StoreRun};
+use crate::spec_source::{self, Filter};
+use crate::store_url::StoreUrl;
+use crate::stores::{self, StoreUnderTest};
+
+/// Runs the command.
+pub fn run(args: &ConformanceArgs) -> Result<Verdict> {
+    let urls: Vec<StoreUrl> = if args.stores.is_empty() {
+        vec![StoreUrl::Memory, StoreUrl::Sqlite(None)]
+    } else {
+        args.stores
+            .iter()
+            .map(|s| StoreUrl::parse(s))
+            .collect::<Result<_>>()?
+    };
+    let spec = spec_source::load(args.spec.as_deref())?;
+    let filter = args.filter.as_deref().map(Filter::new);
+    let scenarios = Filter::select(filter.as_ref(), &spec)?;
+    let stores = stores::prepare_all(urls)?;
+
+    let snapshots = SnapshotCheck::Loaded(&spec.snapshots);
+    let mut progress = Progress::new(scenarios.len() * stores.len());
+    let started = Instant::now();
+    let runs: Vec<StoreRun<'_>> = stores
+        .iter()
+        .map(|store| run_store(store, &scenarios, &snapshots, &mut progress))
+        .collect();
+    progress.finish();
+
+    let report = Report {
+        spec_source: match &args.spec {
+            Some(dir) => dir.display().to_string(),
+            None => "embedded".to_owned(),
+        },
+        filter: args.filter.clone(),
+        scenarios,
+        stores: runs,
+        elapsed: started.elapsed(),
+    };
+    let text = match args.format {
+        ReportFormat::Human => report::human::render(&report),
+        ReportFormat::Json => report::json::render(&report),
+        ReportFormat::Junit => report::junit::render(&report),
+        ReportFormat::Markdown => report::markdown::render(&report),
+    };
+    emit(&text)?;
+    Ok(Verdict::from_findings(report.total().failed > 0))
+}
+
+fn run_store<'a>(
+    store: &'a StoreUnderTest,
+    scenarios: &[&Scenario],
+    snapshots: &SnapshotCheck<'_>,
+    progress: &mut Progress,
+) -> StoreRun<'a> {
+    let options = store.options();
+    let started = Instant::now();
+    let results = scenarios
+        .iter()
+        .map(|scenario| {
+            progress.show(&store.label, &scenario.id);
+            let started = Instant::now();
+            let outcome = {
+                let _quiet = QuietPanics::begin();
+                store.run(scenario, &options, snapshots)
+            };
+            ScenarioRun {
+                outcome,
+                elapsed: started.elapsed(),
+            }
+        })
+        .collect();
+    StoreRun {
+        store,
+        results,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A one-line counter on stderr, only when stderr is a terminal (never in logs or pipes).
+struct Progress {
+    total: usize,
+    done: usize,
+    enabled: bool,
+    last_draw: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            done: 0,
+            enabled: std::io::stderr().is_terminal(),
+            last_draw: None,
+        }
+    }
+
+    fn show(&mut self, store: &str, scenario: &str) {
+        self.done += 1;
+        if !self.enabled
+            || self
+                .last_draw
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(50))
+        {
+            return;
+        }
+        self.last_draw = Some(Instant::now());
+        let width = self.total.to_string().len();
+        let line = format!("[{:>width$}/{}] {store}  {scenario}", self.done, self.total);
+        let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
+    }
+
+    fn finish(&self) {
+        if self.enabled && self.last_draw.is_some() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `user-engine`: runs the conformance spec against stores and prints a compliance report, lints
+//! and renders the spec, and migrates, probes and describes a store.
+//!
+//! Exit status: 0 when the command did what was asked and found nothing wrong; 1 when it ran and
+//! found something (a failed scenario, a store that is not ready, a spec problem); 2 when it could
+//! not run (bad arguments, an unknown store, an unreachable server, an unreadable or invalid file).
+
+mod args;
+mod catalogue;
+mod conformance;
+mod output;
+mod report;
+mod schema;
+mod spec_source;
+mod store_ops;
+mod store_url;
+mod stores;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, SpecCommand};
+use output::Verdict;
+
+fn main() -> ExitCode {
+    output::install_panic_hook();
+    let cli = Cli::parse();
+    // A panic is a bug; the hook has printed one `error:` line for it, and the status says "could
+    // not run" rather than Rust's 101.
+    let result = std::panic::catch_unwind(|| run(cli))
+        .unwrap_or_else(|_| Err(output::Rendered(String::new()).into()));
+    match result {
+        Ok(Verdict::Clean) => ExitCode::SUCCESS,
+        Ok(Verdict::Findings) => ExitCode::from(1),
+        Err(error) => {
+            output::report_error(&error);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Verdict> {
+    match cli.command.unwrap_or_default() {
+        Command::Conformance(args) => conformance::run(&args),
+        Command::Spec { command } => match command {
+            SpecCommand::Lint { dir } => catalogue::lint(dir.as_deref()),
+            SpecCommand::List { dir, filter } => catalogue::list(dir.as_deref(), filter.as_deref()),
+            SpecCommand::Docs { dir } => catalogue::docs(dir.as_deref()),
+            SpecCommand::Schema => schema::print(),
+        },
+        Command::Migrate { store } => store_ops::migrate(&store),
+        Command::Readiness { store } => store_ops::readiness(&store),
+        Command::Diagnostics { store, format } => store_ops::diagnostics(&store, format),
+    }
+}

@@ -1,0 +1,237 @@
+//! The stores a conformance run drives: each `--store` becomes a [`StoreUnderTest`] that declares
+//! its capabilities and makes a fresh, isolated store for every scenario (memory: a new one;
+//! sqlite: a new file in a temporary directory; postgres: a new schema, dropped afterwards).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+use tempfile::TempDir;
+use user_engine::conformance::spec::Scenario;
+use user_engine::conformance::{RunOptions, ScenarioOutcome, SnapshotCheck, run_scenario};
+use user_engine::{InMemoryUserEngineStore, UserEngineStore};
+use user_engine_sqlite::SqliteUserEngineStore;
+
+use crate::store_url::StoreUrl;
+
+mod postgres;
+
+/// What the reference store declares (the same list `tests/it/reference.rs` gives the macro).
+const MEMORY_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
+
+/// What the SQLite adapter supports: it implements `ConformanceHooks`, and its transactions buffer
+/// their writes, so several can be open on one thread (`adapters/sqlite/src/store.rs`).
+const SQLITE_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
+
+/// One store a conformance run is checking.
+pub struct StoreUnderTest {
+    /// As given on the command line, password redacted.
+    pub url: StoreUrl,
+    /// Short, unique column name for reports (`memory`, `sqlite`, `postgres`, `sqlite#2`).
+    pub label: String,
+    /// A phrase saying where scenarios run (`in memory`, `a fresh database file per scenario under /tmp`).
+    pub place: String,
+    /// Declared capabilities, sorted.
+    pub capabilities: Vec<String>,
+    backend: Backend,
+}
+
+enum Backend {
+    Memory,
+    Sqlite { dir: TempDir, next: AtomicUsize },
+    Postgres(postgres::PostgresBackend),
+}
+
+impl StoreUnderTest {
+    /// Checks that the store can be used at all (the directory exists, the server answers), so a
+    /// bad `--store` is one error up front instead of a failure in every scenario.
+    pub fn prepare(url: StoreUrl, label: String) -> Result<Self> {
+        let (backend, place, capabilities) = match &url {
+            StoreUrl::Memory => (Backend::Memory, "in memory".to_owned(), MEMORY_CAPABILITIES),
+            StoreUrl::Sqlite(path) => {
+                let dir = sqlite_scratch_dir(path.as_deref())?;
+                let place = format!(
+                    "a fresh database file per scenario under {}",
+                    shown_dir(path.as_deref(), dir.path())
+                );
+                let backend = Backend::Sqlite {
+                    dir,
+                    next: AtomicUsize::new(0),
+                };
+                (backend, place, SQLITE_CAPABILITIES)
+            }
+            StoreUrl::Postgres(conninfo) => {
+                let backend = postgres::PostgresBackend::connect(conninfo)?;
+                let place = "a fresh schema per scenario, dropped afterwards".to_owned();
+                (Backend::Postgres(backend), place, postgres::CAPABILITIES)
+            }
+        };
+        let mut capabilities: Vec<String> = capabilities.iter().map(|c| (*c).to_owned()).collect();
+        capabilities.sort();
+        Ok(Self {
+            url,
+            label,
+            place,
+            capabilities,
+            backend,
+        })
+    }
+
+    /// The run options this store declares.
+    pub fn options(&self) -> RunOptions {
+        RunOptions::with_capabilities(self.capabilities.iter().map(String::as_str))
+    }
+
+    /// Runs one scenario against a fresh store.
+    pub fn run(
+        &self,
+        scenario: &Scenario,
+        options: &RunOptions,
+        snapshots: &SnapshotCheck<'_>,
+    ) -> ScenarioOutcome {
+        match &self.backend {
+            Backend::Memory => {
+                run_scenario(scenario, &InMemoryUserEngineStore::new, options, snapshots)
+            }
+            Backend::Sqlite { dir, next } => {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let file = dir
+                    .path()
+                    .join(format!("{n:03}-{}-{}.db", scenario.area, scenario.name));
+                let factory = || open_sqlite_or_panic(&file);
+                let outcome = run_scenario(scenario, &factory, options, snapshots);
+                remove_database(&file);
+                outcome
+            }
+            Backend::Postgres(backend) => backend.run(scenario, options, snapshots),
+        }
+    }
+}
+
+/// The runner's factory cannot return an error; a store that cannot be made is a failure of that
+/// scenario, reported (the runner catches the panic) with this message.
+fn open_sqlite_or_panic(file: &Path) -> SqliteUserEngineStore {
+    match SqliteUserEngineStore::open(file) {
+        Ok(store) => store,
+        Err(e) => panic!("cannot open a fresh sqlite store: {e}"),
+    }
+}
+
+fn remove_database(file: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        // Best effort: the whole directory goes when the run ends.
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// A temporary directory for one run's database files: under `parent` when given (which must be
+/// an existing directory), else in the system temp directory. Removed when the run ends.
+fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("user-engine-conformance-");
+        b
+    };
+    let dir = match parent {
+        None => builder
+            .tempdir()
+            .context("cannot create a temporary directory for the sqlite store")?,
+        Some(parent) => {
+            let shown = parent.display().to_string();
+            if !parent.exists() {
+                bail!(
+                    "sqlite directory {shown:?} does not exist; create it, or write `sqlite:` for a temporary one"
+                );
+            }
+            if !parent.is_dir() {
+                bail!(
+                    "sqlite path {shown:?} is not a directory; `conformance` needs a directory to hold a fresh database file per scenario"
+                );
+            }
+            builder
+                .tempdir_in(parent)
+                .with_context(|| format!("cannot create a directory under {shown:?}"))?
+        }
+    };
+    // One probe file proves the directory is writable and SQLite works there.
+    let probe = dir.path().join("probe.db");
+    let opened = SqliteUserEngineStore::open(&probe).map(|store| store.readiness());
+    remove_database(&probe);
+    opened.with_context(|| {
+        format!(
+            "cannot use {:?} for sqlite databases",
+            dir.path().display().to_string()
+        )
+    })?;
+    Ok(dir)
+}
+
+fn shown_dir(parent: Option<&Path>, dir: &Path) -> String {
+    match parent {
+        Some(parent) => parent.display().to_string(),
+        None => dir.parent().unwrap_or(dir).display().to_string(),
+    }
+}
+
+/// Turns the `--store` values into stores under test, labelled uniquely.
+pub fn prepare_all(urls: Vec<StoreUrl>) -> Result<Vec<StoreUnderTest>> {
+    let mut stores = Vec::with_capacity(urls.len());
+    for url in urls {
+        let scheme = url.scheme();
+        let same = stores
+            .iter()
+            .filter(|s: &&StoreUnderTest| s.url.scheme() == scheme)
+            .count();
+        let label = if same == 0 {
+            scheme.to_owned()
+        } else {
+            format!("{scheme}#{}", same + 1)
+        };
+        stores.push(StoreUnderTest::prepare(url, label)?);
+    }
+    Ok(stores)
+}
+
+/// Opens one store for `migrate`, `readiness` and `diagnostics`.
+pub fn open_single(
+    url: &StoreUrl,
+    schema: Option<&str>,
+    creating: bool,
+) -> Result<Box<dyn UserEngineStore>> {
+    if schema.is_some() && !matches!(url, StoreUrl::Postgres(_)) {
+        bail!("--schema applies to postgres stores only, not to {url}");
+    }
+    Ok(match url {
+        StoreUrl::Memory => Box::new(InMemoryUserEngineStore::new()),
+        StoreUrl::Sqlite(None) => {
+            bail!("`sqlite:` needs a database file here, e.g. `sqlite:./users.db`")
+        }
+        StoreUrl::Sqlite(Some(path)) => {
+            let shown = path.display().to_string();
+            if path.is_dir() {
+                bail!("sqlite path {shown:?} is a directory; name the database file");
+            }
+            if !path.exists() {
+                if !creating {
+                    bail!(
+                        "sqlite database {shown:?} does not exist; create it with `user-engine migrate --store sqlite:{shown}`"
+                    );
+                }
+                let parent = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !parent.is_dir() {
+                    bail!(
+                        "cannot create sqlite database {shown:?}: directory {:?} does not exist",
+                        parent.display().to_string()
+                    );
+                }
+            }
+            Box::new(SqliteUserEngineStore::open(path)?)
+        }
+        StoreUrl::Postgres(conninfo) => postgres::open_single(conninfo, schema)?,
+    })
+}

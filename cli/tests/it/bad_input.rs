@@ -1,0 +1,144 @@
+//! Bad input of every kind: one `error: ...` line on stderr (or the pretty spec report), exit
+//! status 2, nothing on stdout, nothing written, no panic, no backtrace.
+
+use crate::{Sandbox, fixtures};
+
+const UNREACHABLE: &str = "postgres:host=127.0.0.1 port=1 user=root connect_timeout=5";
+
+#[test]
+fn bad_input_is_one_error_line_and_exit_2() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.work().join("notes.txt"),
+        "not a database, not a directory\n",
+    )
+    .unwrap();
+    let cases: &[&[&str]] = &[
+        &["conformance", "--store", "mysql://localhost/users"],
+        &["conformance", "--store", "redis"],
+        &["conformance", "--store", "memory:fast"],
+        &["conformance", "--store", "postgres:"],
+        &["conformance", "--store", UNREACHABLE],
+        &["readiness", "--store", UNREACHABLE],
+        &[
+            "migrate",
+            "--store",
+            "postgres:host=127.0.0.1 port=1 user=root password=hunter2",
+        ],
+        &["conformance", "--filter", "no-such-scenario"],
+        &["conformance", "--store", "sqlite:missing-dir"],
+        &["conformance", "--store", "sqlite:notes.txt"],
+        &["conformance", "--spec", "missing-spec"],
+        &["readiness", "--store", "sqlite:missing.db"],
+        &["diagnostics", "--store", "sqlite:notes.txt"],
+        &["diagnostics", "--store", "sqlite:."],
+        &["migrate", "--store", "sqlite:missing-dir/users.db"],
+        &["migrate", "--store", "sqlite:"],
+        &["migrate", "--store", "memory", "--schema", "app"],
+        &["spec", "lint", "missing-spec"],
+        &["spec", "list", "notes.txt"],
+        &["spec", "docs", "."],
+    ];
+    let before = sandbox.listing();
+    let mut transcript = String::new();
+    for args in cases {
+        let run = sandbox.run(args);
+        let shown = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            run.status, 2,
+            "user-engine {shown}: exit {}\nstdout:\n{}\nstderr:\n{}",
+            run.status, run.stdout, run.stderr
+        );
+        assert_eq!(run.stdout, "", "user-engine {shown} printed on stdout");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.lines().count() == 1,
+            "user-engine {shown}:\n{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("panicked") && !run.stderr.contains("BACKTRACE"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("hunter2"),
+            "a password reached the terminal: {}",
+            run.stderr
+        );
+        transcript.push_str(&format!(
+            "$ user-engine {shown}\n{}",
+            sandbox.normalize(&run.stderr)
+        ));
+        assert_eq!(
+            sandbox.listing(),
+            before,
+            "user-engine {shown} wrote something"
+        );
+    }
+    insta::assert_snapshot!("bad_input", transcript);
+}
+
+#[test]
+fn an_invalid_spec_is_the_pretty_report_and_exit_2() {
+    let sandbox = Sandbox::new();
+    let spec = fixtures::broken_spec(&sandbox);
+    for args in [
+        vec!["conformance", "--spec", &spec],
+        vec!["spec", "list", &spec],
+        vec!["spec", "docs", &spec],
+    ] {
+        let run = sandbox.run(&args);
+        assert_eq!(run.status, 2, "{args:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert!(
+            run.stderr
+                .starts_with("broken-spec/scenarios/outbox/typos.yaml:1:1: "),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("\n6 |   - enqueu: {tenant: acme, topic: t, key: k}\n  |     ^\n"),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("broken-spec/scenarios/records/bad_yaml.yaml:"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_clap_s_message() {
+    let sandbox = Sandbox::new();
+    for args in [
+        &["conformance", "--format", "xml"][..],
+        &["readiness"],
+        &["frobnicate"],
+        &["spec"],
+    ] {
+        let run = sandbox.run(args);
+        assert_eq!(run.status, 2, "{args:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+        // clap's own format: `error: ...` with a hint, or the usage when a subcommand is missing.
+        assert!(
+            run.stderr.starts_with("error: ") || run.stderr.contains("Usage: user-engine"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -1,0 +1,158 @@
+//! Tests of the `user-engine` binary, run as a user runs it: the built executable in a sandbox
+//! directory (its working directory and `TMPDIR`), with insta pinning what it prints. Paths of the
+//! sandbox and timings are normalized before pinning.
+
+mod bad_input;
+mod conformance;
+mod fixtures;
+mod help;
+mod json_schema;
+mod postgres;
+mod spec;
+mod store_ops;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status (`-1` if killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// A scratch directory: `work/` is the binary's working directory, `tmp/` its `TMPDIR`.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    /// A fresh, empty sandbox.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("user-engine-cli-it-")
+            .tempdir()
+            .expect("create a sandbox");
+        std::fs::create_dir(dir.path().join("work")).unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        Self { dir }
+    }
+
+    /// The binary's working directory.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// The binary's temporary directory.
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    /// Runs `user-engine ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_user-engine"))
+            .args(args)
+            .current_dir(self.work())
+            .env("TMPDIR", self.tmp())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .output()
+            .expect("run the user-engine binary");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// `text` with the sandbox's path as `[SANDBOX]` and durations as `[TIME]`.
+    pub fn normalize(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for path in [self.dir.path().to_path_buf(), canonical(self.dir.path())] {
+            text = text.replace(&path.display().to_string(), "[SANDBOX]");
+        }
+        normalize_timings(&text)
+    }
+
+    /// Every file and directory under the sandbox, for checking that a command wrote nothing.
+    pub fn listing(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                found.push(
+                    path.strip_prefix(self.dir.path())
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
+                if path.is_dir() {
+                    pending.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// ` in 1.23s` → ` in [TIME]`, `time="0.004"` → `time="[TIME]"`.
+pub fn normalize_timings(text: &str) -> String {
+    let text = replace_number_between(text, " in ", "s");
+    replace_number_between(&text, "time=\"", "\"")
+}
+
+/// Replaces every decimal number that directly follows `before` and precedes `after`.
+fn replace_number_between(text: &str, before: &str, after: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(before) {
+        let start = i + before.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits > 0 && rest[digits..].starts_with(after) {
+            out.push_str("[TIME]");
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The workspace root (for the committed generated files).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ sits in the workspace")
+        .to_path_buf()
+}
+
+#[test]
+fn timings_are_normalized() {
+    assert_eq!(
+        normalize_timings("ok. 3 passed in 0.52s\n"),
+        "ok. 3 passed in [TIME]s\n"
+    );
+    assert_eq!(
+        normalize_timings("<a time=\"12.345\"/> in memory"),
+        "<a time=\"[TIME]\"/> in memory"
+    );
+}

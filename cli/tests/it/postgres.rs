@@ -1,0 +1,162 @@
+//! The binary against a real PostgreSQL server, named by `USER_ENGINE_POSTGRES_URL`. Without it
+//! these tests print `skipped: USER_ENGINE_POSTGRES_URL is not set` and return; with
+//! `USER_ENGINE_REQUIRE_POSTGRES=1` a missing variable or an unreachable server fails them.
+
+use serde_json::Value;
+use user_engine::conformance::spec;
+use user_engine_postgres::testing::{IsolatedSchema, postgres_required, url_from_env};
+
+use crate::Sandbox;
+
+/// `postgres:URL` when the tests should run; `None` after saying why they are skipped.
+fn server(sandbox: &Sandbox) -> Option<String> {
+    let url = url_from_env()?; // prints the skip, or panics when PostgreSQL is required
+    let store = format!("postgres:{url}");
+    let probe = sandbox.run(&[
+        "readiness",
+        "--store",
+        &store,
+        "--schema",
+        "user_engine_cli_probe",
+    ]);
+    if probe.status == 2 {
+        assert!(
+            !postgres_required(),
+            "USER_ENGINE_REQUIRE_POSTGRES=1 but the server is unreachable: {}",
+            probe.stderr
+        );
+        println!(
+            "skipped: the server in USER_ENGINE_POSTGRES_URL is unreachable: {}",
+            probe.stderr.trim_end()
+        );
+        return None;
+    }
+    Some(store)
+}
+
+#[test]
+fn the_whole_spec_passes_on_postgres_beside_the_reference() {
+    let sandbox = Sandbox::new();
+    let Some(store) = server(&sandbox) else {
+        return;
+    };
+    let run = sandbox.run(&[
+        "conformance",
+        "--store",
+        "memory",
+        "--store",
+        &store,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let document: Value = serde_json::from_str(&run.stdout).expect("--format json prints JSON");
+    let n = spec::embedded().unwrap().scenarios.len();
+    let tally = &document["tally"];
+    assert_eq!(tally["failed"], 0, "{}", run.stdout);
+    let counted = tally["passed"].as_u64().unwrap() + tally["skipped"].as_u64().unwrap();
+    assert_eq!(counted, 2 * n as u64);
+    assert_eq!(document["stores"][1]["label"], "postgres");
+}
+
+#[test]
+fn the_compliance_matrix_has_a_postgres_column() {
+    let sandbox = Sandbox::new();
+    let Some(store) = server(&sandbox) else {
+        return;
+    };
+    let run = sandbox.run(&[
+        "conformance",
+        "--store",
+        "memory",
+        "--store",
+        &store,
+        "--store",
+        "sqlite:",
+        "--filter",
+        "outbox/late",
+    ]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let matrix = run
+        .stdout
+        .split("compliance matrix (scenario × store)\n")
+        .nth(1)
+        .expect("a matrix");
+    let header = matrix.lines().next().unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["scenario", "memory", "postgres", "sqlite"]
+    );
+    assert!(
+        matrix
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .all(|l| l.split_whitespace().skip(1).all(|w| w == "pass")),
+        "{matrix}"
+    );
+    assert!(
+        run.stdout.contains("\npostgres (postgres:"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn migrate_readiness_and_diagnostics_on_a_schema() {
+    let sandbox = Sandbox::new();
+    let Some(store) = server(&sandbox) else {
+        return;
+    };
+    let url = store.strip_prefix("postgres:").unwrap();
+    // The adapter's test support makes a fresh schema and drops it at the end of the test.
+    let schema = IsolatedSchema::create(url).expect("create a schema");
+    let name = schema.name();
+    let run = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--store", &store, "--schema", name]);
+        sandbox.run(&full)
+    };
+    let not_ready = run(&["readiness"]);
+    assert_eq!(not_ready.status, 1, "{}", not_ready.stderr);
+    assert!(
+        not_ready
+            .stdout
+            .ends_with(": not ready: not migrated (latest schema version is 1)\n"),
+        "{}",
+        not_ready.stdout
+    );
+    let migrated = run(&["migrate"]);
+    assert_eq!(migrated.status, 0, "{}", migrated.stderr);
+    assert!(
+        migrated
+            .stdout
+            .contains(": applied migration 1 (0001_user_engine_store)"),
+        "{}",
+        migrated.stdout
+    );
+    assert!(
+        run(&["migrate"])
+            .stdout
+            .ends_with(": nothing to apply; schema version 1 is the latest\n")
+    );
+    let ready = run(&["readiness"]);
+    assert_eq!(ready.status, 0, "{}", ready.stdout);
+    assert!(ready.stdout.ends_with(": ready at schema version 1\n"));
+
+    // Same logical state, same canonical rendering as the embedded store.
+    let diagnostics = run(&["diagnostics"]);
+    assert_eq!(diagnostics.status, 0, "{}", diagnostics.stderr);
+    assert_eq!(
+        sandbox
+            .run(&["migrate", "--store", "sqlite:same.db"])
+            .status,
+        0
+    );
+    assert_eq!(
+        diagnostics.stdout,
+        sandbox
+            .run(&["diagnostics", "--store", "sqlite:same.db"])
+            .stdout
+    );
+}
