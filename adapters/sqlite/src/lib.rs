@@ -1,1 +1,35 @@
-//! The sqlite adapter.
+//! The embedded durable adapter of the user-engine store boundary: [`SqliteUserEngineStore`],
+//! one SQLite file (bundled SQLite, nothing to install) in WAL mode.
+//!
+//! It applies `migrations/sqlite/*.sql` verbatim, records each with
+//! [`user_engine::migration::checksum`] of its text, and behaves exactly like the reference
+//! [`user_engine::InMemoryUserEngineStore`]: its transactions are the engine's
+//! ([`user_engine::kit::BufferedTransaction`], the same write buffer the reference store uses),
+//! applied at commit in one `BEGIN IMMEDIATE` transaction that re-checks guarded expectations. See
+//! `docs/adapters/sqlite.md` for isolation, locking, the outbox and known limits.
+//!
+//! ```
+//! use serde_json::json;
+//! use user_engine::{Expectation, Payload, RecordKey, RecordWrite, UserEngineStore};
+//! use user_engine_sqlite::testing::TempSqliteStore;
+//!
+//! # fn main() -> Result<(), user_engine::StoreError> {
+//! let store = TempSqliteStore::new(); // or SqliteUserEngineStore::open("users.db")?
+//! store.migrate()?;
+//! let key = RecordKey::parse("acme/profile/p1")?;
+//! let mut tx = store.begin()?;
+//! tx.save(RecordWrite { key: key.clone(), user: None, payload: Payload::new(json!({"name": "Ada"})) }, Expectation::Absent)?;
+//! tx.commit()?;
+//! assert_eq!(store.get(&key)?.map(|r| r.version), Some(1));
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod lifecycle;
+mod rows;
+mod store;
+pub mod testing;
+mod transaction;
+
+pub use store::SqliteUserEngineStore;

@@ -1,0 +1,284 @@
+//! `Pool`: a few idle connections behind a mutex, each pinned to the store's schema, each with
+//! its own cache of prepared statements.
+//!
+//! A connection is checked out for one store call (a read, a commit, a migration) and returned
+//! afterwards, so the pool only needs as many connections as calls run at the same time. A
+//! connection that broke is dropped instead of returned; the next call opens a fresh one.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use postgres::types::ToSql;
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
+use user_engine::StoreError;
+
+use crate::error;
+
+/// Idle connections kept for reuse; more may be open while calls run concurrently.
+const MAX_IDLE: usize = 4;
+
+/// One connection, with `search_path` set to the store's schema.
+pub(crate) struct Connection {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    /// Set when an error said the session is gone; the pool then drops the connection.
+    broken: bool,
+}
+
+/// A transaction on a pooled connection: rolls back when dropped without `commit`.
+pub(crate) struct Transaction<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+    broken: &'a mut bool,
+}
+
+/// Whether an error means the session itself is lost (not just this statement). The server
+/// sends `57P01 admin_shutdown` before closing, so the client is not yet marked closed then.
+fn loses_session(err: &postgres::Error) -> bool {
+    match err.code() {
+        Some(code) => {
+            code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03")
+        }
+        None => true,
+    }
+}
+
+/// Notes a lost session in `broken` and passes the error on.
+fn noting(broken: &mut bool) -> impl FnOnce(postgres::Error) -> postgres::Error + '_ {
+    move |err| {
+        *broken |= loses_session(&err);
+        err
+    }
+}
+
+fn prepared(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl postgres::GenericClient,
+    sql: &str,
+) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    statements.insert(sql.to_owned(), statement.clone());
+    Ok(statement)
+}
+
+impl Connection {
+    /// The plain client, leaving the statement cache behind.
+    pub(crate) fn into_client(self) -> Client {
+        self.client
+    }
+
+    /// Runs a query through the statement cache.
+    pub(crate) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = prepared(&mut self.statements, &mut self.client, sql)
+            .map_err(noting(&mut self.broken))?;
+        self.client
+            .query(&statement, params)
+            .map_err(noting(&mut self.broken))
+    }
+
+    /// Runs a statement through the statement cache; returns the rows it changed.
+    pub(crate) fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = prepared(&mut self.statements, &mut self.client, sql)
+            .map_err(noting(&mut self.broken))?;
+        self.client
+            .execute(&statement, params)
+            .map_err(noting(&mut self.broken))
+    }
+
+    /// A READ COMMITTED transaction, whatever the server's default isolation: the commit and
+    /// migration protocols rely on each statement seeing what committed before it started.
+    pub(crate) fn transaction(&mut self) -> Result<Transaction<'_>, postgres::Error> {
+        self.transaction_with(IsolationLevel::ReadCommitted, false)
+    }
+
+    /// A transaction with the given isolation.
+    pub(crate) fn transaction_with(
+        &mut self,
+        isolation: IsolationLevel,
+        read_only: bool,
+    ) -> Result<Transaction<'_>, postgres::Error> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(isolation)
+            .read_only(read_only)
+            .start()
+            .map_err(noting(&mut self.broken))?;
+        Ok(Transaction {
+            tx,
+            statements: &mut self.statements,
+            broken: &mut self.broken,
+        })
+    }
+}
+
+impl Transaction<'_> {
+    /// Runs a query through the statement cache.
+    pub(crate) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement =
+            prepared(self.statements, &mut self.tx, sql).map_err(noting(self.broken))?;
+        self.tx
+            .query(&statement, params)
+            .map_err(noting(self.broken))
+    }
+
+    /// Runs a statement through the statement cache; returns the rows it changed.
+    pub(crate) fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement =
+            prepared(self.statements, &mut self.tx, sql).map_err(noting(self.broken))?;
+        self.tx
+            .execute(&statement, params)
+            .map_err(noting(self.broken))
+    }
+
+    /// Runs SQL text as is (several statements, no parameters): how migration files are applied.
+    pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.tx.batch_execute(sql).map_err(noting(self.broken))
+    }
+
+    /// Commits.
+    pub(crate) fn commit(self) -> Result<(), postgres::Error> {
+        let broken = self.broken;
+        self.tx.commit().map_err(noting(broken))
+    }
+}
+
+/// Where and how to connect, and the idle connections.
+pub(crate) struct Pool {
+    config: Config,
+    schema: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    pub(crate) fn new(mut config: Config, schema: String) -> Self {
+        // Server notices (e.g. "relation already exists, skipping") are not ours to log.
+        config.notice_callback(|_notice| {});
+        Self {
+            config,
+            schema,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle connection, or a new one.
+    pub(crate) fn get(&self) -> Result<Pooled<'_>, StoreError> {
+        let reused = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            std::iter::from_fn(|| idle.pop()).find(|c| !c.client.is_closed())
+        };
+        let connection = match reused {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        Ok(Pooled {
+            pool: self,
+            connection: Some(connection),
+        })
+    }
+
+    /// Opens a connection and pins it to the schema.
+    pub(crate) fn open(&self) -> Result<Connection, StoreError> {
+        let mut client = self
+            .config
+            .connect(NoTls)
+            .map_err(|e| error::connect(&self.config, &e))?;
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}",
+                quote_identifier(&self.schema)
+            ))
+            .map_err(|e| error::map("selecting the schema", &e))?;
+        Ok(Connection {
+            client,
+            statements: HashMap::new(),
+            broken: false,
+        })
+    }
+
+    /// How many idle connections are kept (for `Debug`).
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// A checked-out connection; goes back to the pool when dropped, unless it broke.
+pub(crate) struct Pooled<'a> {
+    pool: &'a Pool,
+    connection: Option<Connection>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.connection
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.connection
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        // A panic may have interrupted the connection mid-protocol: never reuse it then.
+        if connection.broken || connection.client.is_closed() || std::thread::panicking() {
+            return;
+        }
+        let mut idle = self
+            .pool
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+    }
+}
+
+/// `name` as a double-quoted SQL identifier.
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_embedded_quotes_doubled() {
+        assert_eq!(quote_identifier("ue_test"), "\"ue_test\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,198 @@
+//! Migrations on PostgreSQL: concurrent migrators, schema creation and isolation, the file
+//! recorded as shipped, drift and a newer schema.
+
+use std::sync::{Arc, Barrier};
+
+use serde_json::json;
+use user_engine::migration::checksum;
+use user_engine::{
+    Expectation, LATEST_SCHEMA_VERSION, NotReadyReason, Readiness, StoreError, UserEngineStore,
+};
+use user_engine_postgres::testing::IsolatedSchema;
+
+use crate::behaviour::{key, save, write};
+
+fn recorded_versions(db: &IsolatedSchema) -> Vec<(i32, String)> {
+    let mut client = db.raw_client().unwrap();
+    client
+        .query(
+            "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn shipped_checksum() -> String {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations/postgres/0001_user_engine_store.sql");
+    checksum(&std::fs::read_to_string(file).unwrap())
+}
+
+#[test]
+fn concurrent_migrators_on_one_fresh_schema_apply_once() {
+    let Some(db) = IsolatedSchema::from_env() else {
+        return;
+    };
+    let migrators: Vec<_> = (0..4).map(|_| db.connect_another().unwrap()).collect();
+    let barrier = Arc::new(Barrier::new(migrators.len()));
+    let mut reports: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = migrators
+            .iter()
+            .map(|store| {
+                let barrier = barrier.clone();
+                s.spawn(move || {
+                    barrier.wait();
+                    store.migrate()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap().applied)
+            .collect()
+    });
+    reports.sort();
+    let everything: Vec<u32> = (1..=LATEST_SCHEMA_VERSION).collect();
+    assert_eq!(
+        reports,
+        [vec![], vec![], vec![], everything],
+        "every migrator returned, one applied"
+    );
+    assert_eq!(recorded_versions(&db).len(), LATEST_SCHEMA_VERSION as usize);
+    assert!(db.readiness().is_ready());
+    assert!(migrators.iter().all(|m| m.readiness().is_ready()));
+}
+
+#[test]
+fn migrate_creates_a_missing_schema_and_schemas_are_isolated() {
+    let Some(db) = IsolatedSchema::from_env() else {
+        return;
+    };
+    db.raw_client()
+        .unwrap()
+        .batch_execute(&format!("DROP SCHEMA \"{}\"", db.name()))
+        .unwrap();
+    assert_eq!(
+        db.readiness(),
+        Readiness::NotReady {
+            reason: NotReadyReason::NotMigrated
+        }
+    );
+    assert_eq!(
+        db.migrate().unwrap().applied,
+        (1..=LATEST_SCHEMA_VERSION).collect::<Vec<_>>()
+    );
+    assert!(db.readiness().is_ready());
+
+    let Some(other) = IsolatedSchema::from_env() else {
+        return;
+    };
+    other.migrate().unwrap();
+    save(
+        &*db,
+        write("acme/user/u1", None, json!({"in": "first"})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    assert_eq!(
+        other.get(&key("acme/user/u1")).unwrap(),
+        None,
+        "another schema is another store"
+    );
+    save(
+        &*other,
+        write("acme/user/u1", None, json!({"in": "second"})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    assert_eq!(
+        db.get(&key("acme/user/u1"))
+            .unwrap()
+            .unwrap()
+            .payload
+            .expose(),
+        &json!({"in": "first"})
+    );
+
+    let mut client = db.raw_client().unwrap();
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'user_engine_%'",
+            &[&db.name()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 4, "the tables live in the store's schema");
+}
+
+#[test]
+fn the_recorded_checksum_is_that_of_the_shipped_file() {
+    let Some(db) = IsolatedSchema::from_env() else {
+        return;
+    };
+    db.migrate().unwrap();
+    assert_eq!(recorded_versions(&db), [(1, shipped_checksum())]);
+}
+
+#[test]
+fn drift_blocks_migrate_and_work_but_not_diagnostics() {
+    let Some(db) = IsolatedSchema::from_env() else {
+        return;
+    };
+    db.migrate().unwrap();
+    let mut client = db.raw_client().unwrap();
+    client
+        .execute(
+            "UPDATE user_engine_schema_versions SET checksum = 'edited' WHERE version = 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        db.readiness(),
+        Readiness::NotReady {
+            reason: NotReadyReason::Drift { version: 1 }
+        }
+    );
+    match db.migrate().unwrap_err() {
+        StoreError::MigrationDrift {
+            version: 1,
+            recorded,
+            expected,
+        } => {
+            assert_eq!(recorded, "edited");
+            assert_eq!(expected, shipped_checksum());
+        }
+        other => panic!("expected drift, got {other}"),
+    }
+    assert_eq!(db.diagnostics().unwrap().schema_version, Some(1));
+}
+
+#[test]
+fn a_schema_newer_than_this_release_is_reported_ahead() {
+    let Some(db) = IsolatedSchema::from_env() else {
+        return;
+    };
+    db.migrate().unwrap();
+    let mut client = db.raw_client().unwrap();
+    let future = i32::try_from(LATEST_SCHEMA_VERSION + 1).unwrap();
+    client
+        .execute("INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES ($1, 'future', 'x')", &[&future])
+        .unwrap();
+    let ahead = NotReadyReason::Ahead {
+        current: LATEST_SCHEMA_VERSION + 1,
+        latest: LATEST_SCHEMA_VERSION,
+    };
+    assert_eq!(
+        db.readiness(),
+        Readiness::NotReady {
+            reason: ahead.clone()
+        }
+    );
+    assert_eq!(
+        db.migrate().unwrap_err(),
+        StoreError::NotReady { reason: ahead }
+    );
+}

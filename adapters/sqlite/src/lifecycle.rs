@@ -1,0 +1,131 @@
+//! The store's lifecycle rather than its records: the SQL it migrates with
+//! (`migrations/sqlite/*.sql`, included verbatim), migrating, readiness, diagnostics and the
+//! conformance hook that tampers with a recorded migration. Drift, readiness and the migration
+//! plan are the engine's rules (`user_engine::kit::MigrationSource`), shared with every store.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use user_engine::kit::{self, MigrationSource, require_ready};
+use user_engine::migration::MigrationReport;
+use user_engine::{ConformanceHooks, Diagnostics, Readiness, RecordKind, StoreError};
+
+use crate::error::map;
+use crate::rows;
+use crate::store::SqliteUserEngineStore;
+
+/// Every SQL file of `migrations/sqlite/`, by manifest name. The text is what runs and what is
+/// checksummed, so the file provider repositories read is exactly the file this adapter applies.
+pub(crate) const MIGRATION_SOURCE: MigrationSource = MigrationSource::Sql {
+    package: "user-engine-sqlite",
+    files: &[(
+        "0001_user_engine_store",
+        include_str!("../../../migrations/sqlite/0001_user_engine_store.sql"),
+    )],
+};
+
+/// Fails with `not_ready` unless the database is at the latest version with intact migrations.
+pub(crate) fn ensure_ready(conn: &Connection) -> Result<(), StoreError> {
+    require_ready(MIGRATION_SOURCE.readiness(rows::applied_migrations(conn)?.as_deref()))
+}
+
+/// `UserEngineStore::migrate`: applies the missing migrations once, under SQLite's write lock.
+pub(crate) fn migrate(store: &SqliteUserEngineStore) -> Result<MigrationReport, StoreError> {
+    let mut conn = store.connection();
+    // IMMEDIATE takes the write lock before reading the recorded versions, so two migrators
+    // (in this process or another) apply each migration once.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| map("starting the migration", &e))?;
+    let applied = rows::applied_migrations(&tx)?.unwrap_or_default();
+    let report = MIGRATION_SOURCE.plan(&applied)?.apply(|step| {
+        tx.execute_batch(step.sql)
+            .map_err(|e| map("applying a migration", &e))?;
+        tx.execute(
+            "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (?1, ?2, ?3)",
+            rusqlite::params![step.migration.version, step.migration.name, step.checksum],
+        )
+        .map_err(|e| map("recording a migration", &e))?;
+        Ok(())
+    })?;
+    tx.commit()
+        .map_err(|e| map("committing the migration", &e))?;
+    Ok(report)
+}
+
+/// `UserEngineStore::readiness`: reads the recorded migrations, never writes.
+pub(crate) fn readiness(store: &SqliteUserEngineStore) -> Readiness {
+    MIGRATION_SOURCE.readiness_or_unavailable(rows::applied_migrations(&store.connection()))
+}
+
+/// `UserEngineStore::diagnostics`: counts from one snapshot; zeros before migration.
+pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, StoreError> {
+    let mut conn = store.connection();
+    // One read transaction: every count comes from the same snapshot.
+    let tx = conn
+        .transaction()
+        .map_err(|e| map("reading diagnostics", &e))?;
+    let Some(applied) = rows::applied_migrations(&tx)? else {
+        return Ok(Diagnostics::default());
+    };
+    let mut diagnostics = Diagnostics {
+        schema_version: kit::schema_version(&applied),
+        ..Diagnostics::default()
+    };
+    let count = |sql: &str| -> Result<u64, StoreError> {
+        let n: i64 = tx
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| map("reading diagnostics", &e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    let kinds: Vec<(String, i64)> = tx
+        .prepare("SELECT kind, count(*) FROM user_engine_records GROUP BY kind")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(|e| map("reading diagnostics", &e))?;
+    for (kind, n) in kinds {
+        diagnostics
+            .records
+            .insert(kind.parse::<RecordKind>()?, u64::try_from(n).unwrap_or(0));
+    }
+    diagnostics.tenants = count("SELECT count(DISTINCT tenant_id) FROM user_engine_records")?;
+    diagnostics.audit_entries = count("SELECT count(*) FROM user_engine_audit_records")?;
+    diagnostics.outbox_pending =
+        count("SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NULL")?;
+    diagnostics.outbox_acknowledged =
+        count("SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NOT NULL")?;
+    Ok(diagnostics)
+}
+
+impl ConformanceHooks for SqliteUserEngineStore {
+    fn tamper_applied_migration(&self, version: u32) -> Result<(), StoreError> {
+        let conn = self.connection();
+        let not_applied =
+            || StoreError::invalid(format!("migration {version} has not been applied"));
+        if rows::applied_migrations(&conn)?.is_none() {
+            return Err(not_applied());
+        }
+        let recorded: String = conn
+            .query_row(
+                "SELECT checksum FROM user_engine_schema_versions WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| map("tampering with a migration", &e))?
+            .ok_or_else(not_applied)?;
+        conn.execute(
+            "UPDATE user_engine_schema_versions SET checksum = ?1 WHERE version = ?2",
+            rusqlite::params![kit::tampered_checksum(&recorded), version],
+        )
+        .map_err(|e| map("tampering with a migration", &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_manifest_entry_has_exactly_one_sql_file() {
+        assert_eq!(MIGRATION_SOURCE.verify(), Ok(()));
+    }
+}

@@ -1,0 +1,172 @@
+//! Reading rows back into boundary types: records, audit entries, outbox events, applied migrations.
+//!
+//! Rows are first read as plain text and numbers (the `rusqlite` step, here), then validated into
+//! identifiers and payloads by the engine's kit (`user_engine::kit::RecordColumns` and friends), so
+//! a malformed stored value is reported in the engine's words, never in the driver's.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use user_engine::kit::{AuditColumns, EventColumns, RecordColumns, applied_migration};
+use user_engine::migration::AppliedMigration;
+use user_engine::{AuditRecord, OutboxEvent, Record, RecordKey, StoreError, TenantId};
+
+use crate::error::map;
+
+/// The columns [`record_columns`] reads, in order.
+pub(crate) const RECORD_COLUMNS: &str = "tenant_id, kind, record_id, user_id, payload, version";
+
+/// A record row selected with [`RECORD_COLUMNS`].
+fn record_columns(row: &Row<'_>) -> rusqlite::Result<RecordColumns> {
+    Ok(RecordColumns {
+        tenant: row.get(0)?,
+        kind: row.get(1)?,
+        id: row.get(2)?,
+        user: row.get(3)?,
+        payload: row.get(4)?,
+        version: row.get(5)?,
+    })
+}
+
+/// Runs a record query and validates every row.
+pub(crate) fn query_records(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Record>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(sql)
+        .map_err(|e| map("reading records", &e))?;
+    let raw: Vec<RecordColumns> = statement
+        .query_map(params, record_columns)
+        .and_then(|rows| rows.collect())
+        .map_err(|e| map("reading records", &e))?;
+    raw.into_iter().map(RecordColumns::into_record).collect()
+}
+
+/// The committed record at `key`, without a readiness check.
+pub(crate) fn committed_record(
+    conn: &Connection,
+    key: &RecordKey,
+) -> Result<Option<Record>, StoreError> {
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3"
+    );
+    Ok(query_records(conn, &sql, key_params(key))?.pop())
+}
+
+/// The committed version at `key`.
+pub(crate) fn committed_version(
+    conn: &Connection,
+    key: &RecordKey,
+) -> Result<Option<u64>, StoreError> {
+    let version: Option<i64> = conn
+        .prepare_cached(
+            "SELECT version FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3",
+        )
+        .and_then(|mut s| s.query_row(key_params(key), |row| row.get(0)).optional())
+        .map_err(|e| map("reading a record version", &e))?;
+    version
+        .map(|v| {
+            u64::try_from(v).map_err(|_| {
+                StoreError::invalid(format!("stored record {key} has a negative version"))
+            })
+        })
+        .transpose()
+}
+
+/// `(tenant, kind, id)` as statement parameters.
+pub(crate) fn key_params(key: &RecordKey) -> [&str; 3] {
+    [key.tenant.as_str(), key.kind.as_str(), key.id.as_str()]
+}
+
+/// The recorded migrations, or `None` before the versions table exists.
+pub(crate) fn applied_migrations(
+    conn: &Connection,
+) -> Result<Option<Vec<AppliedMigration>>, StoreError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'user_engine_schema_versions')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| map("reading the schema version", &e))?;
+    if !exists {
+        return Ok(None);
+    }
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version",
+        )
+        .map_err(|e| map("reading the schema version", &e))?;
+    let rows: Vec<(i64, String)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| map("reading the schema version", &e))?;
+    rows.into_iter()
+        .map(|(version, checksum)| applied_migration(version, checksum))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// A tenant's audit entries in sequence order.
+pub(crate) fn audit_of(
+    conn: &Connection,
+    tenant: &TenantId,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT sequence, tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id
+             FROM user_engine_audit_records WHERE tenant_id = ?1 ORDER BY sequence",
+        )
+        .map_err(|e| map("reading audit entries", &e))?;
+    let rows: Vec<AuditColumns> = statement
+        .query_map([tenant.as_str()], |r| {
+            Ok(AuditColumns {
+                sequence: r.get(0)?,
+                tenant: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target_tenant: r.get(4)?,
+                target_kind: r.get(5)?,
+                target_id: r.get(6)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| map("reading audit entries", &e))?;
+    rows.into_iter()
+        .map(AuditColumns::into_audit_record)
+        .collect()
+}
+
+/// Up to `limit` unacknowledged outbox events in id (= commit) order.
+pub(crate) fn pending_events(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT id, tenant_id, topic, event_key, payload FROM user_engine_outbox_events
+             WHERE acknowledged_at IS NULL ORDER BY id LIMIT ?1",
+        )
+        .map_err(|e| map("reading outbox events", &e))?;
+    let rows: Vec<EventColumns> = statement
+        .query_map([limit], |r| {
+            Ok(EventColumns {
+                id: r.get(0)?,
+                tenant: r.get(1)?,
+                topic: r.get(2)?,
+                key: r.get(3)?,
+                payload: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| map("reading outbox events", &e))?;
+    rows.into_iter().map(EventColumns::into_event).collect()
+}
+
+/// Whether an outbox event with this id exists (acknowledged or not).
+pub(crate) fn event_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM user_engine_outbox_events WHERE id = ?1)")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+        .map_err(|e| map("acknowledging outbox events", &e))
+}

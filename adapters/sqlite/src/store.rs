@@ -1,0 +1,231 @@
+//! `SqliteUserEngineStore`: opening the file, reads and the relay's outbox calls. Committing
+//! lives in `transaction.rs`; migration, readiness and diagnostics in `lifecycle.rs`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, TransactionBehavior};
+use user_engine::kit::{BufferedTransaction, acknowledgement};
+use user_engine::migration::MigrationReport;
+use user_engine::{
+    AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
+    RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
+};
+
+use crate::error::map;
+use crate::lifecycle::{self, ensure_ready};
+use crate::rows::{self, RECORD_COLUMNS};
+
+/// How long a writer waits for another process's write transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The embedded durable store: one SQLite database file in WAL mode.
+///
+/// One connection behind a mutex serves every call; the mutex is held only for the duration of
+/// one call, never while a [`StoreTransaction`] is open. Transactions buffer their writes in
+/// memory (reading their own writes from the buffer and committed state from the file) and apply
+/// them at commit inside one `BEGIN IMMEDIATE` transaction, after re-checking every guarded
+/// expectation. So several transactions can be open at once, even on one thread, and a dropped or
+/// panicking transaction never touched the file. Other processes may open the same file; SQLite's
+/// locking and the busy timeout order their writers.
+///
+/// ```
+/// use user_engine::UserEngineStore;
+/// use user_engine_sqlite::SqliteUserEngineStore;
+///
+/// let dir = std::env::temp_dir().join(format!("user-engine-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let store = SqliteUserEngineStore::open(dir.join("store.db")).unwrap();
+/// store.migrate().unwrap();
+/// assert!(store.readiness().is_ready());
+/// # drop(store);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub struct SqliteUserEngineStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteUserEngineStore {
+    /// Opens (creating if needed) the database file at `path`, in WAL mode with a busy timeout.
+    ///
+    /// The store is not migrated by opening it; call [`UserEngineStore::migrate`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let cannot = |err: &rusqlite::Error| {
+            let StoreError::Unavailable { reason } = map("opening the database", err) else {
+                return StoreError::unavailable(format!(
+                    "cannot open sqlite database {}",
+                    path.display()
+                ));
+            };
+            StoreError::unavailable(format!(
+                "cannot open sqlite database {}: {reason}",
+                path.display()
+            ))
+        };
+        let connection = Connection::open(&path).map_err(|e| cannot(&e))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| cannot(&e))?;
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| cannot(&e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::unavailable(format!(
+                "sqlite database {} cannot use write-ahead logging (journal mode stayed {mode})",
+                path.display()
+            )));
+        }
+        // FULL: a commit that returned survives power loss, not only a crash of this process.
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| cannot(&e))?;
+        Ok(Self {
+            path,
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for one call. A panic while it was held cannot have left a half-applied
+    /// write (every write runs in a transaction that rolls back on unwind), so a poisoned lock is
+    /// reused after making sure no transaction is left open.
+    pub(crate) fn connection(&self) -> MutexGuard<'_, Connection> {
+        let guard = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !guard.is_autocommit() {
+            // Best effort: if this fails the next statement reports the problem.
+            let _ = guard.execute_batch("ROLLBACK");
+        }
+        guard
+    }
+}
+
+impl fmt::Debug for SqliteUserEngineStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteUserEngineStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserEngineStore for SqliteUserEngineStore {
+    fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
+        ensure_ready(&self.connection())?;
+        Ok(Box::new(BufferedTransaction::new(self)))
+    }
+
+    fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        let conn = self.connection();
+        ensure_ready(&conn)?;
+        rows::committed_record(&conn, key)
+    }
+
+    fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
+        let conn = self.connection();
+        ensure_ready(&conn)?;
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| c.position_for(&query.tenant))
+            .transpose()?;
+        let mut sql =
+            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?");
+        let mut params = vec![Value::Text(query.tenant.as_str().to_owned())];
+        if let Some(kind) = query.kind {
+            sql.push_str(" AND kind = ?");
+            params.push(Value::Text(kind.as_str().to_owned()));
+        }
+        if let Some(after) = &after {
+            sql.push_str(" AND (kind, record_id) > (?, ?)");
+            params.push(Value::Text(after.kind.as_str().to_owned()));
+            params.push(Value::Text(after.id.as_str().to_owned()));
+        }
+        sql.push_str(" ORDER BY kind, record_id");
+        if let Some(limit) = query.limit {
+            // One row more than the page tells whether another page follows.
+            sql.push_str(" LIMIT ?");
+            params.push(Value::Integer(
+                i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+            ));
+        }
+        let records = rows::query_records(&conn, &sql, rusqlite::params_from_iter(params))?;
+        Ok(Page::from_sorted(records, query.limit))
+    }
+
+    fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+        let conn = self.connection();
+        ensure_ready(&conn)?;
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY kind, record_id"
+        );
+        rows::query_records(&conn, &sql, [tenant.as_str(), user.as_str()])
+    }
+
+    fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.connection();
+        ensure_ready(&conn)?;
+        rows::audit_of(&conn, tenant)
+    }
+
+    fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let conn = self.connection();
+        ensure_ready(&conn)?;
+        rows::pending_events(&conn, limit)
+    }
+
+    fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
+        let what = "acknowledging outbox events";
+        let mut conn = self.connection();
+        // IMMEDIATE: the ids are checked and marked under the write lock, in one step.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map(what, &e))?;
+        ensure_ready(&tx)?;
+        // Every id is checked before any is marked: an unknown one acknowledges nothing.
+        let ids = acknowledgement(ids, |id| match i64::try_from(id.0) {
+            Ok(row_id) => rows::event_exists(&tx, row_id),
+            Err(_) => Ok(false),
+        })?;
+        // Every id left exists, so each converted above.
+        let row_ids = ids.into_iter().filter_map(|id| i64::try_from(id.0).ok());
+        let mut newly = 0;
+        for row_id in row_ids {
+            newly += tx
+                .prepare_cached(
+                    "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                     WHERE id = ?1 AND acknowledged_at IS NULL",
+                )
+                .and_then(|mut s| s.execute([row_id]))
+                .map_err(|e| map(what, &e))?;
+        }
+        tx.commit().map_err(|e| map(what, &e))?;
+        Ok(newly)
+    }
+
+    fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        lifecycle::migrate(self)
+    }
+
+    fn readiness(&self) -> Readiness {
+        lifecycle::readiness(self)
+    }
+
+    fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
+        lifecycle::diagnostics(self)
+    }
+
+    fn conformance_hooks(&self) -> Option<&dyn ConformanceHooks> {
+        Some(self)
+    }
+}

@@ -1,0 +1,117 @@
+//! Committing a transaction: the kit's [`CommitPlan`] applied in one `BEGIN IMMEDIATE` transaction.
+//!
+//! Transactions themselves are the engine's ([`user_engine::kit::BufferedTransaction`] over a
+//! [`WriteBuffer`]): reads-own-writes, write-time expectations and the guard bookkeeping are the
+//! reference store's, by construction. What is SQLite's own is here: taking the write lock before
+//! re-reading the guarded versions, and writing the rows.
+
+use rusqlite::{Connection, TransactionBehavior};
+use user_engine::kit::{BufferedStore, CommitPlan, RecordChange, WriteBuffer};
+use user_engine::{Record, RecordKey, StoreError};
+
+use crate::error::{is_unique_violation, map};
+use crate::lifecycle::ensure_ready;
+use crate::rows::{self, committed_version, key_params};
+use crate::store::SqliteUserEngineStore;
+
+impl BufferedStore for SqliteUserEngineStore {
+    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        rows::committed_record(&self.connection(), key)
+    }
+
+    fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        // IMMEDIATE: the write lock is taken before the guards are re-read, so nothing can change
+        // them between the check and the write. On any error the transaction is dropped, which
+        // rolls it back: a failed commit changes nothing.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map("starting a commit", &e))?;
+        ensure_ready(&tx)?;
+        let plan = buffer.into_commit_plan(|key| committed_version(&tx, key))?;
+        apply(&tx, &plan)?;
+        tx.commit().map_err(|e| map("committing", &e))
+    }
+}
+
+/// Writes a checked plan: records, then audit entries, then outbox events.
+fn apply(conn: &Connection, plan: &CommitPlan) -> Result<(), StoreError> {
+    for change in &plan.changes {
+        apply_change(conn, change)?;
+    }
+    for entry in &plan.audit {
+        let target = entry.target.as_ref();
+        conn.prepare_cached(
+            "INSERT INTO user_engine_audit_records
+                 (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                entry.tenant.as_str(),
+                entry.actor.as_ref().map(|a| a.as_str()),
+                entry.action,
+                target.map(|t| t.tenant.as_str()),
+                target.map(|t| t.kind.as_str()),
+                target.map(|t| t.id.as_str()),
+            ])
+        })
+        .map_err(|e| map("appending an audit entry", &e))?;
+    }
+    // Events get their ids inside the single write transaction, so id order is commit order.
+    for message in &plan.outbox {
+        conn.prepare_cached(
+            "INSERT INTO user_engine_outbox_events (tenant_id, topic, event_key, payload) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                message.tenant.as_str(),
+                message.topic,
+                message.key,
+                message.payload.to_json_text(),
+            ])
+        })
+        .map_err(|e| map("enqueueing an outbox event", &e))?;
+    }
+    Ok(())
+}
+
+/// Writes (or deletes) one key's record; the guards were checked when the plan was made.
+fn apply_change(conn: &Connection, change: &RecordChange) -> Result<(), StoreError> {
+    let key = &change.key;
+    let [tenant, kind, id] = key_params(key);
+    let Some(record) = &change.record else {
+        conn.prepare_cached(
+            "DELETE FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3",
+        )
+        .and_then(|mut s| s.execute([tenant, kind, id]))
+        .map_err(|e| map("deleting a record", &e))?;
+        return Ok(());
+    };
+    let version = i64::try_from(record.version)
+        .map_err(|_| StoreError::invalid(format!("version of {key} overflows")))?;
+    let result = conn
+        .prepare_cached(
+            "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant_id, kind, record_id)
+             DO UPDATE SET user_id = excluded.user_id, payload = excluded.payload, version = excluded.version",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                tenant,
+                kind,
+                id,
+                record.user.as_ref().map(|u| u.as_str()),
+                record.payload.to_json_text(),
+                version
+            ])
+        });
+    match result {
+        Ok(_) => Ok(()),
+        // Another unique index (an operator's, say on an e-mail inside the payload) refused the
+        // row: a conflict on this key. The driver's message is dropped, it may quote the value.
+        Err(err) if is_unique_violation(&err) => Err(change.conflict()),
+        Err(err) => Err(map("saving a record", &err)),
+    }
+}

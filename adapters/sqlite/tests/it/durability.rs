@@ -1,0 +1,301 @@
+//! What only a file-backed store has: durability across reopen, several handles on one file,
+//! threads, the busy timeout, and the migration file recorded as shipped.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use user_engine::migration::checksum;
+use user_engine::{
+    AuditEntry, ErrorKind, Expectation, LATEST_SCHEMA_VERSION, NotReadyReason, Readiness,
+    StoreError, UserEngineStore,
+};
+use user_engine_sqlite::SqliteUserEngineStore;
+
+use crate::behaviour::{key, message, pending, save, tenant, write};
+
+fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    (dir, path)
+}
+
+#[test]
+fn committed_data_survives_closing_and_reopening_the_file() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.save(
+        write(
+            "acme/profile/p1",
+            Some("u1"),
+            json!({"display_name": "Ada"}),
+        ),
+        Expectation::Absent,
+    )
+    .unwrap();
+    tx.append_audit(AuditEntry {
+        tenant: tenant("acme"),
+        actor: None,
+        action: "profile.created".into(),
+        target: Some(key("acme/profile/p1")),
+    })
+    .unwrap();
+    tx.enqueue(message("acme", "profile.saved", "p1")).unwrap();
+    tx.enqueue(message("acme", "profile.saved", "p2")).unwrap();
+    tx.commit().unwrap();
+    let first = store.outbox_pending(1).unwrap()[0].id;
+    store.acknowledge(&[first]).unwrap();
+    drop(store);
+
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    assert!(store.readiness().is_ready());
+    assert!(store.migrate().unwrap().applied.is_empty());
+    let record = store.get(&key("acme/profile/p1")).unwrap().unwrap();
+    assert_eq!(
+        (record.version, record.payload.expose().clone()),
+        (1, json!({"display_name": "Ada"}))
+    );
+    assert_eq!(store.list_audit(&tenant("acme")).unwrap().len(), 1);
+    assert_eq!(
+        pending(&store),
+        ["acme/profile.saved/p2"],
+        "acknowledgements are durable too"
+    );
+    let d = store.diagnostics().unwrap();
+    assert_eq!(
+        (d.total_records(), d.outbox_pending, d.outbox_acknowledged),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn uncommitted_data_does_not_survive_closing_the_file() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    save(
+        &store,
+        write("acme/profile/kept", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.save(
+        write("acme/profile/lost", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    tx.enqueue(message("acme", "t", "lost")).unwrap();
+    // The process "dies" with the transaction open: never committed, never rolled back.
+    std::mem::forget(tx);
+    drop(store);
+
+    // A writer that dies inside an open database transaction leaves nothing either.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT INTO user_engine_records (tenant_id, kind, record_id, payload, version) VALUES ('acme', 'profile', 'torn', '{}', 1);",
+    )
+    .unwrap();
+    drop(raw);
+
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    assert!(store.get(&key("acme/profile/kept")).unwrap().is_some());
+    assert_eq!(store.get(&key("acme/profile/lost")).unwrap(), None);
+    assert_eq!(store.get(&key("acme/profile/torn")).unwrap(), None);
+    assert!(pending(&store).is_empty());
+}
+
+#[test]
+fn two_handles_on_one_file_migrate_once_and_see_each_others_commits() {
+    let (_dir, path) = temp_db();
+    let barrier = Arc::new(Barrier::new(2));
+    let reports: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (barrier, path) = (barrier.clone(), path.clone());
+                s.spawn(move || {
+                    let store = SqliteUserEngineStore::open(&path).unwrap();
+                    barrier.wait();
+                    store.migrate().unwrap().applied
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut reports = reports;
+    reports.sort();
+    assert_eq!(
+        reports,
+        [vec![], (1..=LATEST_SCHEMA_VERSION).collect::<Vec<_>>()],
+        "applied exactly once"
+    );
+
+    let one = SqliteUserEngineStore::open(&path).unwrap();
+    let two = SqliteUserEngineStore::open(&path).unwrap();
+    save(
+        &one,
+        write("acme/user/u1", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    assert_eq!(
+        two.get(&key("acme/user/u1")).unwrap().map(|r| r.version),
+        Some(1)
+    );
+    let mut stale = two.begin().unwrap();
+    stale
+        .save(
+            write("acme/user/u1", None, json!({"by": "two"})),
+            Expectation::Version(1),
+        )
+        .unwrap();
+    save(
+        &one,
+        write("acme/user/u1", None, json!({"by": "one"})),
+        Expectation::Version(1),
+    )
+    .unwrap();
+    assert_eq!(
+        stale.commit().unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "guards hold across handles"
+    );
+}
+
+#[test]
+fn threads_share_one_store_and_versions_never_repeat() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let store = &store;
+            s.spawn(move || {
+                for i in 0..10 {
+                    let mut tx = store.begin().unwrap();
+                    tx.save(
+                        write("acme/preference/counter", None, json!({"t": t, "i": i})),
+                        Expectation::Any,
+                    )
+                    .unwrap();
+                    tx.enqueue(message("acme", "counter", &format!("{t}-{i}")))
+                        .unwrap();
+                    tx.commit().unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        store
+            .get(&key("acme/preference/counter"))
+            .unwrap()
+            .unwrap()
+            .version,
+        40
+    );
+    assert_eq!(store.outbox_pending(100).unwrap().len(), 40);
+}
+
+#[test]
+fn a_writer_holding_the_lock_past_the_busy_timeout_is_unavailable_not_a_panic() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    let err = save(
+        &store,
+        write("acme/user/u1", None, json!({"secret": "canary-busy"})),
+        Expectation::Absent,
+    )
+    .unwrap_err();
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "the busy timeout was waited for"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("SQLITE_BUSY"), "{err}");
+    assert!(!format!("{err:?}").contains("canary"));
+    other.execute_batch("ROLLBACK").unwrap();
+    save(
+        &store,
+        write("acme/user/u1", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_recorded_checksum_is_that_of_the_shipped_file() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations/sqlite/0001_user_engine_store.sql");
+    let text = std::fs::read_to_string(file).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let (name, recorded): (String, String) = raw
+        .query_row(
+            "SELECT name, checksum FROM user_engine_schema_versions WHERE version = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(name, "0001_user_engine_store");
+    assert_eq!(recorded, checksum(&text));
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_schema_newer_than_this_release_is_reported_ahead() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (?1, 'future', 'x')",
+        [LATEST_SCHEMA_VERSION + 1],
+    )
+    .unwrap();
+    let ahead = NotReadyReason::Ahead {
+        current: LATEST_SCHEMA_VERSION + 1,
+        latest: LATEST_SCHEMA_VERSION,
+    };
+    assert_eq!(
+        store.readiness(),
+        Readiness::NotReady {
+            reason: ahead.clone()
+        }
+    );
+    assert_eq!(
+        store.migrate().unwrap_err(),
+        StoreError::NotReady { reason: ahead }
+    );
+}
+
+#[test]
+fn an_unopenable_path_is_one_readable_error() {
+    let (dir, _) = temp_db();
+    let path = dir.path().join("missing-dir").join("store.db");
+    let err = SqliteUserEngineStore::open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot open sqlite database") && text.contains("SQLITE_CANTOPEN"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqliteUserEngineStore>();
+    assert_send_sync::<user_engine_sqlite::testing::TempSqliteStore>();
+}
