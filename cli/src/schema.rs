@@ -320,10 +320,15 @@ fn arguments(keyword: &str, allow_tx: bool) -> Value {
                 &[
                     ("events", json!({"type": "array", "items": event})),
                     ("first", r("count")),
+                    ("again", json!({"const": true})),
                 ],
                 &[],
             );
-            args["oneOf"] = json!([{"required": ["events"]}, {"required": ["first"]}]);
+            args["oneOf"] = json!([
+                {"required": ["events"]},
+                {"required": ["first"]},
+                {"required": ["again"]}
+            ]);
             args
         }
         "tamper_migration" => object(&[("version", r("positive"))], &["version"]),

@@ -268,13 +268,16 @@ pub enum Operation {
         /// Page size.
         limit: Option<usize>,
     },
-    /// `acknowledge: {events: [tenant/topic/key, ...]}` or `acknowledge: {first: N}` — acknowledges
-    /// the named pending events, or the first N pending ones.
+    /// `acknowledge: {events: [tenant/topic/key, ...]}`, `acknowledge: {first: N}` or
+    /// `acknowledge: {again: true}` — acknowledges the named pending events, the first N pending
+    /// ones, or once more exactly the events the previous `acknowledge` step acknowledged.
     Acknowledge {
         /// Events by `tenant/topic/key`.
         events: Vec<String>,
         /// Or the first N pending.
         first: Option<usize>,
+        /// Or the previous step's events again.
+        again: bool,
     },
     /// `tamper_migration: {version}` — needs capability `migration_tamper`.
     TamperMigration {

@@ -172,8 +172,9 @@ impl Checker<'_, '_> {
     }
 
     fn acknowledge(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
-        const SHAPE: &str = "{events: [tenant/topic/key, ...]} or {first: N}";
-        let args = self.mapping(value, path, "\"acknowledge\"", &["events?", "first?"])?;
+        const SHAPE: &str = "{events: [tenant/topic/key, ...]}, {first: N} or {again: true}";
+        let keys = ["events?", "first?", "again?"];
+        let args = self.mapping(value, path, "\"acknowledge\"", &keys)?;
         let events = self.optional(&args, "events", |c, v, p| {
             let Value::Sequence(items) = v else {
                 c.at_value(
@@ -196,25 +197,42 @@ impl Checker<'_, '_> {
             let n = c.uint(v, p, "\"first\"")?;
             usize::try_from(n).ok()
         });
-        match (&events, &first) {
-            (Some(Some(_)), Some(Some(_))) => {
-                let (_, first_path) = args.get("first")?;
+        let again = self.optional(&args, "again", |c, v, p| {
+            let again = c.boolean(v, p, "\"again\"")?;
+            if !again {
+                c.at_value(p, "\"again\" can only be true; leave it out otherwise");
+                return None;
+            }
+            Some(again)
+        });
+        let given: Vec<&str> = [
+            ("events", matches!(events, Some(Some(_)))),
+            ("first", matches!(first, Some(Some(_)))),
+            ("again", matches!(again, Some(Some(true)))),
+        ]
+        .into_iter()
+        .filter_map(|(key, present)| present.then_some(key))
+        .collect();
+        match given.as_slice() {
+            [] => {
+                if matches!((&events, &first, &again), (Some(None), Some(None), Some(None))) {
+                    self.at_value(path, format!("\"acknowledge\" needs {SHAPE}"));
+                }
+                None
+            }
+            [_] => Some(Operation::Acknowledge {
+                events: events?.unwrap_or_default(),
+                first: first?,
+                again: again?.unwrap_or(false),
+            }),
+            [_, second, ..] => {
+                let (_, second_path) = args.get(second)?;
                 self.at_key(
-                    &first_path,
-                    format!(
-                        "\"acknowledge\" takes one of \"events\" and \"first\", not both: {SHAPE}"
-                    ),
+                    &second_path,
+                    format!("\"acknowledge\" takes exactly one of \"events\", \"first\" and \"again\": {SHAPE}"),
                 );
                 None
             }
-            (Some(None), Some(None)) => {
-                self.at_value(path, format!("\"acknowledge\" needs {SHAPE}"));
-                None
-            }
-            _ => Some(Operation::Acknowledge {
-                events: events?.unwrap_or_default(),
-                first: first?,
-            }),
         }
     }
 

@@ -18,7 +18,9 @@ use crate::kit::{
 use crate::migration::{AppliedMigration, MigrationReport};
 use crate::readiness::Readiness;
 use crate::record::{AuditRecord, EventId, OutboxEvent, OutboxMessage, Record};
-use crate::store::{ConformanceHooks, Page, StoreTransaction, TenantQuery, UserEngineStore};
+use crate::store::{
+    ConformanceHooks, InjectedFault, Page, StoreTransaction, TenantQuery, UserEngineStore,
+};
 
 /// The reference store runs no SQL: applied migrations carry their manifest checksums.
 const MIGRATION_SOURCE: MigrationSource = MigrationSource::Manifest;
@@ -49,6 +51,8 @@ struct State {
     outbox: BTreeMap<u64, (OutboxMessage, bool)>,
     next_audit_sequence: u64,
     next_event_id: u64,
+    /// A fault armed by `ConformanceHooks::inject_fault` for the next commit.
+    armed_fault: Option<usize>,
 }
 
 impl State {
@@ -241,6 +245,22 @@ impl ConformanceHooks for InMemoryUserEngineStore {
         applied.checksum = kit::tampered_checksum(&applied.checksum);
         Ok(())
     }
+
+    /// Commits apply every change in one step under the lock, so a fault before any change
+    /// leaves exactly what a fault before the first one does: nothing. There is no server
+    /// connection to terminate.
+    fn inject_fault(&self, fault: InjectedFault) -> Result<(), StoreError> {
+        match fault {
+            InjectedFault::CommitFailsAt { change } if change >= 1 => {
+                self.lock().armed_fault = Some(change);
+                Ok(())
+            }
+            InjectedFault::CommitFailsAt { .. } => {
+                Err(StoreError::invalid("fault positions count changes from 1"))
+            }
+            _ => Err(StoreError::Unsupported { operation: "inject_fault" }),
+        }
+    }
 }
 
 impl BufferedStore for InMemoryUserEngineStore {
@@ -252,6 +272,11 @@ impl BufferedStore for InMemoryUserEngineStore {
         let mut state = self.lock();
         state.ensure_ready()?;
         // Every guard is checked before anything changes: a commit is all or nothing.
+        if let Some(change) = state.armed_fault.take() {
+            return Err(StoreError::unavailable(format!(
+                "injected fault: the commit failed before its change {change}"
+            )));
+        }
         let plan = buffer.into_commit_plan(|key| Ok(state.records.get(key).map(|r| r.version)))?;
         for change in plan.changes {
             match change.record {

@@ -216,6 +216,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
             Operation::Acknowledge {
                 events: vec![],
                 first: Some(2),
+                again: false,
             },
             Expect::Count(0),
             None,
@@ -224,6 +225,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
             Operation::Acknowledge {
                 events: vec!["acme/profile.saved/p2".into()],
                 first: None,
+                again: false,
             },
             Expect::Ok,
             None,

@@ -252,8 +252,8 @@ fn arguments_are_checked_key_by_key() {
             "  - acknowledge: {first: 1, events: []}\n  - acknowledge: {}\n  - acknowledge: {events: [acme/p1]}\n"
         ),
         [
-            "5:19: \"acknowledge\" takes one of \"events\" and \"first\", not both: {events: [tenant/topic/key, ...]} or {first: N}",
-            "6:18: \"acknowledge\" needs {events: [tenant/topic/key, ...]} or {first: N}",
+            "5:19: \"acknowledge\" takes exactly one of \"events\", \"first\" and \"again\": {events: [tenant/topic/key, ...]}, {first: N} or {again: true}",
+            "6:18: \"acknowledge\" needs {events: [tenant/topic/key, ...]}, {first: N} or {again: true}",
             "7:28: event \"acme/p1\" must be written tenant/topic/key",
         ]
     );

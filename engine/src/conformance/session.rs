@@ -203,7 +203,13 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
             Operation::OutboxPending { limit } => store
                 .outbox_pending(limit.unwrap_or(100))
                 .map(Actual::Events),
-            Operation::Acknowledge { events, first } => self.acknowledge(events, *first)?,
+            Operation::Acknowledge { events, first, again } => {
+                if *again {
+                    store.acknowledge(&shared.last_acknowledged()).map(Actual::Acknowledged)
+                } else {
+                    self.acknowledge(events, *first)?
+                }
+            }
             Operation::Deliver { limit, acknowledge } => store
                 .outbox_pending(limit.unwrap_or(100))
                 .and_then(|events| {
@@ -274,7 +280,11 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
             taken.insert(event.id);
             ids.push(event.id);
         }
-        Ok(self.store.acknowledge(&ids).map(Actual::Acknowledged))
+        let result = self.store.acknowledge(&ids).map(Actual::Acknowledged);
+        if result.is_ok() {
+            self.shared.set_last_acknowledged(ids);
+        }
+        Ok(result)
     }
 
     fn take(&mut self, name: &str) -> Result<Box<dyn StoreTransaction + 's>, StepFailure> {

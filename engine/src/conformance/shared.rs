@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     error_texts: Mutex<Vec<String>>,
     /// Every event the relay delivered, in order, duplicates included.
     delivered: Mutex<Vec<String>>,
+    /// The events the last `acknowledge` step acknowledged, for `acknowledge: {again: true}`.
+    last_acknowledged: Mutex<Vec<crate::EventId>>,
     snapshots_taken: AtomicUsize,
 }
 
@@ -48,6 +50,7 @@ impl Shared {
             tenants: Mutex::default(),
             error_texts: Mutex::default(),
             delivered: Mutex::default(),
+            last_acknowledged: Mutex::default(),
             snapshots_taken: AtomicUsize::new(0),
         }
     }
@@ -92,6 +95,14 @@ impl Shared {
 
     pub(crate) fn delivered(&self) -> Vec<String> {
         lock(&self.delivered).clone()
+    }
+
+    pub(crate) fn set_last_acknowledged(&self, ids: Vec<crate::EventId>) {
+        *lock(&self.last_acknowledged) = ids;
+    }
+
+    pub(crate) fn last_acknowledged(&self) -> Vec<crate::EventId> {
+        lock(&self.last_acknowledged).clone()
     }
 
     /// The 0-based index of the next snapshot step.

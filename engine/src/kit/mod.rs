@@ -10,6 +10,7 @@
 //! | [`acknowledgement`] | `acknowledge` is all or nothing: every id must exist | `acknowledge` |
 //! | [`RecordColumns`], [`AuditColumns`], [`EventColumns`] | stored columns validated into boundary types, in the engine's words | SQL adapters' row readers |
 //! | [`DelegatingStore`] | a store that wraps a store (test fixtures) | test support |
+//! | [`ArmedFault`], [`FaultCountdown`] | which change of the next commit an injected fault strikes before | adapters' `ConformanceHooks::inject_fault` |
 //!
 //! The kit holds no driver and no SQL dialect: what differs between backends — how to lock, how
 //! to write a row, how to number outbox events in commit order — stays in the adapter.
@@ -18,12 +19,14 @@ mod buffer;
 mod columns;
 mod commit;
 mod delegate;
+mod faults;
 mod migrations;
 
 pub use buffer::{PendingWrite, WriteBuffer};
 pub use columns::{AuditColumns, EventColumns, RecordColumns, applied_migration, key_from_columns};
 pub use commit::{BufferedStore, BufferedTransaction, CommitPlan, RecordChange};
 pub use delegate::DelegatingStore;
+pub use faults::{ArmedFault, FaultCountdown};
 pub use migrations::{
     MigrationPlan, MigrationSource, MigrationStep, schema_version, tampered_checksum,
 };
