@@ -258,7 +258,9 @@ impl ConformanceHooks for InMemoryUserEngineStore {
             InjectedFault::CommitFailsAt { .. } => {
                 Err(StoreError::invalid("fault positions count changes from 1"))
             }
-            _ => Err(StoreError::Unsupported { operation: "inject_fault" }),
+            _ => Err(StoreError::Unsupported {
+                operation: "inject_fault",
+            }),
         }
     }
 }
@@ -272,12 +274,14 @@ impl BufferedStore for InMemoryUserEngineStore {
         let mut state = self.lock();
         state.ensure_ready()?;
         // Every guard is checked before anything changes: a commit is all or nothing.
-        if let Some(change) = state.armed_fault.take() {
+        // The next commit always uses up an armed fault, even one that fails its guards first.
+        let fault = state.armed_fault.take();
+        let plan = buffer.into_commit_plan(|key| Ok(state.records.get(key).map(|r| r.version)))?;
+        if let Some(change) = fault {
             return Err(StoreError::unavailable(format!(
                 "injected fault: the commit failed before its change {change}"
             )));
         }
-        let plan = buffer.into_commit_plan(|key| Ok(state.records.get(key).map(|r| r.version)))?;
         for change in plan.changes {
             match change.record {
                 Some(record) => state.records.insert(change.key, record),

@@ -92,6 +92,8 @@ pub trait ConformanceHooks {
     /// Arms `fault` for the store's next commit (capability `fault_injection`, or
     /// `backend_termination` for [`InjectedFault::TerminateBackendAt`]). The commit must then fail
     /// with `unavailable` and leave nothing behind, and the store must keep serving afterwards.
+    /// The next commit always uses the fault up; one that fails earlier (a `conflict` at its
+    /// guard re-check) reports that error instead.
     fn inject_fault(&self, fault: InjectedFault) -> Result<(), StoreError> {
         let _ = fault;
         Err(StoreError::Unsupported {

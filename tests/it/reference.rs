@@ -3,5 +3,5 @@
 
 user_engine::conformance_suite! {
     factory: user_engine::InMemoryUserEngineStore::new,
-    capabilities: [migration_tamper, concurrent_transactions],
+    capabilities: [migration_tamper, concurrent_transactions, fault_injection],
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod error;
+mod hooks;
 mod lifecycle;
 mod pool;
 mod rows;
@@ -36,6 +37,29 @@ pub mod testing;
 mod transaction;
 
 pub use store::PostgresUserEngineStore;
+
+/// The capabilities this adapter declares to the conformance suite (`conformance_suite!`'s
+/// `capabilities`, and the `user-engine conformance` command), each one honestly held:
+///
+/// - `migration_tamper`: `ConformanceHooks::tamper_applied_migration` rewrites a recorded checksum;
+/// - `concurrent_transactions`: transactions buffer their writes and hold no connection until
+///   commit, so several can be open on one thread without waiting for a lock;
+/// - `fault_injection`: `ConformanceHooks::inject_fault` fails the next commit just before its
+///   K-th change, inside the database transaction, which rolls back;
+/// - `backend_termination`: `inject_fault` can instead terminate the committing session's own
+///   server backend just before the K-th change; the pool drops the dead connection;
+/// - `durable_reopen`: `ConformanceHooks::reopen` closes every pooled connection and reconnects.
+///
+/// ```
+/// assert_eq!(user_engine_postgres::CAPABILITIES.len(), 5);
+/// ```
+pub const CAPABILITIES: &[&str] = &[
+    "migration_tamper",
+    "concurrent_transactions",
+    "fault_injection",
+    "backend_termination",
+    "durable_reopen",
+];
 
 /// The driver, re-exported so callers of [`PostgresUserEngineStore::with_config`] name the same
 /// `postgres::Config` this crate was built with.

@@ -1,13 +1,12 @@
 //! The store's lifecycle rather than its records: the SQL it migrates with
 //! (`migrations/postgres/*.sql`, included verbatim), migrating (under an advisory lock),
-//! readiness, diagnostics and the conformance hook that tampers with a recorded migration. Drift,
-//! readiness and the migration plan are the engine's rules (`user_engine::kit::MigrationSource`),
-//! shared with every store.
+//! readiness and diagnostics. Drift, readiness and the migration plan are the engine's rules
+//! (`user_engine::kit::MigrationSource`), shared with every store.
 
 use postgres::IsolationLevel;
 use user_engine::kit::{self, MigrationSource};
 use user_engine::migration::{AppliedMigration, MigrationReport};
-use user_engine::{ConformanceHooks, Diagnostics, Readiness, RecordKind, StoreError};
+use user_engine::{Diagnostics, Readiness, RecordKind, StoreError};
 
 use crate::error::{is_undefined_table, map};
 use crate::pool::{self, Connection, Transaction};
@@ -157,27 +156,6 @@ pub(crate) fn diagnostics(store: &PostgresUserEngineStore) -> Result<Diagnostics
     diagnostics.outbox_pending = count(2)?;
     diagnostics.outbox_acknowledged = count(3)?;
     Ok(diagnostics)
-}
-
-impl ConformanceHooks for PostgresUserEngineStore {
-    fn tamper_applied_migration(&self, version: u32) -> Result<(), StoreError> {
-        let what = "tampering with a migration";
-        let mut conn = self.connection()?;
-        let not_applied =
-            || StoreError::invalid(format!("migration {version} has not been applied"));
-        let applied = applied(&mut conn)?.unwrap_or_default();
-        let recorded = applied
-            .iter()
-            .find(|a| a.version == version)
-            .ok_or_else(not_applied)?;
-        let version = i32::try_from(version).map_err(|_| not_applied())?;
-        conn.execute(
-            "UPDATE user_engine_schema_versions SET checksum = $1 WHERE version = $2",
-            &[&kit::tampered_checksum(&recorded.checksum), &version],
-        )
-        .map_err(|e| map(what, &e))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

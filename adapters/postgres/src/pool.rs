@@ -4,8 +4,11 @@
 //! A connection is checked out for one store call (a read, a commit, a migration) and returned
 //! afterwards, so the pool only needs as many connections as calls run at the same time. A
 //! connection that broke is dropped instead of returned; the next call opens a fresh one.
+//! [`Pool::reset`] (the `reopen` hook) closes every connection: the idle ones at once, the
+//! checked-out ones when they come back.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use postgres::types::ToSql;
@@ -23,6 +26,8 @@ pub(crate) struct Connection {
     statements: HashMap<String, Statement>,
     /// Set when an error said the session is gone; the pool then drops the connection.
     broken: bool,
+    /// The pool's generation when it was opened; one from before a reset is not reused.
+    generation: u64,
 }
 
 /// A transaction on a pooled connection: rolls back when dropped without `commit`.
@@ -155,6 +160,11 @@ impl Transaction<'_> {
         self.tx.batch_execute(sql).map_err(noting(self.broken))
     }
 
+    /// Marks the connection as not to be reused: the pool drops it when it comes back.
+    pub(crate) fn discard(&mut self) {
+        *self.broken = true;
+    }
+
     /// Commits.
     pub(crate) fn commit(self) -> Result<(), postgres::Error> {
         let broken = self.broken;
@@ -167,6 +177,8 @@ pub(crate) struct Pool {
     config: Config,
     schema: String,
     idle: Mutex<Vec<Connection>>,
+    /// Bumped by [`reset`](Self::reset): connections of an older generation are closed.
+    generation: AtomicU64,
 }
 
 impl Pool {
@@ -177,7 +189,21 @@ impl Pool {
             config,
             schema,
             idle: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Closes every connection, as a restarted process would have none: the idle ones now, and
+    /// any checked out by a call still running when it is returned. The next call connects anew.
+    pub(crate) fn reset(&self) {
+        let closing = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            // Under the idle lock, so no connection of the old generation is pooled after this.
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            std::mem::take(&mut *idle)
+        };
+        // Dropping a client ends its session (a Terminate message, then the socket closes).
+        drop(closing);
     }
 
     /// An idle connection, or a new one.
@@ -198,6 +224,7 @@ impl Pool {
 
     /// Opens a connection and pins it to the schema.
     pub(crate) fn open(&self) -> Result<Connection, StoreError> {
+        let generation = self.generation.load(Ordering::SeqCst);
         let mut client = self
             .config
             .connect(NoTls)
@@ -212,6 +239,7 @@ impl Pool {
             client,
             statements: HashMap::new(),
             broken: false,
+            generation,
         })
     }
 
@@ -261,7 +289,8 @@ impl Drop for Pooled<'_> {
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
+        let current = self.pool.generation.load(Ordering::SeqCst);
+        if connection.generation == current && idle.len() < MAX_IDLE {
             idle.push(connection);
         }
     }

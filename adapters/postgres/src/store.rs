@@ -1,5 +1,6 @@
 //! `PostgresUserEngineStore`: connecting, reads and the relay's outbox calls. Committing lives in
-//! `transaction.rs`; migration, readiness and diagnostics in `lifecycle.rs`.
+//! `transaction.rs`; migration, readiness and diagnostics in `lifecycle.rs`; the conformance
+//! hooks in `hooks.rs`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use postgres::Config;
 use postgres::config::SslMode;
 use postgres::types::ToSql;
-use user_engine::kit::{BufferedTransaction, acknowledgement, require_ready};
+use user_engine::kit::{ArmedFault, BufferedTransaction, acknowledgement, require_ready};
 use user_engine::migration::{MigrationReport, checksum};
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
@@ -47,6 +48,8 @@ pub struct PostgresUserEngineStore {
     pool: Pool,
     schema: String,
     locks: LockKeys,
+    /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
+    fault: ArmedFault,
 }
 
 /// Advisory lock keys, one per purpose and schema, so stores in different schemas of one
@@ -110,6 +113,7 @@ impl PostgresUserEngineStore {
             pool: Pool::new(config, schema.to_owned()),
             schema: schema.to_owned(),
             locks: LockKeys::for_schema(schema),
+            fault: ArmedFault::new(),
         };
         drop(store.pool.get()?);
         Ok(store)
@@ -131,6 +135,16 @@ impl PostgresUserEngineStore {
 
     pub(crate) fn locks(&self) -> &LockKeys {
         &self.locks
+    }
+
+    /// The fault armed for the next commit (conformance hooks).
+    pub(crate) fn fault(&self) -> &ArmedFault {
+        &self.fault
+    }
+
+    /// The connections (conformance hooks: `reopen` resets them).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// A pooled connection that is ready to serve, or why not.

@@ -13,9 +13,13 @@
 //!    event rows. The lock is held until COMMIT has made the transaction visible, so sequence and
 //!    `commit_seq` order is visibility order;
 //! 4. COMMIT. Any failure rolls everything back: a failed commit changes nothing.
+//!
+//! An injected fault (`hooks.rs`) strikes just before a change — each key in step 2, each audit
+//! row and each event row in step 3, counted in that order — or just before COMMIT when its
+//! position is past the last change (`user_engine::kit::FaultCountdown`).
 
-use user_engine::kit::{BufferedStore, PendingWrite, WriteBuffer, require_ready};
-use user_engine::{Expectation, Record, RecordKey, StoreError};
+use user_engine::kit::{BufferedStore, FaultCountdown, PendingWrite, WriteBuffer, require_ready};
+use user_engine::{Expectation, InjectedFault, Record, RecordKey, StoreError};
 
 use crate::error::{is_unique_violation, map};
 use crate::lifecycle::{MIGRATION_SOURCE, applied_in};
@@ -28,12 +32,20 @@ impl BufferedStore for PostgresUserEngineStore {
     }
 
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
+        // This commit takes an armed fault, whether or not it gets as far as the fault's position.
+        let mut countdown = self.fault().take();
         let mut conn = self.connection()?;
         let outcome = {
             let mut tx = conn
                 .transaction()
                 .map_err(|e| map("starting a commit", &e))?;
-            match apply(&mut tx, self, &buffer) {
+            let applied = apply(&mut tx, self, &buffer, &mut countdown).and_then(|()| {
+                match countdown.before_completion() {
+                    Some(fault) => Err(strike(&mut tx, &countdown, fault)),
+                    None => Ok(()),
+                }
+            });
+            match applied {
                 Ok(()) => tx
                     .commit()
                     .map_err(|e| Failure::Store(map("committing", &e))),
@@ -74,13 +86,46 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// Ends this session's own server backend, as a crash of the database process serving it would:
+/// the server rolls the open transaction back as the session dies.
+const TERMINATE_OWN_BACKEND: &str = "SELECT pg_terminate_backend(pg_backend_pid())";
+
+/// Lets the armed fault strike: the commit fails with `unavailable`, and the caller drops the
+/// transaction (a rollback, or nothing left to roll back once the backend is gone).
+fn strike(tx: &mut Transaction<'_>, countdown: &FaultCountdown, fault: InjectedFault) -> Failure {
+    match fault {
+        InjectedFault::TerminateBackendAt { .. } => match tx.batch_execute(TERMINATE_OWN_BACKEND) {
+            // 57P01 admin_shutdown, or the socket closing: the pool notes the session as lost.
+            Err(err) => Failure::Store(map("committing", &err)),
+            Ok(()) => {
+                // Never expected; the session must not serve again whatever state it is in.
+                tx.discard();
+                Failure::Store(StoreError::unavailable(
+                    "injected fault: the server did not end the committing session; it was discarded",
+                ))
+            }
+        },
+        _ => Failure::Store(countdown.failure()),
+    }
+}
+
+/// Lets the armed fault strike if it is due before the next change.
+fn before_change(tx: &mut Transaction<'_>, countdown: &mut FaultCountdown) -> Result<(), Failure> {
+    match countdown.before_change() {
+        Some(fault) => Err(strike(tx, countdown, fault)),
+        None => Ok(()),
+    }
+}
+
 fn apply(
     tx: &mut Transaction<'_>,
     store: &PostgresUserEngineStore,
     buffer: &WriteBuffer,
+    countdown: &mut FaultCountdown,
 ) -> Result<(), Failure> {
     require_ready(MIGRATION_SOURCE.readiness(applied_in(tx)?.as_deref()))?;
     for (key, write) in buffer.writes() {
+        before_change(tx, countdown)?;
         apply_write(tx, key, write)?;
     }
     if buffer.audit().is_empty() && buffer.outbox().is_empty() {
@@ -92,6 +137,7 @@ fn apply(
     )
     .map_err(|e| map("waiting for the commit-order lock", &e))?;
     for entry in buffer.audit() {
+        before_change(tx, countdown)?;
         let target = entry.target.as_ref();
         tx.execute(
             "INSERT INTO user_engine_audit_records
@@ -116,6 +162,7 @@ fn apply(
         .and_then(|rows| rows[0].try_get(0))
         .map_err(|e| map("numbering outbox events", &e))?;
     for message in buffer.outbox() {
+        before_change(tx, countdown)?;
         tx.execute(
             "INSERT INTO user_engine_outbox_events (commit_seq, tenant_id, topic, event_key, payload)
              VALUES ($1, $2, $3, $4, $5::text::jsonb)",

@@ -26,6 +26,7 @@
 //! ```
 
 mod error;
+mod hooks;
 mod lifecycle;
 mod rows;
 mod store;
@@ -33,3 +34,25 @@ pub mod testing;
 mod transaction;
 
 pub use store::SqliteUserEngineStore;
+
+/// The capabilities this adapter declares to the conformance suite (`conformance_suite!`'s
+/// `capabilities`, and the `user-engine conformance` command), each one honestly held:
+///
+/// - `migration_tamper`: `ConformanceHooks::tamper_applied_migration` rewrites a recorded checksum;
+/// - `concurrent_transactions`: transactions buffer their writes, so several can be open on one
+///   thread without waiting for a lock;
+/// - `fault_injection`: `ConformanceHooks::inject_fault` fails the next commit just before its
+///   K-th change, inside the SQLite transaction, which rolls back;
+/// - `durable_reopen`: `ConformanceHooks::reopen` closes the connection and opens the file again.
+///
+/// Not `backend_termination`: an embedded database has no server connection to kill.
+///
+/// ```
+/// assert!(!user_engine_sqlite::CAPABILITIES.contains(&"backend_termination"));
+/// ```
+pub const CAPABILITIES: &[&str] = &[
+    "migration_tamper",
+    "concurrent_transactions",
+    "fault_injection",
+    "durable_reopen",
+];

@@ -1,12 +1,12 @@
 //! The store's lifecycle rather than its records: the SQL it migrates with
-//! (`migrations/sqlite/*.sql`, included verbatim), migrating, readiness, diagnostics and the
-//! conformance hook that tampers with a recorded migration. Drift, readiness and the migration
-//! plan are the engine's rules (`user_engine::kit::MigrationSource`), shared with every store.
+//! (`migrations/sqlite/*.sql`, included verbatim), migrating, readiness and diagnostics. Drift,
+//! readiness and the migration plan are the engine's rules (`user_engine::kit::MigrationSource`),
+//! shared with every store.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use user_engine::kit::{self, MigrationSource, require_ready};
 use user_engine::migration::MigrationReport;
-use user_engine::{ConformanceHooks, Diagnostics, Readiness, RecordKind, StoreError};
+use user_engine::{Diagnostics, Readiness, RecordKind, StoreError};
 
 use crate::error::map;
 use crate::rows;
@@ -92,32 +92,6 @@ pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, 
     diagnostics.outbox_acknowledged =
         count("SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NOT NULL")?;
     Ok(diagnostics)
-}
-
-impl ConformanceHooks for SqliteUserEngineStore {
-    fn tamper_applied_migration(&self, version: u32) -> Result<(), StoreError> {
-        let conn = self.connection();
-        let not_applied =
-            || StoreError::invalid(format!("migration {version} has not been applied"));
-        if rows::applied_migrations(&conn)?.is_none() {
-            return Err(not_applied());
-        }
-        let recorded: String = conn
-            .query_row(
-                "SELECT checksum FROM user_engine_schema_versions WHERE version = ?1",
-                [version],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| map("tampering with a migration", &e))?
-            .ok_or_else(not_applied)?;
-        conn.execute(
-            "UPDATE user_engine_schema_versions SET checksum = ?1 WHERE version = ?2",
-            rusqlite::params![kit::tampered_checksum(&recorded), version],
-        )
-        .map_err(|e| map("tampering with a migration", &e))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

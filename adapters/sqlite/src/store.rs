@@ -1,5 +1,6 @@
 //! `SqliteUserEngineStore`: opening the file, reads and the relay's outbox calls. Committing
-//! lives in `transaction.rs`; migration, readiness and diagnostics in `lifecycle.rs`.
+//! lives in `transaction.rs`; migration, readiness and diagnostics in `lifecycle.rs`; the
+//! conformance hooks in `hooks.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior};
-use user_engine::kit::{BufferedTransaction, acknowledgement};
+use user_engine::kit::{ArmedFault, BufferedTransaction, acknowledgement};
 use user_engine::migration::MigrationReport;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
@@ -47,6 +48,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteUserEngineStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
+    fault: ArmedFault,
 }
 
 impl SqliteUserEngineStore {
@@ -55,38 +58,11 @@ impl SqliteUserEngineStore {
     /// The store is not migrated by opening it; call [`UserEngineStore::migrate`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let cannot = |err: &rusqlite::Error| {
-            let StoreError::Unavailable { reason } = map("opening the database", err) else {
-                return StoreError::unavailable(format!(
-                    "cannot open sqlite database {}",
-                    path.display()
-                ));
-            };
-            StoreError::unavailable(format!(
-                "cannot open sqlite database {}: {reason}",
-                path.display()
-            ))
-        };
-        let connection = Connection::open(&path).map_err(|e| cannot(&e))?;
-        connection
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| cannot(&e))?;
-        let mode: String = connection
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| cannot(&e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::unavailable(format!(
-                "sqlite database {} cannot use write-ahead logging (journal mode stayed {mode})",
-                path.display()
-            )));
-        }
-        // FULL: a commit that returned survives power loss, not only a crash of this process.
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| cannot(&e))?;
+        let connection = open_connection(&path)?;
         Ok(Self {
             path,
             connection: Mutex::new(connection),
+            fault: ArmedFault::new(),
         })
     }
 
@@ -109,6 +85,59 @@ impl SqliteUserEngineStore {
         }
         guard
     }
+
+    /// The fault armed for the next commit (conformance hooks).
+    pub(crate) fn fault(&self) -> &ArmedFault {
+        &self.fault
+    }
+
+    /// Closes the connection and opens the file again, as a restarted process would: what is
+    /// committed is in the file, anything else is gone. The new connection is opened before the
+    /// old one is closed, so a reopen that fails leaves the store serving as it was; the two share
+    /// nothing but the file (no shared cache), so the new one reads only what reached it.
+    pub(crate) fn reopen_connection(&self) -> Result<(), StoreError> {
+        let mut guard = self.connection();
+        let fresh = open_connection(&self.path)?;
+        let old = std::mem::replace(&mut *guard, fresh);
+        self.fault.disarm();
+        drop(guard);
+        old.close()
+            .map_err(|(_, e)| map("closing the connection a reopen replaced", &e))
+    }
+}
+
+/// Opens (creating if needed) the database file at `path`, in WAL mode with a busy timeout.
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let cannot = |err: &rusqlite::Error| {
+        let StoreError::Unavailable { reason } = map("opening the database", err) else {
+            return StoreError::unavailable(format!(
+                "cannot open sqlite database {}",
+                path.display()
+            ));
+        };
+        StoreError::unavailable(format!(
+            "cannot open sqlite database {}: {reason}",
+            path.display()
+        ))
+    };
+    let connection = Connection::open(path).map_err(|e| cannot(&e))?;
+    connection
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| cannot(&e))?;
+    let mode: String = connection
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| cannot(&e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::unavailable(format!(
+            "sqlite database {} cannot use write-ahead logging (journal mode stayed {mode})",
+            path.display()
+        )));
+    }
+    // FULL: a commit that returned survives power loss, not only a crash of this process.
+    connection
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| cannot(&e))?;
+    Ok(connection)
 }
 
 impl fmt::Debug for SqliteUserEngineStore {

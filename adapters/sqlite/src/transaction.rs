@@ -3,10 +3,11 @@
 //! Transactions themselves are the engine's ([`user_engine::kit::BufferedTransaction`] over a
 //! [`WriteBuffer`]): reads-own-writes, write-time expectations and the guard bookkeeping are the
 //! reference store's, by construction. What is SQLite's own is here: taking the write lock before
-//! re-reading the guarded versions, and writing the rows.
+//! re-reading the guarded versions, writing the rows, and failing where an injected fault says
+//! (`user_engine::kit::FaultCountdown`), inside the transaction so that it rolls back.
 
 use rusqlite::{Connection, TransactionBehavior};
-use user_engine::kit::{BufferedStore, CommitPlan, RecordChange, WriteBuffer};
+use user_engine::kit::{BufferedStore, CommitPlan, FaultCountdown, RecordChange, WriteBuffer};
 use user_engine::{Record, RecordKey, StoreError};
 
 use crate::error::{is_unique_violation, map};
@@ -24,22 +25,45 @@ impl BufferedStore for SqliteUserEngineStore {
         // IMMEDIATE: the write lock is taken before the guards are re-read, so nothing can change
         // them between the check and the write. On any error the transaction is dropped, which
         // rolls it back: a failed commit changes nothing.
+        // An injected fault is taken by this commit, under the connection lock, so exactly one
+        // commit meets it.
+        let mut countdown = self.fault().take();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map("starting a commit", &e))?;
         ensure_ready(&tx)?;
         let plan = buffer.into_commit_plan(|key| committed_version(&tx, key))?;
-        apply(&tx, &plan)?;
+        apply(&tx, &plan, &mut countdown)?;
+        if countdown.before_completion().is_some() {
+            return Err(countdown.failure());
+        }
         tx.commit().map_err(|e| map("committing", &e))
     }
 }
 
-/// Writes a checked plan: records, then audit entries, then outbox events.
-fn apply(conn: &Connection, plan: &CommitPlan) -> Result<(), StoreError> {
+/// Fails with the injected fault when it strikes before the next change.
+fn before_change(countdown: &mut FaultCountdown) -> Result<(), StoreError> {
+    match countdown.before_change() {
+        // Only commit failures can be armed here (`hooks.rs`): returning the error drops the
+        // SQLite transaction, which rolls back every change made so far.
+        Some(_) => Err(countdown.failure()),
+        None => Ok(()),
+    }
+}
+
+/// Writes a checked plan: records, then audit entries, then outbox events — the order in which
+/// an injected fault counts them.
+fn apply(
+    conn: &Connection,
+    plan: &CommitPlan,
+    countdown: &mut FaultCountdown,
+) -> Result<(), StoreError> {
     for change in &plan.changes {
+        before_change(countdown)?;
         apply_change(conn, change)?;
     }
     for entry in &plan.audit {
+        before_change(countdown)?;
         let target = entry.target.as_ref();
         conn.prepare_cached(
             "INSERT INTO user_engine_audit_records
@@ -60,6 +84,7 @@ fn apply(conn: &Connection, plan: &CommitPlan) -> Result<(), StoreError> {
     }
     // Events get their ids inside the single write transaction, so id order is commit order.
     for message in &plan.outbox {
+        before_change(countdown)?;
         conn.prepare_cached(
             "INSERT INTO user_engine_outbox_events (tenant_id, topic, event_key, payload) VALUES (?1, ?2, ?3, ?4)",
         )

@@ -16,12 +16,14 @@ use crate::store_url::StoreUrl;
 
 mod postgres;
 
-/// What the reference store declares (the same list `tests/it/reference.rs` gives the macro).
-const MEMORY_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
-
-/// What the SQLite adapter supports: it implements `ConformanceHooks`, and its transactions buffer
-/// their writes, so several can be open on one thread (`adapters/sqlite/src/store.rs`).
-const SQLITE_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
+/// What the reference store declares (the same list `tests/it/reference.rs` gives the macro): it
+/// implements `tamper_applied_migration` and `inject_fault` for commit failures, and its
+/// transactions buffer their writes. It has no durable storage to reopen and no server connection.
+const MEMORY_CAPABILITIES: &[&str] = &[
+    "migration_tamper",
+    "concurrent_transactions",
+    "fault_injection",
+];
 
 /// One store a conformance run is checking.
 pub struct StoreUnderTest {
@@ -58,12 +60,16 @@ impl StoreUnderTest {
                     dir,
                     next: AtomicUsize::new(0),
                 };
-                (backend, place, SQLITE_CAPABILITIES)
+                (backend, place, user_engine_sqlite::CAPABILITIES)
             }
             StoreUrl::Postgres(conninfo) => {
                 let backend = postgres::PostgresBackend::connect(conninfo)?;
                 let place = "a fresh schema per scenario, dropped afterwards".to_owned();
-                (Backend::Postgres(backend), place, postgres::CAPABILITIES)
+                (
+                    Backend::Postgres(backend),
+                    place,
+                    user_engine_postgres::CAPABILITIES,
+                )
             }
         };
         let mut capabilities: Vec<String> = capabilities.iter().map(|c| (*c).to_owned()).collect();

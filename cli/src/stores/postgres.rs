@@ -11,10 +11,6 @@ use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::store_url::redact_password;
 
-/// What the PostgreSQL adapter supports: it implements `ConformanceHooks`, and its transactions
-/// buffer their writes, so several can be open on one thread (`adapters/postgres/src/buffer.rs`).
-pub const CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
-
 /// The schema the single-store commands use unless `--schema` names another.
 pub const DEFAULT_SCHEMA: &str = "user_engine";
 

@@ -203,9 +203,15 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
             Operation::OutboxPending { limit } => store
                 .outbox_pending(limit.unwrap_or(100))
                 .map(Actual::Events),
-            Operation::Acknowledge { events, first, again } => {
+            Operation::Acknowledge {
+                events,
+                first,
+                again,
+            } => {
                 if *again {
-                    store.acknowledge(&shared.last_acknowledged()).map(Actual::Acknowledged)
+                    store
+                        .acknowledge(&shared.last_acknowledged())
+                        .map(Actual::Acknowledged)
                 } else {
                     self.acknowledge(events, *first)?
                 }

@@ -180,7 +180,10 @@ mod tests {
                 .unwrap();
             let (at, message) = strike_point(&armed, 4).unwrap();
             assert_eq!(at, k);
-            assert!(message.ends_with(&format!("just before its change {k}")), "{message}");
+            assert!(
+                message.ends_with(&format!("just before its change {k}")),
+                "{message}"
+            );
             assert_eq!(strike_point(&armed, 4), None, "taken by one commit");
         }
         for k in [5, 9] {
@@ -203,7 +206,11 @@ mod tests {
         let err = armed
             .arm(InjectedFault::TerminateBackendAt { change: 0 }, |_| false)
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "unsupported comes first");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Unsupported,
+            "unsupported comes first"
+        );
         let err = armed
             .arm(InjectedFault::CommitFailsAt { change: 0 }, all)
             .unwrap_err();

@@ -1,5 +1,6 @@
-//! What only a file-backed store has: durability across reopen, several handles on one file,
-//! threads, the busy timeout, and the migration file recorded as shipped.
+//! What only a file-backed store has: durability across reopen (closing the file, and the
+//! `reopen` hook), several handles on one file, threads, the busy timeout, commit faults seen
+//! from another handle, and the migration file recorded as shipped.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -7,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use user_engine::migration::checksum;
 use user_engine::{
-    AuditEntry, ErrorKind, Expectation, LATEST_SCHEMA_VERSION, NotReadyReason, Readiness,
-    StoreError, UserEngineStore,
+    AuditEntry, ErrorKind, Expectation, InjectedFault, LATEST_SCHEMA_VERSION, NotReadyReason,
+    Readiness, StoreError, UserEngineStore,
 };
 use user_engine_sqlite::SqliteUserEngineStore;
 
@@ -227,6 +228,99 @@ fn a_writer_holding_the_lock_past_the_busy_timeout_is_unavailable_not_a_panic() 
         Expectation::Absent,
     )
     .unwrap();
+}
+
+#[test]
+fn a_commit_fault_rolls_back_inside_sqlite_and_releases_the_write_lock() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let rows = |sql: &str| -> i64 { other.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // Position 3 is the audit entry: the record and nothing else reached the open transaction.
+    // Position 4 is past the last change: every row was written before the commit failed.
+    for change in [1, 2, 3, 4] {
+        store
+            .conformance_hooks()
+            .unwrap()
+            .inject_fault(InjectedFault::CommitFailsAt { change })
+            .unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.save(write("acme/user/u1", None, json!({})), Expectation::Absent)
+            .unwrap();
+        tx.append_audit(AuditEntry {
+            tenant: tenant("acme"),
+            actor: None,
+            action: "user.created".into(),
+            target: None,
+        })
+        .unwrap();
+        tx.enqueue(message("acme", "user.created", "u1")).unwrap();
+        let err = tx.commit().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        // Another handle (default busy timeout: none) takes the write lock at once: the failed
+        // commit's transaction is over, and it left no row.
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for table in [
+            "user_engine_records",
+            "user_engine_audit_records",
+            "user_engine_outbox_events",
+        ] {
+            assert_eq!(
+                rows(&format!("SELECT count(*) FROM {table}")),
+                0,
+                "{table} at {change}"
+            );
+        }
+        other.execute_batch("ROLLBACK").unwrap();
+    }
+}
+
+#[test]
+fn reopen_reads_what_another_handle_committed_and_survives_the_wal() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    let other = SqliteUserEngineStore::open(&path).unwrap();
+    save(
+        &other,
+        write("acme/user/u1", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    drop(other);
+    store.conformance_hooks().unwrap().reopen().unwrap();
+    assert_eq!(
+        store.get(&key("acme/user/u1")).unwrap().map(|r| r.version),
+        Some(1)
+    );
+    // The reopened connection closes cleanly and leaves a file a fresh handle reads.
+    drop(store);
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    assert!(store.get(&key("acme/user/u1")).unwrap().is_some());
+}
+
+#[test]
+fn a_reopen_that_cannot_open_the_file_is_unavailable_and_the_store_keeps_serving() {
+    let (dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    save(
+        &store,
+        write("acme/user/u1", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    // The directory disappears behind the store's back: the file cannot be opened again.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let err = store.conformance_hooks().unwrap().reopen().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.to_string().contains("cannot open sqlite database"),
+        "{err}"
+    );
+    // The old connection still has the (unlinked) file open and serves on.
+    assert!(store.get(&key("acme/user/u1")).unwrap().is_some());
 }
 
 #[test]

@@ -1,6 +1,23 @@
-//! The SQLite adapter's integration tests: one binary, modules by concern.
+//! The SQLite adapter's integration tests: one binary, modules by concern, and the whole
+//! conformance spec as `conformance::<area>::<name>` — the same names as the reference run.
 
 mod behaviour;
-mod conformance;
 mod durability;
+mod hooks;
 mod store;
+
+// Each test gets a fresh, unmigrated store in its own temporary file, removed afterwards. The
+// list is `user_engine_sqlite::CAPABILITIES`; `suite_declares_the_published_capabilities` keeps
+// the two equal.
+user_engine::conformance_suite! {
+    factory: user_engine_sqlite::testing::TempSqliteStore::new,
+    capabilities: [migration_tamper, concurrent_transactions, fault_injection, durable_reopen],
+}
+
+#[test]
+fn suite_declares_the_published_capabilities() {
+    assert_eq!(
+        hooks::declared_capabilities(include_str!("main.rs")),
+        user_engine_sqlite::CAPABILITIES
+    );
+}

@@ -1,8 +1,10 @@
-//! The shared behaviour checks (`behaviour.rs`), one test each, against a fresh temporary store.
+//! The shared behaviour and hook checks (`behaviour.rs`, `hooks.rs`), one test each, against a
+//! fresh temporary store.
 
+use user_engine::{ErrorKind, InjectedFault, UserEngineStore};
 use user_engine_sqlite::testing::TempSqliteStore;
 
-use crate::behaviour;
+use crate::{behaviour, hooks};
 
 fn fresh() -> TempSqliteStore {
     TempSqliteStore::new()
@@ -65,4 +67,31 @@ fn drift() {
 #[test]
 fn nothing_leaks() {
     behaviour::nothing_leaks(&migrated());
+}
+
+#[test]
+fn a_commit_fault_at_every_change_leaves_nothing() {
+    hooks::a_fault_at_every_change_leaves_nothing(&migrated(), |change| {
+        InjectedFault::CommitFailsAt { change }
+    });
+}
+
+#[test]
+fn a_fault_is_used_up_by_the_next_commit() {
+    hooks::a_fault_is_used_up_by_the_next_commit(&migrated());
+}
+
+#[test]
+fn reopen_keeps_committed_work_only() {
+    hooks::reopen_keeps_committed_work_only(&migrated());
+}
+
+#[test]
+fn backend_termination_is_unsupported_and_arms_nothing() {
+    let store = migrated();
+    let err = hooks::hooks(&store)
+        .inject_fault(InjectedFault::TerminateBackendAt { change: 1 })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    store.begin().unwrap().commit().unwrap();
 }

@@ -1,0 +1,51 @@
+//! The conformance hooks (`user_engine::ConformanceHooks`): tampering with a recorded migration,
+//! failing the next commit part-way (`fault_injection`), killing the committing session's server
+//! backend part-way (`backend_termination`), and dropping every connection to connect anew
+//! (`durable_reopen`). Where a fault strikes is `transaction.rs`'s business.
+
+use user_engine::kit;
+use user_engine::{ConformanceHooks, InjectedFault, StoreError};
+
+use crate::error::map;
+use crate::lifecycle::applied;
+use crate::store::PostgresUserEngineStore;
+
+impl ConformanceHooks for PostgresUserEngineStore {
+    fn tamper_applied_migration(&self, version: u32) -> Result<(), StoreError> {
+        let what = "tampering with a migration";
+        let mut conn = self.connection()?;
+        let not_applied =
+            || StoreError::invalid(format!("migration {version} has not been applied"));
+        let applied = applied(&mut conn)?.unwrap_or_default();
+        let recorded = applied
+            .iter()
+            .find(|a| a.version == version)
+            .ok_or_else(not_applied)?;
+        let version = i32::try_from(version).map_err(|_| not_applied())?;
+        conn.execute(
+            "UPDATE user_engine_schema_versions SET checksum = $1 WHERE version = $2",
+            &[&kit::tampered_checksum(&recorded.checksum), &version],
+        )
+        .map_err(|e| map(what, &e))?;
+        Ok(())
+    }
+
+    /// Arms either fault for the next commit. Just before its K-th change that commit either
+    /// fails (`CommitFailsAt`: the database transaction is rolled back, the connection is
+    /// healthy and goes back to the pool) or has its own server backend terminated
+    /// (`TerminateBackendAt`: the server rolls the transaction back as the session dies, and the
+    /// pool drops the dead connection). Either way the commit fails with `unavailable`.
+    fn inject_fault(&self, fault: InjectedFault) -> Result<(), StoreError> {
+        self.fault().arm(fault, |_| true)
+    }
+
+    /// Closes every pooled connection and connects again (so an unreachable server is reported
+    /// here). Everything committed is on the server; transactions hold nothing there before
+    /// commit, and an armed fault is disarmed, so nothing else survives.
+    fn reopen(&self) -> Result<(), StoreError> {
+        self.pool().reset();
+        self.fault().disarm();
+        drop(self.connection()?);
+        Ok(())
+    }
+}
