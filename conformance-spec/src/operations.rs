@@ -215,7 +215,10 @@ impl Checker<'_, '_> {
         .collect();
         match given.as_slice() {
             [] => {
-                if matches!((&events, &first, &again), (Some(None), Some(None), Some(None))) {
+                if matches!(
+                    (&events, &first, &again),
+                    (Some(None), Some(None), Some(None))
+                ) {
                     self.at_value(path, format!("\"acknowledge\" needs {SHAPE}"));
                 }
                 None

@@ -7,7 +7,13 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token, braced, bracketed};
 use user_engine_conformance_spec::{KNOWN_CAPABILITIES, did_you_mean};
 
-const OPTIONS: &[&str] = &["factory", "capabilities", "skip", "spec", "ignore_unless_env"];
+const OPTIONS: &[&str] = &[
+    "factory",
+    "capabilities",
+    "skip",
+    "spec",
+    "ignore_unless_env",
+];
 
 /// What the invocation asks for.
 pub(crate) struct Invocation {

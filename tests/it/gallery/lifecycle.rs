@@ -1,7 +1,8 @@
-//! Broken adapters that get the store's lifecycle and reporting wrong: migrations, readiness,
-//! diagnostics, redaction (store-contract C22–C29).
+//! Broken adapters that get the store's lifecycle and reporting wrong: migrations (also when
+//! several run at once), readiness, diagnostics, redaction (store-contract C22–C29, C32).
 
 use std::fmt;
+use std::time::Duration;
 
 use user_engine::{
     Diagnostics, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS, MigrationReport, NotReadyReason,
@@ -60,6 +61,39 @@ impl Fault for MigrateIgnoresDrift {
             }),
             other => other,
         }
+    }
+}
+
+/// Breaks `store-contract#migration-concurrent`: migrate plans before it takes the migration lock
+/// and reports the plan — what was pending when the call began — so every migrator that started
+/// before the first one finished claims to have applied the same versions.
+#[derive(Default)]
+pub(crate) struct ConcurrentMigratorsAllApply;
+
+impl ConcurrentMigratorsAllApply {
+    /// How long planning takes before the lock is taken: the window in which a migrator started
+    /// at the same moment plans the same versions. No barrier: a lone migrator is only delayed.
+    const PLANNING: Duration = Duration::from_millis(25);
+}
+
+impl Fault for ConcurrentMigratorsAllApply {
+    const BREAKS: &'static str = "migration-concurrent";
+
+    fn migrate(&self, store: &Broken<Self>) -> Result<MigrationReport, StoreError> {
+        let current = store.inner.diagnostics()?.schema_version.unwrap_or(0);
+        let planned: Vec<u32> = MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v > current)
+            .collect();
+        if !planned.is_empty() {
+            std::thread::sleep(Self::PLANNING);
+        }
+        let report = store.inner.migrate()?;
+        Ok(MigrationReport {
+            applied: planned,
+            ..report
+        })
     }
 }
 

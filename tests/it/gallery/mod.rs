@@ -3,12 +3,15 @@
 //! catches something. The result is the kill matrix in `docs/kill-matrix.md`.
 
 mod base;
+mod durability;
+mod faults;
 mod lifecycle;
 mod matrix;
 mod outbox;
 mod queries;
 mod records;
 mod transactions;
+mod unsupported;
 
 use std::sync::OnceLock;
 
@@ -16,12 +19,8 @@ use user_engine::InMemoryUserEngineStore;
 use user_engine::conformance::spec::{self, Spec};
 use user_engine::conformance::{RunOptions, ScenarioOutcome, Status, run_spec};
 
-use base::{Broken, Faithful, Fault, short_name};
+use base::{Broken, Faithful, Fault, REFERENCE_CAPABILITIES, short_name};
 use matrix::{Column, KillMatrix};
-
-/// The capabilities the reference declares in `tests/it/reference.rs`; a broken adapter declares
-/// the same, forwarding the reference's hooks.
-const CAPABILITIES: [&str; 2] = ["migration_tamper", "concurrent_transactions"];
 
 /// Broken adapters the current spec cannot catch, each with the scenario change that would. Empty:
 /// every exhibit is caught. An entry here is a known gap in the spec, never a way to pass; the
@@ -32,24 +31,36 @@ const KNOWN_SURVIVORS: &[(&str, &str)] = &[];
 struct Exhibit {
     name: &'static str,
     breaks: &'static str,
-    run: fn(&Spec, &RunOptions) -> Vec<ScenarioOutcome>,
+    /// What it claims; it runs the scenarios these capabilities select.
+    capabilities: &'static [&'static str],
+    run: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
 }
 
 fn exhibit<F: Fault>() -> Exhibit {
     Exhibit {
         name: short_name::<F>(),
         breaks: F::BREAKS,
+        capabilities: F::CAPABILITIES,
         run: run_broken::<F>,
     }
 }
 
-fn run_broken<F: Fault>(spec: &Spec, options: &RunOptions) -> Vec<ScenarioOutcome> {
-    run_spec(spec, &Broken::<F>::default, options)
+/// Runs the spec against the adapter with fault `F` claiming `capabilities`: the same set picks
+/// the scenarios and decides which conformance hooks the adapter answers.
+fn run_broken<F: Fault>(
+    spec: &Spec,
+    capabilities: &'static [&'static str],
+) -> Vec<ScenarioOutcome> {
+    let options = RunOptions::with_capabilities(capabilities.iter().copied());
+    run_spec(spec, &|| Broken::<F>::new(capabilities), &options)
 }
 
 /// Every broken adapter, in the order of the clauses they break.
 fn gallery() -> Vec<Exhibit> {
-    use {lifecycle::*, outbox::*, queries::*, records::*, transactions::*};
+    use {
+        durability::*, faults::*, lifecycle::*, outbox::*, queries::*, records::*, transactions::*,
+        unsupported::*,
+    };
     vec![
         exhibit::<GetIgnoresKind>(),
         exhibit::<VersionNotIncremented>(),
@@ -68,6 +79,9 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<DirtyReads>(),
         exhibit::<DirtyReadsBetweenTransactions>(),
         exhibit::<FailedCommitPublishesEvents>(),
+        exhibit::<PartialCommitOnFault>(),
+        exhibit::<CommitFailsAfterApplying>(),
+        exhibit::<TerminationLeavesStoreBroken>(),
         exhibit::<KindFilterIgnored>(),
         exhibit::<TenantListOrderedById>(),
         exhibit::<LocaleOrderedIds>(),
@@ -96,15 +110,24 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<AcknowledgedCountedAsPending>(),
         exhibit::<PayloadInStoreDebug>(),
         exhibit::<PayloadInInvalidError>(),
+        exhibit::<CommitsOnlyToCache>(),
+        exhibit::<ReopenDropsPendingEvents>(),
+        exhibit::<ReopenRecoversOpenTransactions>(),
+        exhibit::<UnsupportedReopenSucceeds>(),
+        exhibit::<UnsupportedFaultInjectionSucceeds>(),
+        exhibit::<UnsupportedFaultStillArms>(),
+        exhibit::<TerminationAnswersOk>(),
+        exhibit::<ConcurrentMigratorsAllApply>(),
     ]
 }
 
-/// The whole spec run once against the reference, the fault-free wrapper and every exhibit;
-/// shared by the tests below so the 2-core CI machine runs it once.
+/// The whole spec run once against the reference, the fault-free wrapper (under every capability
+/// set an exhibit claims) and every exhibit; shared by the tests below so the 2-core CI machine
+/// runs it once.
 struct GalleryRun {
     spec: &'static Spec,
     reference: Vec<ScenarioOutcome>,
-    faithful: Vec<ScenarioOutcome>,
+    faithful: Vec<(&'static [&'static str], Vec<ScenarioOutcome>)>,
     exhibits: Vec<(Exhibit, Vec<ScenarioOutcome>)>,
 }
 
@@ -114,15 +137,25 @@ fn gallery_run() -> &'static GalleryRun {
         let spec = spec::embedded().unwrap_or_else(|errors| {
             panic!("the embedded conformance spec does not load:\n{errors}")
         });
-        let options = RunOptions::with_capabilities(CAPABILITIES);
+        let options = RunOptions::with_capabilities(REFERENCE_CAPABILITIES.iter().copied());
+        let exhibits = gallery();
+        let mut claimed: Vec<&'static [&'static str]> = Vec::new();
+        for exhibit in &exhibits {
+            if !claimed.contains(&exhibit.capabilities) {
+                claimed.push(exhibit.capabilities);
+            }
+        }
         GalleryRun {
             spec,
             reference: run_spec(spec, &InMemoryUserEngineStore::new, &options),
-            faithful: run_broken::<Faithful>(spec, &options),
-            exhibits: gallery()
+            faithful: claimed
+                .into_iter()
+                .map(|capabilities| (capabilities, run_broken::<Faithful>(spec, capabilities)))
+                .collect(),
+            exhibits: exhibits
                 .into_iter()
                 .map(|exhibit| {
-                    let outcomes = (exhibit.run)(spec, &options);
+                    let outcomes = (exhibit.run)(spec, exhibit.capabilities);
                     (exhibit, outcomes)
                 })
                 .collect(),
@@ -137,6 +170,7 @@ fn kill_matrix(run: &GalleryRun) -> KillMatrix<'_> {
         .map(|(exhibit, outcomes)| Column {
             name: exhibit.name,
             breaks: exhibit.breaks,
+            claims: claims_against_reference(exhibit.capabilities),
             survives_because: KNOWN_SURVIVORS
                 .iter()
                 .find(|(name, _)| *name == exhibit.name)
@@ -147,27 +181,98 @@ fn kill_matrix(run: &GalleryRun) -> KillMatrix<'_> {
     KillMatrix::new(run.spec, columns)
 }
 
-/// Why `outcomes` are not a clean pass, one line (or located failure) per scenario.
-fn not_passing(who: &str, outcomes: &[ScenarioOutcome]) -> Vec<String> {
+/// `capabilities` as the kill matrix shows them: `+name` for each the reference lacks, `−name`
+/// for each of the reference's missing.
+fn claims_against_reference(capabilities: &[&str]) -> String {
+    let added = capabilities
+        .iter()
+        .filter(|c| !REFERENCE_CAPABILITIES.contains(c))
+        .map(|c| format!("+`{c}`"));
+    let missing = REFERENCE_CAPABILITIES
+        .iter()
+        .filter(|c| !capabilities.contains(c))
+        .map(|c| format!("−`{c}`"));
+    added.chain(missing).collect::<Vec<_>>().join(" ")
+}
+
+/// The scenarios `outcomes` fail, each with its located failure. A skip is no failure: the
+/// capabilities a run claims decide which scenarios it runs.
+fn failing(who: &str, outcomes: &[ScenarioOutcome]) -> Vec<String> {
     outcomes
         .iter()
         .filter_map(|o| match &o.status {
-            Status::Passed => None,
             Status::Failed(failure) => Some(format!("{who} fails `{}`:\n{failure}", o.id)),
-            Status::Skipped { reason } => Some(format!("{who} skips `{}`: {reason}", o.id)),
+            Status::Passed | Status::Skipped { .. } => None,
         })
         .collect()
+}
+
+/// Scenarios the fault-free wrapper passes under none of the capability sets: a catch by such a
+/// scenario would prove nothing.
+fn never_passed_faithfully(run: &GalleryRun) -> Vec<String> {
+    run.spec
+        .scenarios
+        .iter()
+        .filter(|s| {
+            !run.faithful.iter().any(|(_, outcomes)| {
+                outcomes
+                    .iter()
+                    .any(|o| o.id == s.id && matches!(o.status, Status::Passed))
+            })
+        })
+        .map(|s| {
+            format!(
+                "the fault-free wrapper runs `{}` under no capability set an exhibit claims",
+                s.id
+            )
+        })
+        .collect()
+}
+
+/// Whether `REFERENCE_CAPABILITIES` still lists what `tests/it/reference.rs` declares: an exhibit
+/// claiming less than the reference would skip the scenarios that could catch it.
+fn reference_capability_drift() -> Vec<String> {
+    let source = include_str!("../reference.rs");
+    let declared: Option<Vec<&str>> = source
+        .split_once("capabilities: [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        });
+    let mut claimed = REFERENCE_CAPABILITIES.to_vec();
+    claimed.sort_unstable();
+    match declared {
+        Some(mut declared) => {
+            declared.sort_unstable();
+            if declared == claimed {
+                return Vec::new();
+            }
+            vec![format!(
+                "tests/it/reference.rs declares capabilities {declared:?}, but gallery::base::REFERENCE_CAPABILITIES lists {claimed:?}: make them agree"
+            )]
+        }
+        None => vec![
+            "tests/it/reference.rs has no `capabilities: [...]` list to compare REFERENCE_CAPABILITIES with".to_owned(),
+        ],
+    }
 }
 
 #[test]
 fn every_broken_adapter_is_caught() {
     let run = gallery_run();
     // "Caught" means nothing unless the reference, and the wrapper without a fault, pass everything.
-    let mut problems = not_passing("the reference store", &run.reference);
-    problems.extend(not_passing(
-        "the fault-free wrapper (gallery::base::Faithful)",
-        &run.faithful,
-    ));
+    let mut problems = reference_capability_drift();
+    problems.extend(failing("the reference store", &run.reference));
+    problems.extend(never_passed_faithfully(run));
+    for (capabilities, outcomes) in &run.faithful {
+        problems.extend(failing(
+            &format!("the fault-free wrapper (gallery::base::Faithful) claiming {capabilities:?}"),
+            outcomes,
+        ));
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 
     let matrix = kill_matrix(run);

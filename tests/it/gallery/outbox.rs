@@ -58,7 +58,7 @@ impl Fault for RollbackKeepsEvents {
 
     fn rollback(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
         tx.take().rollback()?;
-        replay(&tx.store.inner, &[], &tx.log.events)
+        replay(&tx.store.inner, &[], &[], &tx.log.events)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::Value;
 use user_engine::{
@@ -89,6 +90,13 @@ impl Fault for ExpectationsIgnored {
 #[derive(Default)]
 pub(crate) struct NoCommitTimeRecheck;
 
+impl NoCommitTimeRecheck {
+    /// The round trip between checking a guarded write and making it: the window in which a writer
+    /// started at the same moment (a `concurrently` copy) passes the same check. Without it the
+    /// race is won or lost by the scheduler, and the kill matrix would change from run to run.
+    const CHECK_TO_WRITE: Duration = Duration::from_millis(25);
+}
+
 impl Fault for NoCommitTimeRecheck {
     const BREAKS: &'static str = "records-expectation";
 
@@ -105,6 +113,9 @@ impl Fault for NoCommitTimeRecheck {
                 expected: expect,
                 actual,
             });
+        }
+        if expect != Expectation::Any {
+            std::thread::sleep(Self::CHECK_TO_WRITE);
         }
         tx.inner().save(write, Expectation::Any)
     }

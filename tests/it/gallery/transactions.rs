@@ -49,7 +49,7 @@ impl Fault for RollbackKeepsRecords {
 
     fn rollback(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
         tx.take().rollback()?;
-        replay(&tx.store.inner, &tx.log.changes, &[])
+        replay(&tx.store.inner, &tx.log.changes, &[], &[])
     }
 }
 
@@ -188,7 +188,7 @@ impl Fault for FailedCommitPublishesEvents {
         let failure = tx.take().commit().err();
         match failure {
             Some(e) => {
-                replay(&tx.store.inner, &[], &tx.log.events)?;
+                replay(&tx.store.inner, &[], &[], &tx.log.events)?;
                 Err(e)
             }
             None => Ok(()),

@@ -2,17 +2,26 @@
 //! routes each call through a [`Fault`] hook whose default delegates unchanged, so a broken adapter
 //! is only the one hook it gets wrong.
 
+mod hooks;
+mod tx;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use user_engine::{
     AuditEntry, AuditRecord, ConformanceHooks, Diagnostics, EventId, Expectation,
-    InMemoryUserEngineStore, MigrationReport, OutboxEvent, OutboxMessage, Page, Readiness, Record,
-    RecordKey, RecordWrite, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore,
-    UserId,
+    InMemoryUserEngineStore, InjectedFault, MigrationReport, OutboxEvent, OutboxMessage, Page,
+    Readiness, Record, RecordKey, RecordWrite, StoreError, StoreTransaction, TenantId, TenantQuery,
+    UserEngineStore, UserId,
 };
+
+pub(crate) use hooks::{
+    DURABLE_CAPABILITIES, REFERENCE_CAPABILITIES, TERMINABLE_CAPABILITIES,
+    WITHOUT_FAULT_HOOKS_CAPABILITIES,
+};
+pub(crate) use tx::{BrokenTx, Change, TxLog, replay};
 
 /// One way of breaking the store contract. Every hook defaults to the reference behaviour, so an
 /// implementation overrides exactly the behaviour it breaks and nothing else.
@@ -20,11 +29,23 @@ use user_engine::{
 /// Store hooks receive the whole [`Broken`] store (for the reference store inside it, the tenants
 /// seen so far and the writes of open transactions); transaction hooks receive the [`BrokenTx`]
 /// (for the reference transaction inside it and the [`TxLog`] of what it did). Hooks have no doc
-/// comments of their own: each is the [`UserEngineStore`] or [`StoreTransaction`] method of the
-/// same name (`tx_get` is the transaction's `get`).
+/// comments of their own: each is the [`UserEngineStore`], [`StoreTransaction`] or
+/// [`ConformanceHooks`] method of the same name (`tx_get` is the transaction's `get`; `begin`
+/// returns the reference transaction the base then wraps).
 pub(crate) trait Fault: Default + Send + Sync + 'static {
     /// The `docs/store-contract.md` anchor this fault breaks.
     const BREAKS: &'static str;
+
+    /// The capabilities the broken adapter claims: the scenarios it is run against, and the
+    /// conformance hooks the base answers for it (see [`Broken::claims`]).
+    const CAPABILITIES: &'static [&'static str] = REFERENCE_CAPABILITIES;
+
+    fn begin<'s>(
+        &self,
+        store: &'s Broken<Self>,
+    ) -> Result<Box<dyn StoreTransaction + 's>, StoreError> {
+        store.inner.begin()
+    }
 
     fn get(&self, store: &Broken<Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         store.inner.get(key)
@@ -79,6 +100,14 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
         f.debug_tuple(short_name::<Self>())
             .field(&store.inner)
             .finish()
+    }
+
+    fn inject_fault(&self, store: &Broken<Self>, fault: InjectedFault) -> Result<(), StoreError> {
+        store.faithful_inject_fault(fault)
+    }
+
+    fn reopen(&self, store: &Broken<Self>) -> Result<(), StoreError> {
+        store.faithful_reopen()
     }
 
     fn tx_get(
@@ -148,18 +177,35 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A broken adapter: the reference store with one [`Fault`].
-#[derive(Default)]
 pub(crate) struct Broken<F> {
     /// The reference store that does the real work.
     pub(crate) inner: InMemoryUserEngineStore,
     /// The fault, with whatever state it keeps.
     pub(crate) fault: F,
+    capabilities: &'static [&'static str],
     tenants: Mutex<BTreeSet<TenantId>>,
     uncommitted: Mutex<BTreeMap<RecordKey, Option<Record>>>,
     enqueue_clock: AtomicU64,
 }
 
 impl<F: Fault> Broken<F> {
+    /// A fresh, unmigrated broken adapter claiming `capabilities` (usually `F::CAPABILITIES`).
+    pub(crate) fn new(capabilities: &'static [&'static str]) -> Self {
+        Self {
+            inner: InMemoryUserEngineStore::new(),
+            fault: F::default(),
+            capabilities,
+            tenants: Mutex::default(),
+            uncommitted: Mutex::default(),
+            enqueue_clock: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the adapter claims `capability`.
+    pub(crate) fn claims(&self, capability: &str) -> bool {
+        self.capabilities.contains(&capability)
+    }
+
     /// Every tenant a record was ever written for, in order: what a leaking query reaches into.
     pub(crate) fn tenants(&self) -> Vec<TenantId> {
         lock(&self.tenants).iter().cloned().collect()
@@ -187,13 +233,8 @@ impl<F: Fault> fmt::Debug for Broken<F> {
 
 impl<F: Fault> UserEngineStore for Broken<F> {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
-        let inner = self.inner.begin()?;
-        Ok(Box::new(BrokenTx {
-            store: self,
-            open: Some(inner),
-            done: false,
-            log: TxLog::default(),
-        }))
+        let inner = self.fault.begin(self)?;
+        Ok(Box::new(BrokenTx::new(self, inner)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
@@ -233,162 +274,13 @@ impl<F: Fault> UserEngineStore for Broken<F> {
     }
 
     fn conformance_hooks(&self) -> Option<&dyn ConformanceHooks> {
-        self.inner.conformance_hooks()
+        // Always some: the hooks answer `unsupported` for what the adapter does not claim.
+        Some(self)
     }
 }
 
-/// What a transaction did, in order, so a fault can replay it where the contract forbids.
-#[derive(Default)]
-pub(crate) struct TxLog {
-    /// Record writes that succeeded.
-    pub(crate) changes: Vec<Change>,
-    /// Events that were enqueued.
-    pub(crate) events: Vec<Enqueued>,
-}
-
-/// One successful record write.
-pub(crate) enum Change {
-    Saved(RecordWrite),
-    Deleted(RecordKey),
-}
-
-impl Change {
-    /// The record written.
-    pub(crate) fn key(&self) -> &RecordKey {
-        match self {
-            Change::Saved(write) => &write.key,
-            Change::Deleted(key) => key,
-        }
-    }
-}
-
-/// One enqueued event, stamped with the store-wide order in which events were enqueued (the order
-/// an id assigned at insert time would have, which the contract says relays must not follow).
-pub(crate) struct Enqueued {
-    pub(crate) at: u64,
-    pub(crate) message: OutboxMessage,
-}
-
-/// A broken adapter's transaction: the reference transaction plus a log of what it did.
-pub(crate) struct BrokenTx<'a, F: Fault> {
-    /// The store it belongs to.
-    pub(crate) store: &'a Broken<F>,
-    open: Option<Box<dyn StoreTransaction + 'a>>,
-    done: bool,
-    /// What it did so far.
-    pub(crate) log: TxLog,
-}
-
-impl<'a, F: Fault> BrokenTx<'a, F> {
-    /// The reference transaction.
-    pub(crate) fn inner(&mut self) -> &mut (dyn StoreTransaction + 'a) {
-        self.open
-            .as_deref_mut()
-            .expect("a fault used its transaction after committing or rolling it back")
-    }
-
-    /// Takes the reference transaction out, to commit or roll it back.
-    pub(crate) fn take(&mut self) -> Box<dyn StoreTransaction + 'a> {
-        self.open
-            .take()
-            .expect("a fault finished its transaction twice")
-    }
-
-    fn finish(
-        &mut self,
-        end: impl FnOnce(&F, &mut Self) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let store = self.store;
-        let fault = &store.fault;
-        self.done = true;
-        let result = end(fault, self);
-        store.forget_uncommitted(&self.log);
-        result
-    }
-}
-
-impl<F: Fault> StoreTransaction for BrokenTx<'_, F> {
-    fn get(&mut self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        let store = self.store;
-        store.fault.tx_get(self, key)
-    }
-
-    fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        let store = self.store;
-        let logged = write.clone();
-        let record = store.fault.save(self, write, expect)?;
-        lock(&store.tenants).insert(logged.key.tenant.clone());
-        lock(&store.uncommitted).insert(logged.key.clone(), Some(record.clone()));
-        self.log.changes.push(Change::Saved(logged));
-        Ok(record)
-    }
-
-    fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        let store = self.store;
-        store.fault.delete(self, key, expect)?;
-        lock(&store.uncommitted).insert(key.clone(), None);
-        self.log.changes.push(Change::Deleted(key.clone()));
-        Ok(())
-    }
-
-    fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
-        let store = self.store;
-        store.fault.append_audit(self, entry)
-    }
-
-    fn enqueue(&mut self, message: OutboxMessage) -> Result<(), StoreError> {
-        let store = self.store;
-        let logged = message.clone();
-        store.fault.enqueue(self, message)?;
-        let at = store.enqueue_clock.fetch_add(1, Ordering::Relaxed);
-        self.log.events.push(Enqueued {
-            at,
-            message: logged,
-        });
-        Ok(())
-    }
-
-    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.finish(|fault, tx| fault.commit(tx))
-    }
-
-    fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.finish(|fault, tx| fault.rollback(tx))
-    }
-}
-
-impl<F: Fault> Drop for BrokenTx<'_, F> {
-    fn drop(&mut self) {
-        if !self.done {
-            let store = self.store;
-            store.fault.dropped(self);
-            store.forget_uncommitted(&self.log);
-        }
-    }
-}
-
-/// Commits `changes` and `events` once more in a transaction of their own: how a fault makes work
-/// survive that the contract says must vanish.
-pub(crate) fn replay(
-    store: &InMemoryUserEngineStore,
-    changes: &[Change],
-    events: &[Enqueued],
-) -> Result<(), StoreError> {
-    let mut again = store.begin()?;
-    for change in changes {
-        match change {
-            Change::Saved(write) => again.save(write.clone(), Expectation::Any).map(drop)?,
-            Change::Deleted(key) => again.delete(key, Expectation::Any)?,
-        }
-    }
-    for event in events {
-        again.enqueue(event.message.clone())?;
-    }
-    again.commit()
-}
-
-/// No fault at all: proves the delegation itself keeps the contract, so that a kill in the
-/// gallery is the fault's doing and not the base's.
+/// No fault at all: proves the delegation itself keeps the contract, under every capability set
+/// an exhibit claims, so that a kill in the gallery is the fault's doing and not the base's.
 #[derive(Default)]
 pub(crate) struct Faithful;
 
