@@ -1,0 +1,295 @@
+//! `cargo run -p user-engine-bench --release`: what each adapter costs against the raw driver
+//! doing the same work in the same run, and what the conformance suite itself costs.
+//!
+//! Every operation is measured as a ratio adapter / raw, interleaved sample by sample, because the
+//! machine is shared and absolute timings move with whatever else is building. PostgreSQL is
+//! measured only when `USER_ENGINE_POSTGRES_URL` is set. `docs/performance.md` holds the figures.
+//!
+//! Options: `--quick` (a smoke run), `--only memory,sqlite,postgres`,
+//! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`. Parsed by hand: five flags do
+//! not need a dependency.
+
+mod explain;
+mod raw_memory;
+mod raw_postgres;
+mod raw_sqlite;
+mod report;
+mod suite;
+mod timing;
+mod wire;
+mod workload;
+
+use anyhow::{Context, Result, bail, ensure};
+use tempfile::TempDir;
+use user_engine::InMemoryUserEngineStore;
+use user_engine_postgres::testing::{IsolatedSchema, URL_VAR};
+use user_engine_sqlite::SqliteUserEngineStore;
+use user_engine_sqlite::testing::TempSqliteStore;
+
+use crate::report::Row;
+use crate::timing::{Plan, Workload, compare};
+use crate::workload::{Adapter, DRAIN_BATCH, OUTBOX_EVENTS, Operation, RECORDS, Subject, prepare};
+
+const BACKENDS: [&str; 3] = ["memory", "sqlite", "postgres"];
+
+struct Args {
+    plan: Plan,
+    backends: Vec<&'static str>,
+    operations: Vec<Operation>,
+    ops: bool,
+    suite: bool,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        plan: Plan::standard(),
+        backends: BACKENDS.to_vec(),
+        operations: Operation::ALL.to_vec(),
+        ops: true,
+        suite: true,
+    };
+    let mut input = std::env::args().skip(1);
+    while let Some(arg) = input.next() {
+        match arg.as_str() {
+            "--quick" => args.plan = Plan::quick(),
+            "--skip-ops" => args.ops = false,
+            "--skip-suite" => args.suite = false,
+            "--only" => {
+                let list = input
+                    .next()
+                    .context("--only needs a list, e.g. `--only sqlite,postgres`")?;
+                args.backends = list
+                    .split(',')
+                    .map(|name| {
+                        BACKENDS.iter().copied().find(|b| *b == name.trim()).with_context(|| {
+                            format!("unknown adapter {name:?} in --only; expected memory, sqlite or postgres")
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--op" => {
+                let list = input
+                    .next()
+                    .context("--op needs a list, e.g. `--op get,save`")?;
+                args.operations = list
+                    .split(',')
+                    .map(|name| {
+                        Operation::ALL
+                            .into_iter()
+                            .find(|o| o.name() == name.trim())
+                            .with_context(|| {
+                                format!(
+                                    "unknown operation {name:?} in --op; expected save, get, list, batch or drain"
+                                )
+                            })
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite]\n\
+                     PostgreSQL is measured when {URL_VAR} is set."
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}; try --help"),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    println!("user-engine-bench — {}", report::machine());
+    if cfg!(debug_assertions) {
+        println!("warning: a debug build; run with --release for meaningful figures");
+    }
+    let url = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty());
+    let mut backends = args.backends.clone();
+    if url.is_none() && backends.contains(&"postgres") {
+        println!(
+            "PostgreSQL: NOT benchmarked — {URL_VAR} is not set \
+             (e.g. {URL_VAR}='host=127.0.0.1 user=root dbname=test')"
+        );
+        backends.retain(|b| *b != "postgres");
+    }
+    let mut rows = Vec::new();
+    if args.ops {
+        println!("\n{}", report::table_header());
+        for backend in &backends {
+            for &operation in &args.operations {
+                let comparison = measure(backend, operation, &args.plan, url.as_deref())
+                    .with_context(|| format!("measuring {backend}: {}", operation.label()))?;
+                let row = Row {
+                    backend,
+                    operation,
+                    comparison,
+                };
+                println!("{}", report::table_row(&row));
+                rows.push(row);
+            }
+        }
+        println!(
+            "(medians per operation; ratio = median of per-round adapter/raw ratios; load average now {})",
+            report::load_average()
+        );
+    }
+    if args.ops {
+        println!("\nwhere the gaps come from (measured in this run):");
+        if backends.contains(&"memory") {
+            for line in explain::memory()? {
+                println!("{line}");
+            }
+        }
+        if backends.contains(&"sqlite") {
+            for line in explain::sqlite(&rows)? {
+                println!("{line}");
+            }
+        }
+        if let (Some(url), true) = (&url, backends.contains(&"postgres")) {
+            for line in explain::postgres(url, &rows)? {
+                println!("{line}");
+            }
+        }
+    }
+    if args.suite {
+        println!("\nconformance suite cost (embedded spec, fresh store per scenario):");
+        // Scenarios that panic on purpose would print a message and a backtrace each; the runner
+        // catches the panic and reports it as a failure anyway.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let quick = args.plan.rounds < Plan::standard().rounds;
+        for backend in &backends {
+            let cost = match *backend {
+                "memory" => suite::measure(
+                    "memory",
+                    suite::MEMORY_CAPABILITIES,
+                    &InMemoryUserEngineStore::new,
+                    if quick { 1 } else { 5 },
+                )?,
+                "sqlite" => {
+                    suite::measure("sqlite", user_engine_sqlite::CAPABILITIES, &TempSqliteStore::new, if quick { 1 } else { 3 })?
+                }
+                _ => {
+                    let url = url.clone().context("postgres needs a url")?;
+                    let factory = move || match IsolatedSchema::create(&url) {
+                        Ok(schema) => schema,
+                        Err(err) => panic!("cannot create an isolated schema: {err}"),
+                    };
+                    suite::measure("postgres", user_engine_postgres::CAPABILITIES, &factory, if quick { 1 } else { 2 })?
+                }
+            };
+            println!("{}", report::suite(&cost));
+        }
+        std::panic::set_hook(hook);
+        if let (Some(url), true) = (&url, backends.contains(&"postgres")) {
+            let setup = suite::isolated_setup(url, if quick { 3 } else { 25 })?;
+            println!("{}", report::isolated(&setup));
+        }
+    }
+    let targeted: Vec<&Row> = rows.iter().filter(|r| r.has_target()).collect();
+    if !targeted.is_empty() {
+        let missed: Vec<String> = targeted
+            .iter()
+            .filter(|r| !r.holds())
+            .map(|r| {
+                format!(
+                    "{} {} {:.2}×",
+                    r.backend,
+                    r.operation.label(),
+                    r.comparison.ratio
+                )
+            })
+            .collect();
+        println!(
+            "\nratio target (≤{:.2}× raw): {} of {} hold{}",
+            report::RATIO_TARGET,
+            targeted.len() - missed.len(),
+            targeted.len(),
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!("; missed: {}", missed.join("; "))
+            }
+        );
+    }
+    Ok(())
+}
+
+/// A fresh adapter and its baseline for one operation, so no operation inherits another's
+/// history. Fields drop in order: the stores close before their directory is removed.
+struct Pair {
+    adapter: Box<dyn Subject>,
+    raw: Box<dyn Subject>,
+    _dir: Option<TempDir>,
+}
+
+impl Pair {
+    fn new(backend: &str, url: Option<&str>) -> Result<Self> {
+        Ok(match backend {
+            "memory" => Pair {
+                adapter: Box::new(Adapter::new(InMemoryUserEngineStore::new())?),
+                raw: Box::new(raw_memory::RawMemory::new()),
+                _dir: None,
+            },
+            "sqlite" => {
+                let dir = tempfile::tempdir()?;
+                let adapter = SqliteUserEngineStore::open(dir.path().join("adapter.db"))?;
+                let raw = raw_sqlite::RawSqlite::open(&dir.path().join("raw.db"))?;
+                Pair {
+                    adapter: Box::new(Adapter::new(adapter)?),
+                    raw: Box::new(raw),
+                    _dir: Some(dir),
+                }
+            }
+            _ => {
+                let url = url.context("postgres needs a url")?;
+                Pair {
+                    adapter: Box::new(Adapter::new(IsolatedSchema::create(url)?)?),
+                    raw: Box::new(raw_postgres::RawPostgres::create(url)?),
+                    _dir: None,
+                }
+            }
+        })
+    }
+}
+
+fn measure(
+    backend: &str,
+    operation: Operation,
+    plan: &Plan,
+    url: Option<&str>,
+) -> Result<timing::Comparison> {
+    let pair = Pair::new(backend, url)?;
+    prepare(operation, pair.adapter.as_ref(), pair.raw.as_ref())?;
+    let mut a = workload(operation, pair.adapter.as_ref());
+    let mut r = workload(operation, pair.raw.as_ref());
+    compare(plan, &mut a, &mut r)
+}
+
+fn workload<'a>(operation: Operation, subject: &'a dyn Subject) -> Workload<'a> {
+    match operation {
+        Operation::Save => Workload::Repeat(Box::new(move |n| subject.save_one(n).map(drop))),
+        Operation::Get => Workload::Repeat(Box::new(move |i| subject.get(i))),
+        Operation::List => Workload::Repeat(Box::new(move |_| {
+            let listed = subject.list_tenant()?;
+            ensure!(
+                listed == RECORDS,
+                "listed {listed} records, expected {RECORDS}"
+            );
+            Ok(())
+        })),
+        Operation::Batch => Workload::Repeat(Box::new(move |n| subject.write_batch(n))),
+        Operation::Drain => Workload::Fresh {
+            setup: Box::new(move || subject.seed_outbox(OUTBOX_EVENTS)),
+            run: Box::new(move || {
+                let drained = subject.drain(DRAIN_BATCH)?;
+                ensure!(
+                    drained == OUTBOX_EVENTS,
+                    "drained {drained} events, expected {OUTBOX_EVENTS}"
+                );
+                Ok(())
+            }),
+        },
+    }
+}

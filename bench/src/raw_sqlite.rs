@@ -1,0 +1,259 @@
+//! The SQLite baseline: the same statements written by hand with `rusqlite`, against the schema of
+//! `migrations/sqlite/` applied verbatim, with the adapter's connection settings (WAL,
+//! `synchronous=FULL`, a busy timeout) so that both pay for the same durability.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, ensure};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::workload::{
+    BATCH_TENANT, BATCH_WRITES, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT, Subject,
+    batch_id, event_payload, list_record, payload, save_id,
+};
+
+/// The adapter's schema, as the adapter applies it.
+pub const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_user_engine_store.sql");
+
+const UPSERT: &str = "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+     VALUES (?1, ?2, ?3, ?4, ?5, 1)
+     ON CONFLICT (tenant_id, kind, record_id)
+     DO UPDATE SET user_id = excluded.user_id, payload = excluded.payload, version = user_engine_records.version + 1
+     RETURNING version";
+const GET: &str =
+    "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
+     WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
+const LIST: &str =
+    "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
+     WHERE tenant_id = ?1 ORDER BY kind, record_id";
+const AUDIT: &str = "INSERT INTO user_engine_audit_records
+     (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const ENQUEUE: &str = "INSERT INTO user_engine_outbox_events (tenant_id, topic, event_key, payload) VALUES (?1, ?2, ?3, ?4)";
+const PENDING: &str =
+    "SELECT id, tenant_id, topic, event_key, payload FROM user_engine_outbox_events
+     WHERE acknowledged_at IS NULL ORDER BY id LIMIT ?1";
+const ACKNOWLEDGE: &str =
+    "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE id = ?1 AND acknowledged_at IS NULL";
+
+/// A record as a hand-written reader keeps it: owned columns and the parsed body.
+#[allow(
+    dead_code,
+    reason = "read to do the same work as the adapter; never inspected"
+)]
+pub struct RawRecord {
+    tenant: String,
+    kind: String,
+    id: String,
+    user: Option<String>,
+    payload: Value,
+    version: i64,
+}
+
+fn record(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, Option<String>, String, i64)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn parse(
+    (tenant, kind, id, user, payload, version): (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+    ),
+) -> Result<RawRecord> {
+    Ok(RawRecord {
+        tenant,
+        kind,
+        id,
+        user,
+        payload: serde_json::from_str(&payload)?,
+        version,
+    })
+}
+
+/// The baseline for `SqliteUserEngineStore`.
+pub struct RawSqlite {
+    connection: Mutex<Connection>,
+}
+
+impl RawSqlite {
+    /// Opens `path` like the adapter does and applies the migration file.
+    pub fn open(path: &Path) -> Result<Self> {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        let mode: String =
+            connection.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "journal mode stayed {mode}"
+        );
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection
+            .execute_batch(&format!("BEGIN IMMEDIATE; {MIGRATION} COMMIT;"))
+            .context("applying migrations/sqlite")?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.connection.lock().map_err(|_| anyhow!("poisoned"))
+    }
+}
+
+fn upsert(
+    conn: &Connection,
+    kind: &str,
+    tenant: &str,
+    id: &str,
+    user: &str,
+    body: &Value,
+) -> Result<i64> {
+    let version = conn
+        .prepare_cached(UPSERT)?
+        .query_row(params![tenant, kind, id, user, body.to_string()], |r| {
+            r.get(0)
+        })?;
+    Ok(version)
+}
+
+impl Subject for RawSqlite {
+    fn seed_list_tenant(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for i in 0..RECORDS {
+            let (kind, id, user) = list_record(i);
+            upsert(&tx, kind, LIST_TENANT, &id, &user, &payload(i as u64))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn save_one(&self, n: u64) -> Result<u64> {
+        let body = payload(n);
+        let id = save_id(n);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = upsert(&tx, "profile", SAVE_TENANT, &id, "u1", &body)?;
+        tx.commit()?;
+        Ok(u64::try_from(version)?)
+    }
+
+    fn get(&self, i: u64) -> Result<()> {
+        let (kind, id, _) = list_record((i % RECORDS as u64) as usize);
+        let conn = self.conn()?;
+        let row = conn
+            .prepare_cached(GET)?
+            .query_row(params![LIST_TENANT, kind, id], record)
+            .optional()?;
+        ensure!(
+            row.map(parse).transpose()?.is_some(),
+            "record {id} is missing"
+        );
+        Ok(())
+    }
+
+    fn list_tenant(&self) -> Result<usize> {
+        let conn = self.conn()?;
+        let mut statement = conn.prepare_cached(LIST)?;
+        let rows = statement
+            .query_map([LIST_TENANT], record)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let records = rows.into_iter().map(parse).collect::<Result<Vec<_>>>()?;
+        Ok(records.len())
+    }
+
+    fn write_batch(&self, n: u64) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for j in 0..BATCH_WRITES {
+            upsert(
+                &tx,
+                "preference",
+                BATCH_TENANT,
+                &batch_id(n, j),
+                "u1",
+                &payload(n),
+            )?;
+        }
+        let first = batch_id(n, 0);
+        tx.prepare_cached(AUDIT)?.execute(params![
+            BATCH_TENANT,
+            "u1",
+            "bench.batch_saved",
+            BATCH_TENANT,
+            "preference",
+            first
+        ])?;
+        tx.prepare_cached(ENQUEUE)?.execute(params![
+            BATCH_TENANT,
+            "bench.batch_saved",
+            n.to_string(),
+            event_payload(n).to_string()
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn seed_outbox(&self, events: usize) -> Result<()> {
+        self.drain(1_000)?;
+        let mut conn = self.conn()?;
+        for chunk in 0..events.div_ceil(100) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for i in chunk * 100..(chunk * 100 + 100).min(events) {
+                tx.prepare_cached(ENQUEUE)?.execute(params![
+                    OUTBOX_TENANT,
+                    "bench.event",
+                    i.to_string(),
+                    event_payload(i as u64).to_string()
+                ])?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&self, batch: usize) -> Result<usize> {
+        let mut drained = 0;
+        let mut conn = self.conn()?;
+        loop {
+            let rows: Vec<(i64, String, String, String, String)> = conn
+                .prepare_cached(PENDING)?
+                .query_map([i64::try_from(batch)?], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if rows.is_empty() {
+                return Ok(drained);
+            }
+            let mut ids = Vec::with_capacity(rows.len());
+            for (id, tenant, topic, key, body) in rows {
+                let body: Value = serde_json::from_str(&body)?;
+                debug_assert!(!tenant.is_empty() && !topic.is_empty() && !key.is_empty());
+                debug_assert!(!body.is_null());
+                ids.push(id);
+            }
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for id in ids {
+                drained += tx.prepare_cached(ACKNOWLEDGE)?.execute([id])?;
+            }
+            tx.commit()?;
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Printing: the machine, the ratio table, the suite's cost, each against its target.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::suite::{IsolatedSetup, SuiteCost};
+use crate::timing::Comparison;
+use crate::workload::Operation;
+
+/// Adapters within this factor of the raw driver on every operation (SQLite and PostgreSQL).
+pub const RATIO_TARGET: f64 = 1.25;
+/// Median cost of setting up one isolated PostgreSQL test.
+pub const ISOLATED_SETUP_TARGET: Duration = Duration::from_millis(20);
+
+/// One line of the ratio table.
+pub struct Row {
+    pub backend: &'static str,
+    pub operation: Operation,
+    pub comparison: Comparison,
+}
+
+impl Row {
+    /// Whether the ratio target applies to this backend (not to the in-memory store).
+    pub fn has_target(&self) -> bool {
+        self.backend != "memory"
+    }
+
+    pub fn holds(&self) -> bool {
+        self.comparison.ratio <= RATIO_TARGET
+    }
+}
+
+/// A duration with a unit that keeps three significant figures.
+pub fn duration(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$} {unit}")
+}
+
+/// The machine and how busy it was: absolute figures from a busy machine are not comparable.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, m)| m.trim())
+        .to_owned();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kb| format!("{:.1} GiB", kb / 1_048_576.0),
+        );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{cores} cores, {memory} memory, CPU {model}; load average {}",
+        load_average()
+    )
+}
+
+/// `/proc/loadavg`'s first three fields.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+pub fn table_header() -> String {
+    format!(
+        "{:<9} {:<34} {:>10} {:>10} {:>7} {:>13} {:>10}  {}",
+        "adapter",
+        "operation",
+        "adapter",
+        "raw",
+        "ratio",
+        "ratio IQR",
+        "rounds×ops",
+        "target ≤1.25×"
+    )
+}
+
+pub fn table_row(row: &Row) -> String {
+    let c = &row.comparison;
+    let verdict = match (row.has_target(), row.holds()) {
+        (false, _) => "(no target)",
+        (true, true) => "holds",
+        (true, false) => "MISSED",
+    };
+    format!(
+        "{:<9} {:<34} {:>10} {:>10} {:>6.2}× {:>13} {:>10}  {}",
+        row.backend,
+        row.operation.label(),
+        duration(c.adapter),
+        duration(c.raw),
+        c.ratio,
+        format!("{:.2}–{:.2}", c.ratio_quartiles.0, c.ratio_quartiles.1),
+        format!("{}×{}", c.rounds, c.iterations),
+        verdict
+    )
+}
+
+pub fn suite(cost: &SuiteCost) -> String {
+    let mut out = format!(
+        "{:<9} {:>3} scenarios ({} passed, {} skipped, {} failed): run_spec {} (median of {}), \
+         median scenario {}, slowest {} {}",
+        cost.adapter,
+        cost.scenarios,
+        cost.passed,
+        cost.skipped,
+        cost.failed.len(),
+        duration(cost.wall),
+        cost.wall_runs,
+        duration(cost.per_scenario),
+        cost.slowest.0,
+        duration(cost.slowest.1),
+    );
+    if !cost.failed.is_empty() {
+        let _ = write!(
+            out,
+            "\n          FAILED (timings above are not the suite's cost): {}",
+            cost.failed.join(", ")
+        );
+    }
+    out
+}
+
+pub fn isolated(setup: &IsolatedSetup) -> String {
+    let verdict = if setup.setup <= ISOLATED_SETUP_TARGET {
+        "holds"
+    } else {
+        "MISSED"
+    };
+    format!(
+        "postgres isolated test setup (IsolatedSchema::create + migrate), median of {}: {} \
+         — target < {}: {verdict}\n\
+         \x20   create {} (of which one bare connect {}), migrate {}, teardown (drop) {}\n\
+         \x20   alternatives on one open connection: CREATE SCHEMA + migration as one batch {} \
+         ({} with synchronous_commit off); recycling a pre-migrated schema: TRUNCATE {}, \
+         DELETE + sequence restarts (synchronous_commit off) {}",
+        setup.samples,
+        duration(setup.setup),
+        duration(ISOLATED_SETUP_TARGET),
+        duration(setup.create),
+        duration(setup.connect),
+        duration(setup.migrate),
+        duration(setup.teardown),
+        duration(setup.one_batch),
+        duration(setup.one_batch_async),
+        duration(setup.truncate),
+        duration(setup.delete),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_three_figures_and_pick_a_unit() {
+        assert_eq!(duration(Duration::from_nanos(950)), "950 ns");
+        assert_eq!(duration(Duration::from_nanos(12_340)), "12.3 µs");
+        assert_eq!(duration(Duration::from_micros(1_500)), "1.50 ms");
+        assert_eq!(duration(Duration::from_millis(2_500)), "2.50 s");
+    }
+}
