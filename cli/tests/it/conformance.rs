@@ -6,13 +6,24 @@ use quick_xml::events::Event;
 use serde_json::Value;
 use user_engine::conformance::spec;
 
-use crate::{Sandbox, fixtures};
+use crate::{Run, Sandbox, fixtures};
 
 fn embedded_count() -> usize {
     spec::embedded()
         .expect("the embedded spec is valid")
         .scenarios
         .len()
+}
+
+/// Runs `user-engine conformance --spec <the mixed spec> --store memory ARGS...`, which fails
+/// (exit 1) on the mixed spec's one wrong scenario.
+fn run_mixed_spec(sandbox: &Sandbox, args: &[&str]) -> Run {
+    let spec = fixtures::mixed_spec(sandbox);
+    let mut full = vec!["conformance", "--spec", &spec, "--store", "memory"];
+    full.extend_from_slice(args);
+    let run = sandbox.run(&full);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    run
 }
 
 #[test]
@@ -60,17 +71,7 @@ fn no_arguments_runs_memory_and_sqlite_and_passes() {
 #[test]
 fn a_failure_is_located_and_exits_1() {
     let sandbox = Sandbox::new();
-    let spec = fixtures::mixed_spec(&sandbox);
-    let run = sandbox.run(&[
-        "conformance",
-        "--spec",
-        &spec,
-        "--store",
-        "memory",
-        "--store",
-        "sqlite:",
-    ]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
+    let run = run_mixed_spec(&sandbox, &["--store", "sqlite:"]);
     assert_eq!(run.stderr, "");
     insta::assert_snapshot!("conformance_failure_human", sandbox.normalize(&run.stdout));
 }
@@ -78,17 +79,7 @@ fn a_failure_is_located_and_exits_1() {
 #[test]
 fn markdown_report() {
     let sandbox = Sandbox::new();
-    let spec = fixtures::mixed_spec(&sandbox);
-    let run = sandbox.run(&[
-        "conformance",
-        "--spec",
-        &spec,
-        "--store",
-        "memory",
-        "--format",
-        "markdown",
-    ]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
+    let run = run_mixed_spec(&sandbox, &["--format", "markdown"]);
     insta::assert_snapshot!(
         "conformance_failure_markdown",
         sandbox.normalize(&run.stdout)
@@ -98,19 +89,7 @@ fn markdown_report() {
 #[test]
 fn json_report_parses_and_is_pinned() {
     let sandbox = Sandbox::new();
-    let spec = fixtures::mixed_spec(&sandbox);
-    let run = sandbox.run(&[
-        "conformance",
-        "--spec",
-        &spec,
-        "--store",
-        "memory",
-        "--store",
-        "sqlite:",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
+    let run = run_mixed_spec(&sandbox, &["--store", "sqlite:", "--format", "json"]);
     let document: Value = serde_json::from_str(&run.stdout).expect("--format json prints JSON");
     assert_eq!(document["passed"], false);
     assert_eq!(
@@ -151,19 +130,7 @@ fn json_report_of_the_embedded_spec() {
 #[test]
 fn junit_report_is_well_formed_xml() {
     let sandbox = Sandbox::new();
-    let spec = fixtures::mixed_spec(&sandbox);
-    let run = sandbox.run(&[
-        "conformance",
-        "--spec",
-        &spec,
-        "--store",
-        "memory",
-        "--store",
-        "sqlite:",
-        "--format",
-        "junit",
-    ]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
+    let run = run_mixed_spec(&sandbox, &["--store", "sqlite:", "--format", "junit"]);
     let root = parse_xml(&run.stdout);
     assert_eq!(root.name, "testsuites");
     assert_eq!(

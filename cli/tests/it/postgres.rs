@@ -6,7 +6,7 @@ use serde_json::Value;
 use user_engine::conformance::spec;
 use user_engine_postgres::testing::{IsolatedSchema, postgres_required, url_from_env};
 
-use crate::Sandbox;
+use crate::{Run, Sandbox};
 
 /// `postgres:URL` when the tests should run; `None` after saying why they are skipped.
 fn server(sandbox: &Sandbox) -> Option<String> {
@@ -34,22 +34,22 @@ fn server(sandbox: &Sandbox) -> Option<String> {
     Some(store)
 }
 
+/// Runs `user-engine conformance --store memory --store STORE ARGS...` and expects it to pass.
+fn conformance_beside_memory(sandbox: &Sandbox, store: &str, args: &[&str]) -> Run {
+    let mut full = vec!["conformance", "--store", "memory", "--store", store];
+    full.extend_from_slice(args);
+    let run = sandbox.run(&full);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
 #[test]
 fn the_whole_spec_passes_on_postgres_beside_the_reference() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
         return;
     };
-    let run = sandbox.run(&[
-        "conformance",
-        "--store",
-        "memory",
-        "--store",
-        &store,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = conformance_beside_memory(&sandbox, &store, &["--format", "json"]);
     let document: Value = serde_json::from_str(&run.stdout).expect("--format json prints JSON");
     let n = spec::embedded().unwrap().scenarios.len();
     let tally = &document["tally"];
@@ -65,18 +65,11 @@ fn the_compliance_matrix_has_a_postgres_column() {
     let Some(store) = server(&sandbox) else {
         return;
     };
-    let run = sandbox.run(&[
-        "conformance",
-        "--store",
-        "memory",
-        "--store",
+    let run = conformance_beside_memory(
+        &sandbox,
         &store,
-        "--store",
-        "sqlite:",
-        "--filter",
-        "outbox/late",
-    ]);
-    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+        &["--store", "sqlite:", "--filter", "outbox/late"],
+    );
     let matrix = run
         .stdout
         .split("compliance matrix (scenario × store)\n")
@@ -117,23 +110,21 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
         full.extend(["--store", &store, "--schema", name]);
         sandbox.run(&full)
     };
-    let not_ready = run(&["readiness"]);
-    assert_eq!(not_ready.status, 1, "{}", not_ready.stderr);
+    // Runs ARGS on the schema, expects STATUS, and returns what it printed.
+    let stdout_of = |args: &[&str], status: i32| {
+        let done = run(args);
+        assert_eq!(done.status, status, "{}", done.stderr);
+        done.stdout
+    };
+    let not_ready = stdout_of(&["readiness"], 1);
     assert!(
-        not_ready
-            .stdout
-            .ends_with(": not ready: not migrated (latest schema version is 1)\n"),
-        "{}",
-        not_ready.stdout
+        not_ready.ends_with(": not ready: not migrated (latest schema version is 1)\n"),
+        "{not_ready}"
     );
-    let migrated = run(&["migrate"]);
-    assert_eq!(migrated.status, 0, "{}", migrated.stderr);
+    let migrated = stdout_of(&["migrate"], 0);
     assert!(
-        migrated
-            .stdout
-            .contains(": applied migration 1 (0001_user_engine_store)"),
-        "{}",
-        migrated.stdout
+        migrated.contains(": applied migration 1 (0001_user_engine_store)"),
+        "{migrated}"
     );
     assert!(
         run(&["migrate"])
@@ -145,8 +136,7 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
     assert!(ready.stdout.ends_with(": ready at schema version 1\n"));
 
     // Same logical state, same canonical rendering as the embedded store.
-    let diagnostics = run(&["diagnostics"]);
-    assert_eq!(diagnostics.status, 0, "{}", diagnostics.stderr);
+    let diagnostics = stdout_of(&["diagnostics"], 0);
     assert_eq!(
         sandbox
             .run(&["migrate", "--store", "sqlite:same.db"])
@@ -154,7 +144,7 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
         0
     );
     assert_eq!(
-        diagnostics.stdout,
+        diagnostics,
         sandbox
             .run(&["diagnostics", "--store", "sqlite:same.db"])
             .stdout

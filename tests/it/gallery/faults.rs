@@ -7,8 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use user_engine::{
-    AuditRecord, EventId, InjectedFault, NotReadyReason, OutboxEvent, Page, Readiness, Record,
-    RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
+    InjectedFault, NotReadyReason, Readiness, RecordKey, StoreError, UserEngineStore,
 };
 
 use super::base::{Broken, BrokenTx, Change, Fault, TERMINABLE_CAPABILITIES, TxLog, lock, replay};
@@ -126,13 +125,6 @@ pub(crate) struct TerminationLeavesStoreBroken {
 
 impl TerminationLeavesStoreBroken {
     const DETAIL: &'static str = "the server connection was terminated";
-
-    fn connection(&self) -> Result<(), StoreError> {
-        if self.disconnected.load(Ordering::SeqCst) {
-            return Err(StoreError::unavailable(Self::DETAIL));
-        }
-        Ok(())
-    }
 }
 
 impl Fault for TerminationLeavesStoreBroken {
@@ -155,55 +147,11 @@ impl Fault for TerminationLeavesStoreBroken {
         result
     }
 
-    fn begin<'s>(
-        &self,
-        store: &'s Broken<Self>,
-    ) -> Result<Box<dyn StoreTransaction + 's>, StoreError> {
-        self.connection()?;
-        store.inner.begin()
-    }
-
-    fn get(&self, store: &Broken<Self>, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        self.connection()?;
-        store.inner.get(key)
-    }
-
-    fn list_tenant(&self, store: &Broken<Self>, query: &TenantQuery) -> Result<Page, StoreError> {
-        self.connection()?;
-        store.inner.list_tenant(query)
-    }
-
-    fn list_user(
-        &self,
-        store: &Broken<Self>,
-        tenant: &TenantId,
-        user: &UserId,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.connection()?;
-        store.inner.list_user(tenant, user)
-    }
-
-    fn list_audit(
-        &self,
-        store: &Broken<Self>,
-        tenant: &TenantId,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.connection()?;
-        store.inner.list_audit(tenant)
-    }
-
-    fn outbox_pending(
-        &self,
-        store: &Broken<Self>,
-        limit: usize,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        self.connection()?;
-        store.inner.outbox_pending(limit)
-    }
-
-    fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
-        self.connection()?;
-        store.inner.acknowledge(ids)
+    fn connection(&self) -> Result<(), StoreError> {
+        if self.disconnected.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable(Self::DETAIL));
+        }
+        Ok(())
     }
 
     fn readiness(&self, store: &Broken<Self>) -> Readiness {

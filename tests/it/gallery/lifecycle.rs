@@ -2,14 +2,13 @@
 //! several run at once), readiness, diagnostics, redaction (store-contract C22–C29, C32).
 
 use std::fmt;
-use std::time::Duration;
 
 use user_engine::{
     Diagnostics, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS, MigrationReport, NotReadyReason,
     Readiness, Record, RecordKey, StoreError, TenantQuery, UserEngineStore,
 };
 
-use super::base::{Broken, BrokenTx, Fault};
+use super::base::{Broken, BrokenTx, Fault, race_window};
 
 /// Breaks `store-contract#migration-apply`: migrate applies the manifest but reports nothing
 /// applied.
@@ -70,12 +69,6 @@ impl Fault for MigrateIgnoresDrift {
 #[derive(Default)]
 pub(crate) struct ConcurrentMigratorsAllApply;
 
-impl ConcurrentMigratorsAllApply {
-    /// How long planning takes before the lock is taken: the window in which a migrator started
-    /// at the same moment plans the same versions. No barrier: a lone migrator is only delayed.
-    const PLANNING: Duration = Duration::from_millis(25);
-}
-
 impl Fault for ConcurrentMigratorsAllApply {
     const BREAKS: &'static str = "migration-concurrent";
 
@@ -87,7 +80,9 @@ impl Fault for ConcurrentMigratorsAllApply {
             .filter(|v| *v > current)
             .collect();
         if !planned.is_empty() {
-            std::thread::sleep(Self::PLANNING);
+            // Planning takes this long before the lock is taken: a migrator started at the same
+            // moment plans the same versions. No barrier: a lone migrator is only delayed.
+            race_window();
         }
         let report = store.inner.migrate()?;
         Ok(MigrationReport {

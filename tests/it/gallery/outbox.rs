@@ -96,13 +96,18 @@ impl EnqueueLedger {
             .unwrap_or(u64::MAX)
     }
 
-    /// Every pending event, ordered by when it was enqueued.
+    /// The first `limit` pending events that `keep` admits (given when each was enqueued),
+    /// ordered by when they were enqueued.
     fn pending_in_enqueue_order<F: Fault>(
         &self,
         store: &Broken<F>,
+        limit: usize,
+        keep: impl Fn(u64) -> bool,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut pending = store.inner.outbox_pending(usize::MAX)?;
         pending.sort_by_key(|e| self.enqueued_at(e.id));
+        pending.retain(|e| keep(self.enqueued_at(e.id)));
+        pending.truncate(limit);
         Ok(pending)
     }
 }
@@ -126,9 +131,7 @@ impl Fault for PendingInEnqueueOrder {
         store: &Broken<Self>,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        let mut pending = self.ledger.pending_in_enqueue_order(store)?;
-        pending.truncate(limit);
-        Ok(pending)
+        self.ledger.pending_in_enqueue_order(store, limit, |_| true)
     }
 }
 
@@ -154,10 +157,8 @@ impl Fault for NaiveRelay {
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let high_water = *lock(&self.high_water);
-        let mut pending = self.ledger.pending_in_enqueue_order(store)?;
-        pending.retain(|e| high_water.is_none_or(|mark| self.ledger.enqueued_at(e.id) > mark));
-        pending.truncate(limit);
-        Ok(pending)
+        self.ledger
+            .pending_in_enqueue_order(store, limit, |at| high_water.is_none_or(|mark| at > mark))
     }
 
     fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
@@ -179,15 +180,8 @@ pub(crate) struct EventsReversedInTransaction;
 
 impl Fault for EventsReversedInTransaction {
     const BREAKS: &'static str = "outbox-order";
-
-    fn enqueue(
-        &self,
-        _tx: &mut BrokenTx<'_, Self>,
-        _message: OutboxMessage,
-    ) -> Result<(), StoreError> {
-        // Only logged; published at commit.
-        Ok(())
-    }
+    // Only logged; published at commit.
+    const HOLDS_EVENTS_UNTIL_COMMIT: bool = true;
 
     fn commit(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
         let reversed: Vec<OutboxMessage> = tx

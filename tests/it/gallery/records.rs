@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::Value;
 use user_engine::{
@@ -11,7 +10,7 @@ use user_engine::{
     TenantQuery, UserEngineStore, UserId,
 };
 
-use super::base::{Broken, BrokenTx, Change, Fault, lock};
+use super::base::{Broken, BrokenTx, Change, Fault, lock, race_window};
 
 /// Breaks `store-contract#records-key`: `get` finds a record by tenant and id under whichever kind
 /// holds that id first, as if the kind were not part of the key.
@@ -90,13 +89,6 @@ impl Fault for ExpectationsIgnored {
 #[derive(Default)]
 pub(crate) struct NoCommitTimeRecheck;
 
-impl NoCommitTimeRecheck {
-    /// The round trip between checking a guarded write and making it: the window in which a writer
-    /// started at the same moment (a `concurrently` copy) passes the same check. Without it the
-    /// race is won or lost by the scheduler, and the kill matrix would change from run to run.
-    const CHECK_TO_WRITE: Duration = Duration::from_millis(25);
-}
-
 impl Fault for NoCommitTimeRecheck {
     const BREAKS: &'static str = "records-expectation";
 
@@ -115,7 +107,9 @@ impl Fault for NoCommitTimeRecheck {
             });
         }
         if expect != Expectation::Any {
-            std::thread::sleep(Self::CHECK_TO_WRITE);
+            // The round trip between checking a guarded write and making it: a writer started at
+            // the same moment (a `concurrently` copy) passes the same check.
+            race_window();
         }
         tx.inner().save(write, Expectation::Any)
     }

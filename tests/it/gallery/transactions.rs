@@ -19,15 +19,8 @@ pub(crate) struct EventsPublishedOneCommitLate {
 
 impl Fault for EventsPublishedOneCommitLate {
     const BREAKS: &'static str = "tx-commit";
-
-    fn enqueue(
-        &self,
-        _tx: &mut BrokenTx<'_, Self>,
-        _message: OutboxMessage,
-    ) -> Result<(), StoreError> {
-        // Only logged; published by the next commit.
-        Ok(())
-    }
+    // Only logged; published by the next commit.
+    const HOLDS_EVENTS_UNTIL_COMMIT: bool = true;
 
     fn commit(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
         let mut held_back = lock(&self.held_back);

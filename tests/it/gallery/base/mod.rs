@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use user_engine::{
     AuditEntry, AuditRecord, ConformanceHooks, Diagnostics, EventId, Expectation,
@@ -39,6 +40,17 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
     /// The capabilities the broken adapter claims: the scenarios it is run against, and the
     /// conformance hooks the base answers for it (see [`Broken::claims`]).
     const CAPABILITIES: &'static [&'static str] = REFERENCE_CAPABILITIES;
+
+    /// Whether the events a transaction enqueues are only logged (in `tx.log.events`) and left
+    /// for the fault's own `commit` to publish, instead of going to the reference transaction.
+    const HOLDS_EVENTS_UNTIL_COMMIT: bool = false;
+
+    /// Checked before every call that reaches the store's data (`begin`, `get`, the listings,
+    /// `outbox_pending`, `acknowledge`), which fails with its error instead; by default every
+    /// call gets through.
+    fn connection(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     fn begin<'s>(
         &self,
@@ -149,6 +161,9 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
         tx: &mut BrokenTx<'_, Self>,
         message: OutboxMessage,
     ) -> Result<(), StoreError> {
+        if Self::HOLDS_EVENTS_UNTIL_COMMIT {
+            return Ok(());
+        }
         tx.inner().enqueue(message)
     }
 
@@ -174,6 +189,13 @@ pub(crate) fn short_name<F: Fault>() -> &'static str {
 /// Locks a fault's own state; a panic inside a scenario must not disable the fault afterwards.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How long a racing fault waits between checking and acting: the window in which a call started
+/// at the same moment (a `concurrently` copy) makes the same check. Without it the race is won or
+/// lost by the scheduler, and the kill matrix would change from run to run.
+pub(crate) fn race_window() {
+    std::thread::sleep(Duration::from_millis(25));
 }
 
 /// A broken adapter: the reference store with one [`Fault`].
@@ -233,31 +255,38 @@ impl<F: Fault> fmt::Debug for Broken<F> {
 
 impl<F: Fault> UserEngineStore for Broken<F> {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
+        self.fault.connection()?;
         let inner = self.fault.begin(self)?;
         Ok(Box::new(BrokenTx::new(self, inner)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        self.fault.connection()?;
         self.fault.get(self, key)
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
+        self.fault.connection()?;
         self.fault.list_tenant(self, query)
     }
 
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+        self.fault.connection()?;
         self.fault.list_user(self, tenant, user)
     }
 
     fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.fault.connection()?;
         self.fault.list_audit(self, tenant)
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.fault.connection()?;
         self.fault.outbox_pending(self, limit)
     }
 
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
+        self.fault.connection()?;
         self.fault.acknowledge(self, ids)
     }
 
