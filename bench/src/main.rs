@@ -130,7 +130,9 @@ fn main() -> Result<()> {
             }
         }
         println!(
-            "(medians per operation; ratio = median of per-round adapter/raw ratios; load average now {})",
+            "(medians per operation; ratio = median of per-round adapter/raw ratios; (noisy): their \
+             interquartile range is wider than {:.0}% of the median; load average now {})",
+            report::NOISY_SPREAD * 100.0,
             report::load_average()
         );
     }
@@ -167,16 +169,24 @@ fn main() -> Result<()> {
                     &InMemoryUserEngineStore::new,
                     if quick { 1 } else { 5 },
                 )?,
-                "sqlite" => {
-                    suite::measure("sqlite", user_engine_sqlite::CAPABILITIES, &TempSqliteStore::new, if quick { 1 } else { 3 })?
-                }
+                "sqlite" => suite::measure(
+                    "sqlite",
+                    user_engine_sqlite::CAPABILITIES,
+                    &TempSqliteStore::new,
+                    if quick { 1 } else { 3 },
+                )?,
                 _ => {
                     let url = url.clone().context("postgres needs a url")?;
                     let factory = move || match IsolatedSchema::create(&url) {
                         Ok(schema) => schema,
                         Err(err) => panic!("cannot create an isolated schema: {err}"),
                     };
-                    suite::measure("postgres", user_engine_postgres::CAPABILITIES, &factory, if quick { 1 } else { 2 })?
+                    suite::measure(
+                        "postgres",
+                        user_engine_postgres::CAPABILITIES,
+                        &factory,
+                        if quick { 1 } else { 2 },
+                    )?
                 }
             };
             println!("{}", report::suite(&cost));

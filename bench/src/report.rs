@@ -9,6 +9,9 @@ use crate::workload::Operation;
 
 /// Adapters within this factor of the raw driver on every operation (SQLite and PostgreSQL).
 pub const RATIO_TARGET: f64 = 1.25;
+/// An interquartile range of the per-round ratios wider than this share of the median marks a
+/// row as noisy.
+pub const NOISY_SPREAD: f64 = 0.2;
 /// Median cost of setting up one isolated PostgreSQL test.
 pub const ISOLATED_SETUP_TARGET: Duration = Duration::from_millis(20);
 
@@ -106,8 +109,15 @@ pub fn table_row(row: &Row) -> String {
         (true, true) => "holds",
         (true, false) => "MISSED",
     };
+    // Rounds that disagree this much mean the machine was busy: say so next to the verdict.
+    let (low, high) = c.ratio_quartiles;
+    let noisy = if (high - low) > NOISY_SPREAD * c.ratio {
+        " (noisy)"
+    } else {
+        ""
+    };
     format!(
-        "{:<9} {:<34} {:>10} {:>10} {:>6.2}× {:>13} {:>10}  {}",
+        "{:<9} {:<34} {:>10} {:>10} {:>6.2}× {:>13} {:>10}  {}{}",
         row.backend,
         row.operation.label(),
         duration(c.adapter),
@@ -115,7 +125,8 @@ pub fn table_row(row: &Row) -> String {
         c.ratio,
         format!("{:.2}–{:.2}", c.ratio_quartiles.0, c.ratio_quartiles.1),
         format!("{}×{}", c.rounds, c.iterations),
-        verdict
+        verdict,
+        noisy
     )
 }
 
