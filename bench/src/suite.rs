@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use user_engine::UserEngineStore;
-use user_engine::conformance::spec::{self, Spec};
+use user_engine::conformance::spec::Spec;
 use user_engine::conformance::{RunOptions, SnapshotCheck, Status, run_scenario, run_spec};
+use user_engine_conformance_spec_embedded::embedded;
 use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::raw_postgres::{self, MIGRATION};
@@ -32,8 +33,7 @@ pub struct SuiteCost {
 
 /// The embedded spec, loaded once.
 pub fn embedded_spec() -> Result<&'static Spec> {
-    spec::embedded()
-        .map_err(|errors| anyhow!("the embedded conformance spec is invalid:\n{errors}"))
+    embedded().map_err(|errors| anyhow!("the embedded conformance spec is invalid:\n{errors}"))
 }
 
 /// What the reference run (`tests/it/reference.rs`) declares for the in-memory store; the

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use user_engine::conformance::spec::{self, Scenario, Spec, SpecErrors};
+use user_engine_conformance_spec_embedded::embedded;
 
 use crate::output::Rendered;
 
@@ -36,7 +37,7 @@ pub struct ProblemReport {
 /// all (missing, not a directory); `Ok(Err(_))` for a spec with problems.
 pub fn try_load(dir: Option<&Path>) -> Result<std::result::Result<LoadedSpec, ProblemReport>> {
     let Some(dir) = dir else {
-        return Ok(match spec::embedded() {
+        return Ok(match embedded() {
             Ok(spec) => Ok(Cow::Borrowed(spec)),
             // The embedded files are named `conformance-spec/...`; their text is on disk in a
             // source checkout, and without it the report still names file:line:col.

@@ -3,8 +3,10 @@
 //!
 //! The same code path serves the `conformance_suite!` macro (at compile time), the runner and the
 //! command-line `spec lint`: [`load_dir`] reads a spec root, [`parse_scenario`] one file, and
-//! [`embedded`] this crate's own spec, compiled in. Every problem comes back as a [`SpecError`]
-//! located at `file:line:col`, all of them at once in [`SpecErrors`].
+//! [`load_texts`] files already in memory. This crate holds no compiled-in copy of its own
+//! files: `embedded()`, in `user-engine-conformance-spec-embedded` (under `embedded/`), does, so
+//! that editing a scenario does not rebuild this crate. Every problem comes back as a
+//! [`SpecError`] located at `file:line:col`, all of them at once in [`SpecErrors`].
 //!
 //! ```
 //! use user_engine_conformance_spec::{Expect, Operation, parse_scenario};
@@ -63,7 +65,9 @@ mod validate;
 mod vocabulary;
 
 pub use error::{SpecError, SpecErrors};
-pub use load::{SPEC_ROOT, embedded, load_dir, load_dir_as, parse_scenario, read_scenario_sources};
+pub use load::{
+    SPEC_ROOT, load_dir, load_dir_as, load_texts, parse_scenario, read_scenario_sources,
+};
 pub use model::*;
 pub use vocabulary::{
     CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES,

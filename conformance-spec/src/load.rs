@@ -1,10 +1,10 @@
-//! Loading: finds a spec root's scenario and snapshot files (on disk, or the copy compiled into
-//! this crate), checks every file, and assembles a [`Spec`] or every error of every file.
+//! Loading: finds a spec root's scenario and snapshot files (on disk, or texts already in memory
+//! such as the copy `user-engine-conformance-spec-embedded` compiles in), checks every file, and
+//! assembles a [`Spec`] or every error of every file.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::source::SourceFile;
 use crate::validate::check_file;
@@ -12,14 +12,6 @@ use crate::{Location, Scenario, Spec, SpecError, SpecErrors};
 
 /// This crate's own spec root: the directory holding `scenarios/` and `snapshots/`.
 pub const SPEC_ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// How this crate's own files are named in messages.
-const EMBEDDED_SHOWN_AS: &str = "conformance-spec";
-
-mod compiled {
-    //! `SCENARIO_FILES` and `SNAPSHOT_FILES`: `(relative path, text)` pairs written by build.rs.
-    include!(concat!(env!("OUT_DIR"), "/embedded_spec.rs"));
-}
 
 /// Parses and validates one scenario file.
 ///
@@ -142,28 +134,50 @@ pub fn read_scenario_sources(root: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// This crate's own spec, compiled in (build.rs includes every scenario and snapshot file, and
-/// reruns when one is added), parsed and validated once.
-pub fn embedded() -> Result<&'static Spec, &'static SpecErrors> {
-    static SPEC: OnceLock<Result<Spec, SpecErrors>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let files = compiled::SCENARIO_FILES
-            .iter()
-            .map(|(relative, text)| SourceFile {
-                display: shown_path(EMBEDDED_SHOWN_AS, relative),
-                relative: (*relative).to_owned(),
-                text,
-            })
-            .collect();
-        let snapshots = compiled::SNAPSHOT_FILES
-            .iter()
-            .filter_map(|(relative, text)| {
-                Some((snapshot_stem(relative)?.to_owned(), (*text).to_owned()))
-            })
-            .collect();
-        assemble(files, snapshots, Vec::new())
-    })
-    .as_ref()
+/// Loads and validates a spec from texts already in memory: `scenarios` and `snapshots` are
+/// `(relative path, text)` pairs, the paths as under a spec root (`scenarios/<area>/<name>.yaml`,
+/// `snapshots/<name>.snap`), named in messages as `<shown_as>/<relative path>`. Scenario paths not
+/// ending in `.yaml` and snapshot paths not ending in `.snap` are ignored, as [`load_dir`] does.
+///
+/// This is how `user-engine-conformance-spec-embedded` turns its compiled-in copy of this crate's
+/// files into a [`Spec`]; the data lives there so that editing a scenario rebuilds only that
+/// small crate, not this one (nor the macro and the engine that depend on it).
+///
+/// ```
+/// use user_engine_conformance_spec::load_texts;
+///
+/// let yaml = "\
+/// id: readiness/fresh_store
+/// summary: a fresh store is not ready
+/// clause: store-contract#tx-rollback
+/// steps:
+///   - readiness: {}
+///     expect: {not_ready: not_migrated}
+/// ";
+/// let spec = load_texts("spec", &[("scenarios/readiness/fresh_store.yaml", yaml)], &[]).unwrap();
+/// assert_eq!(spec.scenarios[0].id, "readiness/fresh_store");
+/// ```
+pub fn load_texts(
+    shown_as: &str,
+    scenarios: &[(&str, &str)],
+    snapshots: &[(&str, &str)],
+) -> Result<Spec, SpecErrors> {
+    let files = scenarios
+        .iter()
+        .filter(|(relative, _)| relative.ends_with(".yaml"))
+        .map(|(relative, text)| SourceFile {
+            display: shown_path(shown_as, relative),
+            relative: relative.replace('\\', "/"),
+            text,
+        })
+        .collect();
+    let snapshots = snapshots
+        .iter()
+        .filter_map(|(relative, text)| {
+            Some((snapshot_stem(relative)?.to_owned(), (*text).to_owned()))
+        })
+        .collect();
+    assemble(files, snapshots, Vec::new())
 }
 
 /// Checks every file, then compares ids across files.

@@ -70,6 +70,15 @@ impl State {
 }
 
 impl InMemoryUserEngineStore {
+    /// The capabilities the reference store declares to the conformance suite: it exposes the
+    /// migration tamper hook and fault injection, and holds any number of open transactions on
+    /// one thread. It has no durable storage to reopen and no server connection to terminate.
+    pub const CAPABILITIES: &'static [&'static str] = &[
+        "migration_tamper",
+        "concurrent_transactions",
+        "fault_injection",
+    ];
+
     /// An empty, unmigrated store.
     pub fn new() -> Self {
         Self::default()

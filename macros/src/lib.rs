@@ -60,9 +60,13 @@ use invocation::Invocation;
 /// # Rebuilding when the spec changes
 ///
 /// Each test includes its scenario file with `include_str!`, so editing a scenario rebuilds the
-/// tests. With the default spec, *adding* a scenario file rebuilds them too: the spec crate's
-/// build script watches its `scenarios/` directory. A custom `spec` root is not watched by
-/// anything; give the invoking crate a `build.rs` that does it:
+/// tests. *Adding* a scenario file is invisible to cargo (this macro reads the folder), so
+/// something the invoking crate depends on must watch the folder. For the default spec, depend on
+/// `user-engine-conformance-spec-embedded` (a dev-dependency is enough): its build script watches
+/// `conformance-spec/scenarios/`, and its rebuild recompiles your crate, which re-expands this
+/// macro. Neither this macro nor the engine depends on it, so a YAML edit never rebuilds them. A
+/// custom `spec` root is not watched by anything; give the invoking crate a `build.rs` that does
+/// it:
 ///
 /// ```ignore
 /// // build.rs

@@ -16,14 +16,8 @@ use crate::store_url::StoreUrl;
 
 mod postgres;
 
-/// What the reference store declares (the same list `tests/it/reference.rs` gives the macro): it
-/// implements `tamper_applied_migration` and `inject_fault` for commit failures, and its
-/// transactions buffer their writes. It has no durable storage to reopen and no server connection.
-const MEMORY_CAPABILITIES: &[&str] = &[
-    "migration_tamper",
-    "concurrent_transactions",
-    "fault_injection",
-];
+/// What the reference store declares (the same list `tests/it/reference.rs` gives the macro).
+const MEMORY_CAPABILITIES: &[&str] = user_engine::InMemoryUserEngineStore::CAPABILITIES;
 
 /// One store a conformance run is checking.
 pub struct StoreUnderTest {

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use quick_xml::events::Event;
 use serde_json::Value;
-use user_engine::conformance::spec;
+use user_engine_conformance_spec_embedded::embedded;
 
 use crate::{Run, Sandbox, fixtures};
 
 fn embedded_count() -> usize {
-    spec::embedded()
+    embedded()
         .expect("the embedded spec is valid")
         .scenarios
         .len()
@@ -207,7 +207,7 @@ fn filter_selects_by_pattern_or_substring() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    let expected: Vec<&str> = spec::embedded()
+    let expected: Vec<&str> = embedded()
         .unwrap()
         .scenarios
         .iter()

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use user_engine::conformance::spec;
+use user_engine_conformance_spec_embedded::embedded;
 
 use crate::{fixtures, workspace_root};
 
@@ -218,7 +219,7 @@ fn every_scenario_of_the_spec_validates() {
         &workspace_root().join("conformance-spec/scenarios"),
         &mut files,
     );
-    assert_eq!(files.len(), spec::embedded().unwrap().scenarios.len());
+    assert_eq!(files.len(), embedded().unwrap().scenarios.len());
     for (name, text) in files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))

@@ -3,7 +3,7 @@
 //! `USER_ENGINE_REQUIRE_POSTGRES=1` a missing variable or an unreachable server fails them.
 
 use serde_json::Value;
-use user_engine::conformance::spec;
+use user_engine_conformance_spec_embedded::embedded;
 use user_engine_postgres::testing::{IsolatedSchema, postgres_required, url_from_env};
 
 use crate::{Run, Sandbox};
@@ -51,7 +51,7 @@ fn the_whole_spec_passes_on_postgres_beside_the_reference() {
     };
     let run = conformance_beside_memory(&sandbox, &store, &["--format", "json"]);
     let document: Value = serde_json::from_str(&run.stdout).expect("--format json prints JSON");
-    let n = spec::embedded().unwrap().scenarios.len();
+    let n = embedded().unwrap().scenarios.len();
     let tally = &document["tally"];
     assert_eq!(tally["failed"], 0, "{}", run.stdout);
     let counted = tally["passed"].as_u64().unwrap() + tally["skipped"].as_u64().unwrap();

@@ -50,7 +50,7 @@ fn diagnostics_render_the_canonical_text_of_the_spec_snapshots() {
         0
     );
     let run = sandbox.run(&["diagnostics", "--store", "sqlite:d.db"]);
-    let spec = user_engine::conformance::spec::embedded().unwrap();
+    let spec = user_engine_conformance_spec_embedded::embedded().unwrap();
     let canonical = spec
         .snapshots
         .get("diagnostics__empty_store")

@@ -1,11 +1,11 @@
 //! Loading spec roots: every file's errors together, ids compared across files, snapshots, and
-//! this crate's own spec.
+//! this crate's own spec, and the same spec from texts in memory.
 
 use std::fs;
 use std::path::Path;
 
 use user_engine_conformance_spec::{
-    KNOWN_CAPABILITIES, SPEC_ROOT, embedded, load_dir, load_dir_as, read_scenario_sources,
+    KNOWN_CAPABILITIES, SPEC_ROOT, load_dir, load_dir_as, load_texts, read_scenario_sources,
 };
 
 fn scenario(id: &str) -> String {
@@ -115,19 +115,54 @@ fn pretty_reports_show_the_offending_line() {
 }
 
 #[test]
-fn the_crates_own_spec_is_valid_and_matches_the_files_on_disk() {
-    let embedded =
-        embedded().unwrap_or_else(|e| panic!("the spec in conformance-spec/ is invalid:\n{e}"));
-    let on_disk = load_dir(Path::new(SPEC_ROOT)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        embedded, &on_disk,
-        "build.rs's compiled-in copy differs from the files"
+fn the_crates_own_spec_is_valid() {
+    // Its compiled-in copy is checked against these files in user-engine-conformance-spec-embedded.
+    load_dir(Path::new(SPEC_ROOT))
+        .unwrap_or_else(|e| panic!("the spec in conformance-spec/ is invalid:\n{e}"));
+}
+
+#[test]
+fn texts_in_memory_load_like_the_same_files_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("spec");
+    let one = scenario("area/one");
+    let two = scenario("area/two");
+    write(&root, "scenarios/area/one.yaml", &one);
+    write(&root, "scenarios/area/two.yaml", &two);
+    write(&root, "snapshots/area__one.snap", "snapshot");
+    let on_disk = load_dir(&root).unwrap_or_else(|e| panic!("{e}"));
+    let in_memory = load_texts(
+        "spec",
+        &[
+            ("scenarios/area/two.yaml", two.as_str()),
+            ("scenarios/area/one.yaml", one.as_str()),
+            ("scenarios/area/notes.txt", "not a scenario"),
+        ],
+        &[("snapshots/area__one.snap", "snapshot")],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(in_memory, on_disk);
+
+    let duplicate = load_texts(
+        "spec",
+        &[
+            ("scenarios/area/one.yaml", one.as_str()),
+            ("scenarios/area/two.yaml", one.as_str()),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        duplicate
+            .to_string()
+            .contains("spec/scenarios/area/two.yaml:1:5:"),
+        "{duplicate}"
     );
 }
 
 #[test]
 fn a_declared_capability_must_be_exercised_by_some_scenario() {
-    let spec = embedded().unwrap_or_else(|e| panic!("{e}"));
+    let spec = load_dir(Path::new(SPEC_ROOT)).unwrap_or_else(|e| panic!("{e}"));
     let unexercised: Vec<&str> = KNOWN_CAPABILITIES
         .iter()
         .copied()

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use user_engine::InMemoryUserEngineStore;
 use user_engine::conformance::spec::{self, Spec};
 use user_engine::conformance::{RunOptions, ScenarioOutcome, Status, run_spec};
+use user_engine_conformance_spec_embedded::embedded;
 
 use base::{Broken, Faithful, Fault, REFERENCE_CAPABILITIES, short_name};
 use matrix::{Column, KillMatrix};
@@ -134,7 +135,7 @@ struct GalleryRun {
 fn gallery_run() -> &'static GalleryRun {
     static RUN: OnceLock<GalleryRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let spec = spec::embedded().unwrap_or_else(|errors| {
+        let spec = embedded().unwrap_or_else(|errors| {
             panic!("the embedded conformance spec does not load:\n{errors}")
         });
         let options = RunOptions::with_capabilities(REFERENCE_CAPABILITIES.iter().copied());

@@ -8,11 +8,8 @@ use super::{Broken, Fault};
 
 /// The capabilities the reference declares in `tests/it/reference.rs`: what an exhibit claims
 /// unless it says otherwise. `gallery::every_broken_adapter_is_caught` checks the two agree.
-pub(crate) const REFERENCE_CAPABILITIES: &[&str] = &[
-    "migration_tamper",
-    "concurrent_transactions",
-    "fault_injection",
-];
+pub(crate) const REFERENCE_CAPABILITIES: &[&str] =
+    user_engine::InMemoryUserEngineStore::CAPABILITIES;
 
 /// The reference's capabilities and `durable_reopen`: a store whose data lives on disk.
 pub(crate) const DURABLE_CAPABILITIES: &[&str] = &[

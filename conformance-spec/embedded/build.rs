@@ -1,24 +1,31 @@
 //! Compiles the spec into the crate: writes `$OUT_DIR/embedded_spec.rs` with one
-//! `(relative path, include_str!(absolute path))` entry per scenario and snapshot file.
+//! `(relative path, include_str!(absolute path))` entry per scenario and snapshot file of the
+//! parent package, `user-engine-conformance-spec` (`../scenarios`, `../snapshots`).
 //!
-//! `rerun-if-changed` on the directories makes cargo rescan them, so an *added* scenario file
-//! rebuilds this crate (and with it the macro and every crate that invokes it); edits to existing
-//! files are tracked through `include_str!`.
+//! `rerun-if-changed` on the directories makes cargo rescan them, so an edited, *added* or removed
+//! scenario file reruns this script and rebuilds this crate — and every crate depending on it,
+//! which is how a crate invoking `conformance_suite!` with the default spec picks up an added file
+//! with no Rust edit (the macro reads the folder at expansion; cargo cannot see that). Nothing
+//! upstream depends on this crate: not the spec library, not the macro, not the engine.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 fn main() {
-    let root =
+    let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("this crate lives in conformance-spec/embedded/")
+        .to_path_buf();
     println!("cargo:rerun-if-changed=build.rs");
     let mut out = String::new();
     for (constant, dir, extension) in [
         ("SCENARIO_FILES", "scenarios", ".yaml"),
         ("SNAPSHOT_FILES", "snapshots", ".snap"),
     ] {
-        println!("cargo:rerun-if-changed={dir}");
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
         let mut files = Vec::new();
         collect(&root.join(dir), dir, &mut files);
         files.retain(|(relative, _)| relative.ends_with(extension));
