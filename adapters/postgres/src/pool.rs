@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use postgres::types::ToSql;
-use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, SimpleQueryMessage, Statement};
 use user_engine::StoreError;
 
 use crate::error;
@@ -31,10 +31,16 @@ pub(crate) struct Connection {
 }
 
 /// A transaction on a pooled connection: rolls back when dropped without `commit`.
+///
+/// Started and ended with plain `START TRANSACTION` / `COMMIT` / `ROLLBACK` statements rather
+/// than `postgres::Transaction`, so that a commit can send `START TRANSACTION` together with its
+/// first statements in one round trip ([`Connection::transaction_reading`]).
 pub(crate) struct Transaction<'a> {
-    tx: postgres::Transaction<'a>,
+    client: &'a mut Client,
     statements: &'a mut HashMap<String, Statement>,
     broken: &'a mut bool,
+    /// Committed or rolled back already: nothing left to do when dropped.
+    done: bool,
 }
 
 /// Whether an error means the session itself is lost (not just this statement). The server
@@ -70,6 +76,11 @@ fn prepared(
 }
 
 impl Connection {
+    /// Whether an error said the session is gone (the pool will drop the connection).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken || self.client.is_closed()
+    }
+
     /// The plain client, leaving the statement cache behind.
     pub(crate) fn into_client(self) -> Client {
         self.client
@@ -113,18 +124,58 @@ impl Connection {
         isolation: IsolationLevel,
         read_only: bool,
     ) -> Result<Transaction<'_>, postgres::Error> {
-        let tx = self
-            .client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start()
+        let level = match isolation {
+            IsolationLevel::Serializable => "SERIALIZABLE",
+            IsolationLevel::RepeatableRead => "REPEATABLE READ",
+            IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
+            _ => "READ COMMITTED",
+        };
+        let mode = if read_only { " READ ONLY" } else { "" };
+        self.client
+            .batch_execute(&format!("START TRANSACTION ISOLATION LEVEL {level}{mode}"))
             .map_err(noting(&mut self.broken))?;
-        Ok(Transaction {
-            tx,
+        Ok(self.open_transaction())
+    }
+
+    /// Starts a READ COMMITTED transaction and runs `statements` (SQL text, no parameters) in
+    /// the same round trip; keeps the transaction open when `accept` takes what they returned,
+    /// and rolls it back otherwise — also when they fail. Then
+    /// [`open_transaction`](Self::open_transaction) hands out the accepted transaction.
+    ///
+    /// (Two calls rather than one returning the transaction, so the caller can fall back to
+    /// another way of starting on the same connection.)
+    pub(crate) fn transaction_reading(
+        &mut self,
+        statements: &str,
+        accept: impl FnOnce(&[SimpleQueryMessage]) -> bool,
+    ) -> Result<bool, postgres::Error> {
+        let started = self
+            .client
+            .simple_query(&format!(
+                "START TRANSACTION ISOLATION LEVEL READ COMMITTED; {statements}"
+            ))
+            .map_err(noting(&mut self.broken));
+        let accepted = match &started {
+            Ok(messages) => accept(messages),
+            Err(_) => false,
+        };
+        if !accepted && !self.broken {
+            // An error left the transaction aborted (or never started): end it either way.
+            self.client
+                .batch_execute("ROLLBACK")
+                .map_err(noting(&mut self.broken))?;
+        }
+        started.map(|_| accepted)
+    }
+
+    /// The transaction [`transaction_reading`](Self::transaction_reading) accepted and left open.
+    pub(crate) fn open_transaction(&mut self) -> Transaction<'_> {
+        Transaction {
+            client: &mut self.client,
             statements: &mut self.statements,
             broken: &mut self.broken,
-        })
+            done: false,
+        }
     }
 }
 
@@ -135,9 +186,8 @@ impl Transaction<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, postgres::Error> {
-        let statement =
-            prepared(self.statements, &mut self.tx, sql).map_err(noting(self.broken))?;
-        self.tx
+        let statement = prepared(self.statements, self.client, sql).map_err(noting(self.broken))?;
+        self.client
             .query(&statement, params)
             .map_err(noting(self.broken))
     }
@@ -148,16 +198,15 @@ impl Transaction<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, postgres::Error> {
-        let statement =
-            prepared(self.statements, &mut self.tx, sql).map_err(noting(self.broken))?;
-        self.tx
+        let statement = prepared(self.statements, self.client, sql).map_err(noting(self.broken))?;
+        self.client
             .execute(&statement, params)
             .map_err(noting(self.broken))
     }
 
     /// Runs SQL text as is (several statements, no parameters): how migration files are applied.
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        self.tx.batch_execute(sql).map_err(noting(self.broken))
+        self.client.batch_execute(sql).map_err(noting(self.broken))
     }
 
     /// Marks the connection as not to be reused: the pool drops it when it comes back.
@@ -166,9 +215,23 @@ impl Transaction<'_> {
     }
 
     /// Commits.
-    pub(crate) fn commit(self) -> Result<(), postgres::Error> {
-        let broken = self.broken;
-        self.tx.commit().map_err(noting(broken))
+    pub(crate) fn commit(mut self) -> Result<(), postgres::Error> {
+        self.done = true;
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(noting(self.broken))
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.done || *self.broken || self.client.is_closed() {
+            return;
+        }
+        // Not committed: roll back. A connection that cannot even do that is not reused.
+        if self.client.batch_execute("ROLLBACK").is_err() {
+            *self.broken = true;
+        }
     }
 }
 
@@ -229,9 +292,11 @@ impl Pool {
             .config
             .connect(NoTls)
             .map_err(|e| error::connect(&self.config, &e))?;
+        // READ COMMITTED also for the statements that run as their own transaction (a commit of
+        // one save, `acknowledge`), whatever the server's default: like the explicit ones.
         client
             .batch_execute(&format!(
-                "SET search_path TO {}",
+                "SET search_path TO {}; SET default_transaction_isolation TO 'read committed'",
                 quote_identifier(&self.schema)
             ))
             .map_err(|e| error::map("selecting the schema", &e))?;

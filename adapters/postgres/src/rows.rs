@@ -27,14 +27,19 @@ fn column<'a, T: FromSql<'a>>(
 
 /// A record row selected with [`RECORD_COLUMNS`].
 pub(crate) fn record(row: &Row) -> Result<Record, StoreError> {
+    record_at(row, 0)
+}
+
+/// A record selected with [`RECORD_COLUMNS`] from column `first` on.
+pub(crate) fn record_at(row: &Row, first: usize) -> Result<Record, StoreError> {
     const WHAT: &str = "reading a record";
     RecordColumns {
-        tenant: column(row, 0, WHAT)?,
-        kind: column(row, 1, WHAT)?,
-        id: column(row, 2, WHAT)?,
-        user: column(row, 3, WHAT)?,
-        payload: column(row, 4, WHAT)?,
-        version: column(row, 5, WHAT)?,
+        tenant: column(row, first, WHAT)?,
+        kind: column(row, first + 1, WHAT)?,
+        id: column(row, first + 2, WHAT)?,
+        user: column(row, first + 3, WHAT)?,
+        payload: column(row, first + 4, WHAT)?,
+        version: column(row, first + 5, WHAT)?,
     }
     .into_record()
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use postgres::Config;
@@ -188,6 +189,23 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        // The readiness check rides on the read: one round trip. A store that does not read as
+        // ready (or has no versions table) is asked properly, and read again if ready after all.
+        let mut conn = self.connection()?;
+        if let Ok(rows) = conn.query(
+            &GET_WITH_SIGNATURE,
+            &[&key.tenant.as_str(), &key.kind.as_str(), &key.id.as_str()],
+        ) {
+            let signature: Option<&str> = rows.first().and_then(|row| row.get(0));
+            if signature.is_some() && signature == MIGRATION_SOURCE.ready_signature() {
+                let present: Option<&str> = rows.first().and_then(|row| row.get(1));
+                return match present {
+                    Some(_) => rows::record_at(&rows[0], 1).map(Some),
+                    None => Ok(None),
+                };
+            }
+        }
+        drop(conn);
         committed_record(&mut *self.ready_connection()?, key)
     }
 
@@ -274,6 +292,85 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
+        // Ids past i64::MAX cannot exist; -1 matches no row.
+        let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
+        if let Some(expected) = MIGRATION_SOURCE.ready_signature() {
+            let wanted: Vec<i64> = ids.iter().map(|&id| row_id(id)).collect();
+            let mut conn = self.connection()?;
+            // Readiness, existence and the update in one all-or-nothing statement.
+            if let Ok(rows) = conn.query(ACKNOWLEDGE, &[&wanted, &expected]) {
+                let what = "acknowledging outbox events";
+                let row = &rows[0];
+                let signature: Option<&str> = row.try_get(0).map_err(|e| map(what, &e))?;
+                if signature == Some(expected) {
+                    let missing: Vec<i64> = row.try_get(1).map_err(|e| map(what, &e))?;
+                    let newly: i64 = row.try_get(2).map_err(|e| map(what, &e))?;
+                    // The statement updated nothing if any id was missing; name the smallest.
+                    acknowledgement(ids, |id| Ok(!missing.contains(&row_id(id))))?;
+                    return Ok(usize::try_from(newly).unwrap_or(usize::MAX));
+                }
+            }
+        }
+        self.acknowledge_slowly(ids)
+    }
+
+    fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        lifecycle::migrate(self)
+    }
+
+    fn readiness(&self) -> Readiness {
+        lifecycle::readiness(self)
+    }
+
+    fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
+        lifecycle::diagnostics(self)
+    }
+
+    fn conformance_hooks(&self) -> Option<&dyn ConformanceHooks> {
+        Some(self)
+    }
+}
+
+/// `get`: the recorded migrations (as `transaction::SIGNATURE` reads them; a scalar subquery, no sort:
+/// versions are inserted in order, and a text that does not match only costs the full check)
+/// beside the record, one row even when the record is absent.
+static GET_WITH_SIGNATURE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT (SELECT string_agg(version::text || ':' || checksum, ',') FROM user_engine_schema_versions),
+                {columns}
+         FROM (VALUES (1)) AS one (x)
+         LEFT JOIN user_engine_records AS r
+                ON r.tenant_id = $1 AND r.kind = $2 AND r.record_id = $3",
+        columns = RECORD_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// `acknowledge` in one statement: the ids that do not exist, and — only when none is missing
+/// and the recorded migrations read as `$2` (a ready store) — every listed pending event marked
+/// acknowledged, counted. Events are never deleted, so the existence check and the update agree.
+const ACKNOWLEDGE: &str = "WITH wanted AS (SELECT DISTINCT w.id FROM unnest($1::bigint[]) AS w(id)),
+     missing AS (
+         SELECT coalesce(array_agg(w.id), '{}') AS ids FROM wanted AS w
+         WHERE NOT EXISTS (SELECT 1 FROM user_engine_outbox_events AS e WHERE e.id = w.id)),
+     ready AS (
+         SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
+         FROM user_engine_schema_versions),
+     acknowledged AS (
+         UPDATE user_engine_outbox_events SET acknowledged_at = now()
+         WHERE id IN (SELECT id FROM wanted) AND acknowledged_at IS NULL
+           AND (SELECT cardinality(ids) FROM missing) = 0
+           AND (SELECT signature FROM ready) = $2::text
+         RETURNING 1)
+SELECT (SELECT signature FROM ready), (SELECT ids FROM missing), (SELECT count(*) FROM acknowledged)";
+
+impl PostgresUserEngineStore {
+    /// `acknowledge` as three round trips (readiness, existence, update): for a store that does
+    /// not read as ready, which this refuses with the reason.
+    fn acknowledge_slowly(&self, ids: &[EventId]) -> Result<usize, StoreError> {
         let mut conn = self.ready_connection()?;
         let what = "acknowledging outbox events";
         // Ids past i64::MAX cannot exist; -1 matches no row.
@@ -301,21 +398,5 @@ impl UserEngineStore for PostgresUserEngineStore {
             )
             .map_err(|e| map(what, &e))?;
         Ok(usize::try_from(newly).unwrap_or(usize::MAX))
-    }
-
-    fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self)
-    }
-
-    fn readiness(&self) -> Readiness {
-        lifecycle::readiness(self)
-    }
-
-    fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
-        lifecycle::diagnostics(self)
-    }
-
-    fn conformance_hooks(&self) -> Option<&dyn ConformanceHooks> {
-        Some(self)
     }
 }

@@ -3,25 +3,37 @@
 //! Transactions themselves are the engine's ([`user_engine::kit::BufferedTransaction`] over a
 //! [`WriteBuffer`]): reads-own-writes, write-time expectations and the guard bookkeeping are the
 //! reference store's, by construction. Commit protocol, in one database transaction:
-//! 1. re-check readiness;
-//! 2. for each written key, in key order (one global lock order, so commits never deadlock each
+//! 1. re-check readiness — sent with `START TRANSACTION` as one batch, so a store that reads as
+//!    ready costs no round trip of its own (any other answer is re-checked in full);
+//! 2. only if it has audit entries or outbox events: `pg_advisory_xact_lock(commit order)`, in
+//!    the same batch. Held until COMMIT has made the transaction visible, so audit sequence and
+//!    `commit_seq` order is visibility order. Every such commit takes it before any row lock, so
+//!    commits never wait for each other in a cycle;
+//! 3. for each written key, in key order (one global lock order, so commits never deadlock each
 //!    other): a guarded key is locked with `SELECT … FOR UPDATE` and its version compared with
 //!    the one the transaction observed; an unguarded write is an upsert that counts on from
-//!    whatever version is committed (the reference store's rule);
-//! 3. only if it has audit entries or outbox events: `pg_advisory_xact_lock(commit order)`, then
-//!    the audit rows (their `sequence`), one `nextval` of `user_engine_outbox_commit_seq` and the
-//!    event rows. The lock is held until COMMIT has made the transaction visible, so sequence and
-//!    `commit_seq` order is visibility order;
-//! 4. COMMIT. Any failure rolls everything back: a failed commit changes nothing.
+//!    whatever version is committed (the reference store's rule). Consecutive unguarded upserts
+//!    go as one `unnest` statement, rows in key order;
+//! 4. the audit rows (their `sequence`), one `nextval` of `user_engine_outbox_commit_seq` and the
+//!    event rows, as one statement;
+//! 5. COMMIT. Any failure rolls everything back: a failed commit changes nothing.
 //!
-//! An injected fault (`hooks.rs`) strikes just before a change — each key in step 2, each audit
-//! row and each event row in step 3, counted in that order — or just before COMMIT when its
-//! position is past the last change (`user_engine::kit::FaultCountdown`).
+//! An injected fault (`hooks.rs`) strikes just before a change — each key in step 3, each audit
+//! row and each event row in step 4, counted in that order — or just before COMMIT when its
+//! position is past the last change (`user_engine::kit::FaultCountdown`). A commit carrying a
+//! fault therefore writes one statement per change; so does one whose bulk upsert a unique index
+//! refused (it is retried row by row, to name the key in the `conflict`).
+//!
+//! The commonest commit — one unguarded save, no audit entry, no event — is a single statement
+//! instead, its own transaction, that writes only if the recorded migrations read as ready in
+//! that same statement (`save_alone`); otherwise the protocol above runs.
 
+use postgres::SimpleQueryMessage;
+use postgres::types::ToSql;
 use user_engine::kit::{BufferedStore, FaultCountdown, PendingWrite, WriteBuffer, require_ready};
 use user_engine::{Expectation, InjectedFault, Record, RecordKey, StoreError};
 
-use crate::error::{is_unique_violation, map};
+use crate::error::{is_undefined_table, is_unique_violation, map};
 use crate::lifecycle::{MIGRATION_SOURCE, applied_in};
 use crate::pool::{Connection, Transaction};
 use crate::store::{PostgresUserEngineStore, committed_record};
@@ -31,31 +43,40 @@ impl BufferedStore for PostgresUserEngineStore {
         committed_record(&mut *self.connection()?, key)
     }
 
+    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
+        committed_version(&mut *self.connection()?, key)
+    }
+
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
         // This commit takes an armed fault, whether or not it gets as far as the fault's position.
         let mut countdown = self.fault().take();
         let mut conn = self.connection()?;
-        let outcome = {
-            let mut tx = conn
-                .transaction()
-                .map_err(|e| map("starting a commit", &e))?;
-            let applied = apply(&mut tx, self, &buffer, &mut countdown).and_then(|()| {
-                match countdown.before_completion() {
-                    Some(fault) => Err(strike(&mut tx, &countdown, fault)),
-                    None => Ok(()),
+        // In bulk unless a fault must strike at an exact change (then one statement per change).
+        let mut bulk = !countdown.is_armed();
+        let alone = if bulk {
+            save_alone(&mut conn, &buffer)
+        } else {
+            Ok(None)
+        };
+        let outcome = match alone {
+            Ok(Some(())) => Ok(()),
+            Err(failure) => Err(failure),
+            Ok(None) => loop {
+                let attempt = commit_once(&mut conn, self, &buffer, &mut countdown, bulk);
+                match attempt {
+                    // A unique index refused a row of a bulk statement, which does not say which
+                    // key: the transaction is rolled back, so do it again one key at a time.
+                    Err(Failure::BulkUniqueViolation) if bulk => bulk = false,
+                    other => break other,
                 }
-            });
-            match applied {
-                Ok(()) => tx
-                    .commit()
-                    .map_err(|e| Failure::Store(map("committing", &e))),
-                // Dropping `tx` rolls it back.
-                Err(failure) => Err(failure),
-            }
+            },
         };
         match outcome {
             Ok(()) => Ok(()),
             Err(Failure::Store(err)) => Err(err),
+            Err(Failure::BulkUniqueViolation) => Err(StoreError::unavailable(
+                "postgresql refused a record row as a duplicate only in a bulk write",
+            )),
             Err(Failure::UniqueViolation { key, expected }) => {
                 // The transaction is rolled back; read what is committed now, for the error.
                 let actual = committed_version(&mut conn, &key)?;
@@ -69,6 +90,137 @@ impl BufferedStore for PostgresUserEngineStore {
     }
 }
 
+/// The commonest commit, one unguarded save and nothing else, as one statement that re-checks
+/// readiness itself (its own transaction: all or nothing). `Ok(Some(()))`: committed;
+/// `Ok(None)`: not that kind of commit, or the store did not read as ready, or no versions table
+/// — the full protocol then runs (and says why it is not ready). Not used when a fault is armed
+/// (the caller checks), as the fault must strike inside a transaction.
+fn save_alone(conn: &mut Connection, buffer: &WriteBuffer) -> Result<Option<()>, Failure> {
+    let mut writes = buffer.writes();
+    let (Some((key, write)), None) = (writes.next(), writes.next()) else {
+        return Ok(None);
+    };
+    let (Some(record), Some(expected)) =
+        (relative_upsert(write), MIGRATION_SOURCE.ready_signature())
+    else {
+        return Ok(None);
+    };
+    if !buffer.audit().is_empty() || !buffer.outbox().is_empty() {
+        return Ok(None);
+    }
+    let added = i64::try_from(write.versions_added())
+        .map_err(|_| StoreError::invalid(format!("version of {key} overflows")))?;
+    let user = record.user.as_ref().map(|u| u.as_str());
+    let saved = conn.execute(
+        SAVE_ALONE,
+        &[
+            &key.tenant.as_str(),
+            &key.kind.as_str(),
+            &key.id.as_str(),
+            &user,
+            &record.payload.to_json_text(),
+            &added,
+            &expected,
+        ],
+    );
+    match saved {
+        Ok(1) => Ok(Some(())),
+        Ok(_) => Ok(None),
+        Err(err) if is_undefined_table(&err) => Ok(None),
+        Err(err) if is_unique_violation(&err) => Err(Failure::UniqueViolation {
+            key: key.clone(),
+            expected: write.expectation(),
+        }),
+        Err(err) => Err(Failure::Store(map("writing a record", &err))),
+    }
+}
+
+/// `UPSERT_RELATIVE` that writes only when the recorded migrations read as `$7` (a ready store).
+const SAVE_ALONE: &str = "WITH ready AS (
+         SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
+         FROM user_engine_schema_versions)
+     INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+     SELECT $1::text, $2::text, $3::text, $4::text, $5::text::jsonb, $6::bigint
+     FROM ready WHERE ready.signature = $7::text
+     ON CONFLICT (tenant_id, kind, record_id)
+     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
+                   version = user_engine_records.version + EXCLUDED.version";
+
+/// One attempt at the commit protocol, in one database transaction that rolls back on any
+/// failure (dropping `tx`).
+fn commit_once(
+    conn: &mut Connection,
+    store: &PostgresUserEngineStore,
+    buffer: &WriteBuffer,
+    countdown: &mut FaultCountdown,
+    bulk: bool,
+) -> Result<(), Failure> {
+    let ordered = !buffer.audit().is_empty() || !buffer.outbox().is_empty();
+    let mut tx = start_ready(conn, store, ordered)?;
+    apply(&mut tx, buffer, countdown, bulk)?;
+    if let Some(fault) = countdown.before_completion() {
+        return Err(strike(&mut tx, countdown, fault));
+    }
+    tx.commit()
+        .map_err(|e| Failure::Store(map("committing", &e)))
+}
+
+/// The recorded migrations as one text (`MigrationSource::ready_signature`).
+pub(crate) const SIGNATURE: &str = "SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature FROM user_engine_schema_versions";
+
+/// Starts the commit's transaction once readiness is re-checked inside it (step 1), and takes
+/// the commit-order lock first thing when the commit appends audit entries or events (step 3).
+///
+/// One round trip when the store reads as ready: `START TRANSACTION`, the recorded migrations
+/// and the lock go as one batch. Otherwise the transaction is rolled back and the readiness check
+/// runs in full in a new one, which refuses with the reason (or goes on, if the store is ready
+/// after all).
+fn start_ready<'c>(
+    conn: &'c mut Connection,
+    store: &PostgresUserEngineStore,
+    ordered: bool,
+) -> Result<Transaction<'c>, Failure> {
+    if let Some(expected) = MIGRATION_SOURCE.ready_signature() {
+        let lock = store.locks().commit_order;
+        let statements = if ordered {
+            format!("{SIGNATURE}; SELECT pg_advisory_xact_lock({lock})")
+        } else {
+            SIGNATURE.to_owned()
+        };
+        let ready = conn.transaction_reading(&statements, |messages| {
+            first_text(messages) == Some(expected)
+        });
+        match ready {
+            Ok(true) => return Ok(conn.open_transaction()),
+            Err(err) if conn.is_broken() => {
+                return Err(Failure::Store(map("starting a commit", &err)));
+            }
+            // Not ready as it reads, or no versions table: ask properly below.
+            Ok(false) | Err(_) => {}
+        }
+    }
+    let mut tx = conn
+        .transaction()
+        .map_err(|e| map("starting a commit", &e))?;
+    require_ready(MIGRATION_SOURCE.readiness(applied_in(&mut tx)?.as_deref()))?;
+    if ordered {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&store.locks().commit_order],
+        )
+        .map_err(|e| map("waiting for the commit-order lock", &e))?;
+    }
+    Ok(tx)
+}
+
+/// The first column of the first row of a simple query's answer.
+fn first_text(messages: &[SimpleQueryMessage]) -> Option<&str> {
+    messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
+}
+
 /// Why applying a commit stopped.
 enum Failure {
     Store(StoreError),
@@ -78,6 +230,8 @@ enum Failure {
         key: RecordKey,
         expected: Expectation,
     },
+    /// A unique index refused a row of a bulk upsert; which key is not known.
+    BulkUniqueViolation,
 }
 
 impl From<StoreError> for Failure {
@@ -117,25 +271,39 @@ fn before_change(tx: &mut Transaction<'_>, countdown: &mut FaultCountdown) -> Re
     }
 }
 
+/// Steps 2 and 3 of the commit protocol. In `bulk`, runs of unguarded upserts (in key order) go
+/// as one statement, and audit entries with events as one more; otherwise every change is a
+/// statement of its own, announced to the fault countdown first.
 fn apply(
     tx: &mut Transaction<'_>,
-    store: &PostgresUserEngineStore,
     buffer: &WriteBuffer,
     countdown: &mut FaultCountdown,
+    bulk: bool,
 ) -> Result<(), Failure> {
-    require_ready(MIGRATION_SOURCE.readiness(applied_in(tx)?.as_deref()))?;
-    for (key, write) in buffer.writes() {
+    let writes: Vec<(&RecordKey, &PendingWrite)> = buffer.writes().collect();
+    let mut next = 0;
+    while next < writes.len() {
+        let run = if bulk {
+            writes[next..]
+                .iter()
+                .take_while(|(_, write)| relative_upsert(write).is_some())
+                .count()
+        } else {
+            0
+        };
+        if run >= 2 {
+            upsert_many(tx, &writes[next..next + run])?;
+            next += run;
+            continue;
+        }
+        let (key, write) = writes[next];
         before_change(tx, countdown)?;
         apply_write(tx, key, write)?;
+        next += 1;
     }
-    if buffer.audit().is_empty() && buffer.outbox().is_empty() {
-        return Ok(());
+    if bulk {
+        return append_all(tx, buffer);
     }
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&store.locks().commit_order],
-    )
-    .map_err(|e| map("waiting for the commit-order lock", &e))?;
     for entry in buffer.audit() {
         before_change(tx, countdown)?;
         let target = entry.target.as_ref();
@@ -171,6 +339,140 @@ fn apply(
         .map_err(|e| map("enqueueing an outbox event", &e))?;
     }
     Ok(())
+}
+
+/// The record an unguarded write over whatever is committed stores (`UPSERT_RELATIVE`), if the
+/// write is one.
+fn relative_upsert(write: &PendingWrite) -> Option<&Record> {
+    match write.current() {
+        Some(record) if !write.is_guarded() && !write.was_deleted() => Some(record),
+        _ => None,
+    }
+}
+
+/// `UPSERT_RELATIVE` for many keys in one statement, rows in key order.
+const UPSERT_RELATIVE_MANY: &str =
+    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+     SELECT w.tenant_id, w.kind, w.record_id, w.user_id, w.payload::jsonb, w.version
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+          WITH ORDINALITY AS w(tenant_id, kind, record_id, user_id, payload, version, n)
+     ORDER BY w.n
+     ON CONFLICT (tenant_id, kind, record_id)
+     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
+                   version = user_engine_records.version + EXCLUDED.version";
+
+/// Unguarded writes over whatever is committed, in one statement.
+fn upsert_many(
+    tx: &mut Transaction<'_>,
+    writes: &[(&RecordKey, &PendingWrite)],
+) -> Result<(), Failure> {
+    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (key, write) in writes {
+        let Some(record) = relative_upsert(write) else {
+            continue;
+        };
+        let added = i64::try_from(write.versions_added())
+            .map_err(|_| StoreError::invalid(format!("version of {key} overflows")))?;
+        columns.0.push(key.tenant.as_str());
+        columns.1.push(key.kind.as_str());
+        columns.2.push(key.id.as_str());
+        columns.3.push(record.user.as_ref().map(|u| u.as_str()));
+        columns.4.push(record.payload.to_json_text());
+        columns.5.push(added);
+    }
+    let (tenants, kinds, ids, users, payloads, added) = columns;
+    tx.execute(
+        UPSERT_RELATIVE_MANY,
+        &[&tenants, &kinds, &ids, &users, &payloads, &added],
+    )
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            Failure::BulkUniqueViolation
+        } else {
+            Failure::Store(map("writing a record", &err))
+        }
+    })?;
+    Ok(())
+}
+
+/// The audit rows of a commit, in append order (their `sequence`s drawn in that order).
+const AUDIT_MANY: &str = "INSERT INTO user_engine_audit_records
+         (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
+     SELECT a.tenant_id, a.actor_user_id, a.action, a.target_tenant_id, a.target_kind, a.target_record_id
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+          WITH ORDINALITY AS a(tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id, n)
+     ORDER BY a.n";
+
+/// The event rows of a commit, in enqueue order, under one `commit_seq` (drawn once: a
+/// materialized CTE is evaluated once).
+const EVENTS_MANY: &str =
+    "INSERT INTO user_engine_outbox_events (commit_seq, tenant_id, topic, event_key, payload)
+     SELECT s.commit_seq, e.tenant_id, e.topic, e.event_key, e.payload::jsonb
+     FROM s, unnest($7::text[], $8::text[], $9::text[], $10::text[])
+          WITH ORDINALITY AS e(tenant_id, topic, event_key, payload, n)
+     ORDER BY e.n";
+
+/// Step 3 in one statement (the commit-order lock was taken when the transaction started).
+fn append_all(tx: &mut Transaction<'_>, buffer: &WriteBuffer) -> Result<(), Failure> {
+    let (audit, outbox) = (buffer.audit(), buffer.outbox());
+    if audit.is_empty() && outbox.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<Option<&RecordKey>> = audit.iter().map(|e| e.target.as_ref()).collect();
+    let tenants: Vec<&str> = audit.iter().map(|e| e.tenant.as_str()).collect();
+    let actors: Vec<Option<&str>> = audit
+        .iter()
+        .map(|e| e.actor.as_ref().map(|a| a.as_str()))
+        .collect();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    let target_tenants: Vec<Option<&str>> = targets
+        .iter()
+        .map(|t| t.map(|t| t.tenant.as_str()))
+        .collect();
+    let target_kinds: Vec<Option<&str>> =
+        targets.iter().map(|t| t.map(|t| t.kind.as_str())).collect();
+    let target_ids: Vec<Option<&str>> = targets.iter().map(|t| t.map(|t| t.id.as_str())).collect();
+    let event_tenants: Vec<&str> = outbox.iter().map(|m| m.tenant.as_str()).collect();
+    let topics: Vec<&str> = outbox.iter().map(|m| m.topic.as_str()).collect();
+    let event_keys: Vec<&str> = outbox.iter().map(|m| m.key.as_str()).collect();
+    let payloads: Vec<String> = outbox.iter().map(|m| m.payload.to_json_text()).collect();
+    let audit_params: [&(dyn ToSql + Sync); 6] = [
+        &tenants,
+        &actors,
+        &actions,
+        &target_tenants,
+        &target_kinds,
+        &target_ids,
+    ];
+    let event_params: [&(dyn ToSql + Sync); 4] = [&event_tenants, &topics, &event_keys, &payloads];
+    let what = if outbox.is_empty() {
+        "appending an audit entry"
+    } else {
+        "enqueueing an outbox event"
+    };
+    let result = if outbox.is_empty() {
+        tx.execute(AUDIT_MANY, &audit_params)
+    } else {
+        // Both lists bound, an empty one inserting nothing: one statement shape for the two cases.
+        let sql = events_statement();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            audit_params.iter().chain(&event_params).copied().collect();
+        tx.execute(sql, &params)
+    };
+    result.map_err(|e| map(what, &e))?;
+    Ok(())
+}
+
+/// Audit rows (possibly none), one `commit_seq`, then the event rows: one statement.
+fn events_statement() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "WITH audit AS ({AUDIT_MANY}),
+                  s AS MATERIALIZED (SELECT nextval('user_engine_outbox_commit_seq') AS commit_seq)
+             {EVENTS_MANY}"
+        )
+    })
 }
 
 const LOCK_VERSION: &str = "SELECT version FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 FOR UPDATE";
@@ -301,6 +603,22 @@ enum Action<'a> {
     },
 }
 
+/// The committed version at `key`, one column of one row.
 fn committed_version(conn: &mut Connection, key: &RecordKey) -> Result<Option<u64>, StoreError> {
-    Ok(crate::store::committed_record(conn, key)?.map(|r| r.version))
+    let rows = conn
+        .query(
+            "SELECT version FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
+            &[&key.tenant.as_str(), &key.kind.as_str(), &key.id.as_str()],
+        )
+        .map_err(|e| map("reading a record version", &e))?;
+    rows.first()
+        .map(|row| {
+            let version: i64 = row
+                .try_get(0)
+                .map_err(|e| map("reading a record version", &e))?;
+            u64::try_from(version).map_err(|_| {
+                StoreError::invalid(format!("stored record {key} has a negative version"))
+            })
+        })
+        .transpose()
 }

@@ -20,18 +20,19 @@ impl ConformanceHooks for SqliteUserEngineStore {
             return Err(not_applied());
         }
         let recorded: String = conn
-            .query_row(
-                "SELECT checksum FROM user_engine_schema_versions WHERE version = ?1",
-                [version],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT checksum FROM user_engine_schema_versions WHERE version = ?1")
+            .and_then(|mut s| s.query_row([version], |r| r.get(0)).optional())
             .map_err(|e| map("tampering with a migration", &e))?
             .ok_or_else(not_applied)?;
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE user_engine_schema_versions SET checksum = ?1 WHERE version = ?2",
-            rusqlite::params![kit::tampered_checksum(&recorded), version],
         )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                kit::tampered_checksum(&recorded),
+                version
+            ])
+        })
         .map_err(|e| map("tampering with a migration", &e))?;
         Ok(())
     }

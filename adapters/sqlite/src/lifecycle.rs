@@ -23,7 +23,19 @@ pub(crate) const MIGRATION_SOURCE: MigrationSource = MigrationSource::Sql {
 };
 
 /// Fails with `not_ready` unless the database is at the latest version with intact migrations.
+///
+/// Re-read on every call (a store can drift or be replaced under a running process), but in one
+/// cached statement when the store is ready; the full check, which names the reason, runs only
+/// when that statement does not read as a ready store.
 pub(crate) fn ensure_ready(conn: &Connection) -> Result<(), StoreError> {
+    match MIGRATION_SOURCE.ready_signature() {
+        Some(expected) if rows::signature_is(conn, expected) => Ok(()),
+        _ => ensure_ready_slowly(conn),
+    }
+}
+
+/// The full readiness check: every recorded migration read and judged by the kit.
+fn ensure_ready_slowly(conn: &Connection) -> Result<(), StoreError> {
     require_ready(MIGRATION_SOURCE.readiness(rows::applied_migrations(conn)?.as_deref()))
 }
 
@@ -39,10 +51,16 @@ pub(crate) fn migrate(store: &SqliteUserEngineStore) -> Result<MigrationReport, 
     let report = MIGRATION_SOURCE.plan(&applied)?.apply(|step| {
         tx.execute_batch(step.sql)
             .map_err(|e| map("applying a migration", &e))?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (?1, ?2, ?3)",
-            rusqlite::params![step.migration.version, step.migration.name, step.checksum],
         )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                step.migration.version,
+                step.migration.name,
+                step.checksum
+            ])
+        })
         .map_err(|e| map("recording a migration", &e))?;
         Ok(())
     })?;
@@ -72,12 +90,13 @@ pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, 
     };
     let count = |sql: &str| -> Result<u64, StoreError> {
         let n: i64 = tx
-            .query_row(sql, [], |r| r.get(0))
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(|e| map("reading diagnostics", &e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     };
     let kinds: Vec<(String, i64)> = tx
-        .prepare("SELECT kind, count(*) FROM user_engine_records GROUP BY kind")
+        .prepare_cached("SELECT kind, count(*) FROM user_engine_records GROUP BY kind")
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(|e| map("reading diagnostics", &e))?;
     for (kind, n) in kinds {

@@ -17,7 +17,7 @@ use user_engine::{
 };
 
 use crate::error::map;
-use crate::lifecycle::{self, ensure_ready};
+use crate::lifecycle::{self, MIGRATION_SOURCE, ensure_ready};
 use crate::rows::{self, RECORD_COLUMNS};
 
 /// How long a writer waits for another process's write transaction before giving up.
@@ -124,9 +124,10 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     connection
         .busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| cannot(&e))?;
-    let mode: String = connection
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(|e| cannot(&e))?;
+    let mode: String = retry_while_busy(|| {
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+    })
+    .map_err(|e| cannot(&e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::unavailable(format!(
             "sqlite database {} cannot use write-ahead logging (journal mode stayed {mode})",
@@ -138,6 +139,24 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .pragma_update(None, "synchronous", "FULL")
         .map_err(|e| cannot(&e))?;
     Ok(connection)
+}
+
+/// Runs `attempt` again while SQLite says the file is busy, up to [`BUSY_TIMEOUT`]. Switching a
+/// file to WAL needs a moment of exclusive access and SQLite does not call the busy handler for
+/// it, so two handles opening the same file at once could otherwise fail with `SQLITE_BUSY`.
+fn retry_while_busy<T>(mut attempt: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match attempt() {
+            Err(rusqlite::Error::SqliteFailure(code, _))
+                if code.code == rusqlite::ffi::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 impl fmt::Debug for SqliteUserEngineStore {
@@ -156,6 +175,13 @@ impl UserEngineStore for SqliteUserEngineStore {
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         let conn = self.connection();
+        // The readiness check rides on the read. A record that is absent, or a store that does
+        // not read as ready, takes the separate check (which names the reason if not ready).
+        if let Ok(Some((Some(signature), row))) = rows::record_with_signature(&conn, key) {
+            if Some(signature.as_str()) == MIGRATION_SOURCE.ready_signature() {
+                return row.into_record().map(Some);
+            }
+        }
         ensure_ready(&conn)?;
         rows::committed_record(&conn, key)
     }

@@ -20,6 +20,10 @@ impl BufferedStore for SqliteUserEngineStore {
         rows::committed_record(&self.connection(), key)
     }
 
+    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
+        committed_version(&self.connection(), key)
+    }
+
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
         let mut conn = self.connection();
         // IMMEDIATE: the write lock is taken before the guards are re-read, so nothing can change

@@ -18,6 +18,7 @@ use std::fmt;
 
 use crate::error::StoreError;
 use crate::ids::RecordKey;
+use crate::payload::Payload;
 use crate::record::{AuditEntry, Expectation, OutboxMessage, Record, RecordWrite};
 
 /// One key a transaction wrote: what it observed first, and what it sees now.
@@ -37,6 +38,18 @@ impl PendingWrite {
             deleted: false,
             current: committed,
         }
+    }
+
+    /// A first write that knows only the committed version. The stand-in record (empty payload,
+    /// no owner) is never seen: the write that follows replaces it (save) or removes it (delete),
+    /// and a refused first write is not kept (`WriteBuffer::touch`).
+    fn observing_version(key: &RecordKey, committed: Option<u64>) -> Self {
+        Self::observing(committed.map(|version| Record {
+            key: key.clone(),
+            user: None,
+            payload: Payload::empty(),
+            version,
+        }))
     }
 
     fn current_version(&self) -> Option<u64> {
@@ -196,6 +209,38 @@ impl WriteBuffer {
         self.touch(&key, committed, |pending| pending.save(write, expect))
     }
 
+    /// [`save`](Self::save), reading only the committed version of the key on its first write:
+    /// all a save needs of what is committed, so a store need not fetch and parse the payload.
+    pub fn save_over_version(
+        &mut self,
+        write: RecordWrite,
+        expect: Expectation,
+        committed_version: impl FnOnce(&RecordKey) -> Result<Option<u64>, StoreError>,
+    ) -> Result<Record, StoreError> {
+        let key = write.key.clone();
+        let committed = |key: &RecordKey| {
+            committed_version(key).map(|version| PendingWrite::observing_version(key, version))
+        };
+        self.touch_observing(&key, committed, |pending| pending.save(write, expect))
+    }
+
+    /// [`delete`](Self::delete), reading only the committed version of the key on its first
+    /// write.
+    pub fn delete_over_version(
+        &mut self,
+        key: &RecordKey,
+        expect: Expectation,
+        committed_version: impl FnOnce(&RecordKey) -> Result<Option<u64>, StoreError>,
+    ) -> Result<(), StoreError> {
+        if expect == Expectation::Absent {
+            return Err(absent_delete(key));
+        }
+        let committed = |key: &RecordKey| {
+            committed_version(key).map(|version| PendingWrite::observing_version(key, version))
+        };
+        self.touch_observing(key, committed, |pending| pending.delete(key, expect))
+    }
+
     /// Deletes a record if `expect` holds (`Absent` is `invalid` here); `not_found` if the
     /// transaction sees no record.
     pub fn delete(
@@ -205,9 +250,7 @@ impl WriteBuffer {
         committed: impl FnOnce(&RecordKey) -> Result<Option<Record>, StoreError>,
     ) -> Result<(), StoreError> {
         if expect == Expectation::Absent {
-            return Err(StoreError::invalid(format!(
-                "delete of {key} cannot expect the record to be absent"
-            )));
+            return Err(absent_delete(key));
         }
         self.touch(key, committed, |pending| pending.delete(key, expect))
     }
@@ -220,11 +263,22 @@ impl WriteBuffer {
         committed: impl FnOnce(&RecordKey) -> Result<Option<Record>, StoreError>,
         change: impl FnOnce(&mut PendingWrite) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let committed = |key: &RecordKey| committed(key).map(PendingWrite::observing);
+        self.touch_observing(key, committed, change)
+    }
+
+    /// [`touch`](Self::touch), with the first write's starting point built by `observe`.
+    fn touch_observing<T>(
+        &mut self,
+        key: &RecordKey,
+        observe: impl FnOnce(&RecordKey) -> Result<PendingWrite, StoreError>,
+        change: impl FnOnce(&mut PendingWrite) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if let Some(pending) = self.writes.get_mut(key) {
             // A refused change leaves an existing pending write as it was.
             return change(pending);
         }
-        let mut pending = PendingWrite::observing(committed(key)?);
+        let mut pending = observe(key)?;
         let outcome = change(&mut pending)?;
         self.writes.insert(key.clone(), pending);
         Ok(outcome)
@@ -254,6 +308,13 @@ impl WriteBuffer {
     pub fn outbox(&self) -> &[OutboxMessage] {
         &self.outbox
     }
+}
+
+/// The `invalid` error of a delete that expects the record to be absent.
+fn absent_delete(key: &RecordKey) -> StoreError {
+    StoreError::invalid(format!(
+        "delete of {key} cannot expect the record to be absent"
+    ))
 }
 
 impl fmt::Debug for WriteBuffer {
@@ -332,6 +393,48 @@ mod tests {
         assert_eq!(buffer, WriteBuffer::new());
         let invalid = buffer.delete(&key(), Expectation::Absent, |_| unreachable!("not read"));
         assert_eq!(invalid.unwrap_err().kind(), crate::ErrorKind::Invalid);
+    }
+
+    #[test]
+    fn writes_over_a_committed_version_behave_as_over_the_committed_record() {
+        let mut by_record = WriteBuffer::new();
+        let mut by_version = WriteBuffer::new();
+        let saved = by_record
+            .save(
+                write(&key()),
+                Expectation::Version(2),
+                committed_at(Some(2)),
+            )
+            .unwrap();
+        let saved_over = by_version
+            .save_over_version(write(&key()), Expectation::Version(2), |_| Ok(Some(2)))
+            .unwrap();
+        assert_eq!(saved, saved_over);
+        assert_eq!(by_record, by_version);
+        let other = RecordKey::parse("acme/profile/p0").unwrap();
+        by_record
+            .delete(&other, Expectation::Any, committed_at(Some(4)))
+            .unwrap();
+        by_version
+            .delete_over_version(&other, Expectation::Any, |_| Ok(Some(4)))
+            .unwrap();
+        assert_eq!(by_record, by_version);
+        let refused = by_version.save_over_version(
+            write(&RecordKey::parse("acme/profile/p9").unwrap()),
+            Expectation::Absent,
+            |_| Ok(Some(1)),
+        );
+        assert_eq!(refused.unwrap_err().kind(), crate::ErrorKind::Conflict);
+        let missing = by_version.delete_over_version(
+            &RecordKey::parse("acme/profile/p8").unwrap(),
+            Expectation::Any,
+            |_| Ok(None),
+        );
+        assert_eq!(missing.unwrap_err().kind(), crate::ErrorKind::NotFound);
+        let absent = by_version
+            .delete_over_version(&other, Expectation::Absent, |_| unreachable!("not read"));
+        assert_eq!(absent.unwrap_err().kind(), crate::ErrorKind::Invalid);
+        assert_eq!(by_record, by_version, "refused writes left nothing");
     }
 
     #[test]

@@ -108,6 +108,13 @@ pub trait BufferedStore: UserEngineStore {
     /// in a transaction observes.
     fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError>;
 
+    /// The committed version at `key` (`None`: absent), without a readiness check: all the first
+    /// write of a key needs. Defaults to [`committed`](Self::committed); a database adapter
+    /// overrides it to read one column instead of fetching and parsing the record.
+    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
+        Ok(self.committed(key)?.map(|record| record.version))
+    }
+
     /// Applies a transaction's buffer, all or nothing: re-checks readiness and every guard against
     /// committed state ([`WriteBuffer::into_commit_plan`], or [`PendingWrite::recheck`] per locked
     /// row), then writes records, audit entries and outbox events in one atomic step.
@@ -152,12 +159,14 @@ impl<S: BufferedStore> StoreTransaction for BufferedTransaction<'_, S> {
 
     fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
         let store = self.store;
-        self.buffer.save(write, expect, |key| store.committed(key))
+        self.buffer
+            .save_over_version(write, expect, |key| store.committed_version(key))
     }
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
         let store = self.store;
-        self.buffer.delete(key, expect, |key| store.committed(key))
+        self.buffer
+            .delete_over_version(key, expect, |key| store.committed_version(key))
     }
 
     fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {

@@ -117,6 +117,12 @@ impl FaultCountdown {
         }
     }
 
+    /// Whether this commit carries a fault at all: an adapter may then apply its changes one by
+    /// one, so that the fault strikes exactly where it says, and in bulk otherwise.
+    pub fn is_armed(&self) -> bool {
+        self.fault.is_some()
+    }
+
     /// Call just before applying each change: the fault, when it strikes before this one.
     pub fn before_change(&mut self) -> Option<InjectedFault> {
         self.changes += 1;

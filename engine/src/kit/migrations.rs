@@ -5,6 +5,9 @@
 //! [`MigrationSource`] says what each manifest migration runs as on one backend — SQL files, or
 //! nothing for a store that runs no SQL — and so which checksum a recorded migration must carry.
 
+use std::borrow::Cow;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
 use crate::error::StoreError;
 use crate::migration::{
     AppliedMigration, LATEST_SCHEMA_VERSION, MIGRATIONS, Migration, MigrationReport, checksum,
@@ -67,21 +70,81 @@ impl MigrationSource {
 
     /// The checksum an applied migration must carry; `None` when this build cannot say (no file).
     pub fn checksum_of(&self, migration: &Migration) -> Option<String> {
-        match self {
-            MigrationSource::Manifest => Some(migration.manifest_checksum()),
-            MigrationSource::Sql { .. } => self.sql_of(migration).ok().map(checksum),
+        self.expected_checksum(migration).map(Cow::into_owned)
+    }
+
+    /// [`checksum_of`](Self::checksum_of), borrowed from the memo: each text is hashed once per
+    /// process, not on every readiness check (`docs/performance.md`).
+    fn expected_checksum(&self, migration: &Migration) -> Option<Cow<'static, str>> {
+        let index = MIGRATIONS
+            .iter()
+            .position(|m| std::ptr::eq(m, migration) || m == migration);
+        match index {
+            Some(index) => self.expected().checksums[index]
+                .as_deref()
+                .map(Cow::Borrowed),
+            // Not a manifest entry (a hand-built `Migration`): nothing memoized, hash it now.
+            None => Some(Cow::Owned(match self {
+                MigrationSource::Manifest => migration.manifest_checksum(),
+                MigrationSource::Sql { .. } => checksum(self.sql_of(migration).ok()?),
+            })),
         }
+    }
+
+    /// What the recorded migrations of a ready store read as, `version:checksum` for every
+    /// manifest migration in version order, joined by `,` (SQL: `string_agg(version || ':' ||
+    /// checksum, ',' ORDER BY version)`); `None` when this build lacks a file.
+    ///
+    /// A store whose recorded migrations read exactly so is ready; one that reads otherwise may
+    /// still be, and is asked properly ([`readiness`](Self::readiness)). So a SQL adapter can fold
+    /// the readiness check into the statement doing the work and compare one string.
+    ///
+    /// ```
+    /// use user_engine::kit::MigrationSource;
+    /// use user_engine::migration::AppliedMigration;
+    ///
+    /// let signature = MigrationSource::Manifest.ready_signature().unwrap();
+    /// let checksum = MigrationSource::Manifest.checksum_of(&user_engine::MIGRATIONS[0]).unwrap();
+    /// assert_eq!(signature, format!("1:{checksum}"));
+    /// ```
+    pub fn ready_signature(&self) -> Option<&'static str> {
+        self.expected().signature.as_deref()
+    }
+
+    /// The memoized checksums of this source, computed on first use.
+    fn expected(&self) -> &'static Expected {
+        static MANIFEST: OnceLock<Expected> = OnceLock::new();
+        // Keyed by the files' content: two sources with the same files share one entry, so the
+        // leak is bounded by the distinct sources a process builds (one per adapter).
+        static SQL: Mutex<Vec<(FileList, &'static Expected)>> = Mutex::new(Vec::new());
+        let files = match self {
+            MigrationSource::Manifest => {
+                return MANIFEST.get_or_init(|| Expected::of(*self));
+            }
+            MigrationSource::Sql { files, .. } => *files,
+        };
+        let mut memo = SQL.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, expected)) = memo
+            .iter()
+            .find(|(known, _)| std::ptr::eq(*known, files))
+            .or_else(|| memo.iter().find(|(known, _)| *known == files))
+        {
+            return expected;
+        }
+        let expected: &'static Expected = Box::leak(Box::new(Expected::of(*self)));
+        memo.push((files, expected));
+        expected
     }
 
     /// The first applied migration (in the order given) whose recorded checksum differs from the
     /// expected one, as the `drift` error `migrate` refuses with.
     pub fn drift(&self, applied: &[AppliedMigration]) -> Option<StoreError> {
         applied.iter().find_map(|a| {
-            let expected = self.checksum_of(crate::migration::migration(a.version)?)?;
+            let expected = self.expected_checksum(crate::migration::migration(a.version)?)?;
             (expected != a.checksum).then(|| StoreError::MigrationDrift {
                 version: a.version,
                 recorded: a.checksum.clone(),
-                expected,
+                expected: expected.into_owned(),
             })
         })
     }
@@ -139,10 +202,8 @@ impl MigrationSource {
             .filter(|m| m.version > current)
             .map(|migration| {
                 let sql = self.sql_of(migration)?;
-                let checksum = match self {
-                    MigrationSource::Manifest => migration.manifest_checksum(),
-                    MigrationSource::Sql { .. } => checksum(sql),
-                };
+                // A file was found, so the memo has its checksum.
+                let checksum = self.checksum_of(migration).unwrap_or_else(|| checksum(sql));
                 Ok(MigrationStep {
                     migration,
                     sql,
@@ -173,6 +234,38 @@ impl MigrationSource {
         {
             Some((name, _)) => Err(format!("{name} must not manage its own transaction")),
             None => Ok(()),
+        }
+    }
+}
+
+/// `(manifest name, SQL text)` pairs of a [`MigrationSource::Sql`].
+type FileList = &'static [(&'static str, &'static str)];
+
+/// A source's expected checksums, one per manifest entry (`None`: no file), and its
+/// [`ready_signature`](MigrationSource::ready_signature).
+struct Expected {
+    checksums: Vec<Option<String>>,
+    signature: Option<String>,
+}
+
+impl Expected {
+    fn of(source: MigrationSource) -> Self {
+        let checksums: Vec<Option<String>> = MIGRATIONS
+            .iter()
+            .map(|migration| match source {
+                MigrationSource::Manifest => Some(migration.manifest_checksum()),
+                MigrationSource::Sql { .. } => source.sql_of(migration).ok().map(checksum),
+            })
+            .collect();
+        let signature = MIGRATIONS
+            .iter()
+            .zip(&checksums)
+            .map(|(m, c)| c.as_ref().map(|c| format!("{}:{c}", m.version)))
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| parts.join(","));
+        Self {
+            checksums,
+            signature,
         }
     }
 }
@@ -330,6 +423,43 @@ mod tests {
         assert!(managing.verify().is_err());
         assert_eq!(SQL.verify(), Ok(()));
         assert_eq!(MigrationSource::Manifest.verify(), Ok(()));
+    }
+
+    #[test]
+    fn checksums_are_memoized_per_source_and_signed_in_version_order() {
+        let hashed = checksum("CREATE TABLE t (v TEXT);");
+        assert_eq!(SQL.checksum_of(&MIGRATIONS[0]), Some(hashed.clone()));
+        assert_eq!(SQL.checksum_of(&MIGRATIONS[0]), Some(hashed.clone()));
+        assert_eq!(SQL.ready_signature(), Some(format!("1:{hashed}").as_str()));
+        // Same files at another address: the same memo entry answers.
+        let copy = MigrationSource::Sql {
+            package: "user-engine-test",
+            files: Box::leak(Box::new([(
+                "0001_user_engine_store",
+                "CREATE TABLE t (v TEXT);",
+            )])),
+        };
+        assert!(std::ptr::eq(
+            copy.ready_signature().unwrap(),
+            SQL.ready_signature().unwrap()
+        ));
+        assert_eq!(
+            MigrationSource::Manifest.checksum_of(&MIGRATIONS[0]),
+            Some(MIGRATIONS[0].manifest_checksum())
+        );
+        let empty = MigrationSource::Sql {
+            package: "user-engine-test",
+            files: &[],
+        };
+        assert_eq!(empty.ready_signature(), None);
+        let other = Migration {
+            version: 99,
+            ..MIGRATIONS[0]
+        };
+        assert_eq!(
+            MigrationSource::Manifest.checksum_of(&other),
+            Some(other.manifest_checksum())
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 // The same generic checks the SQLite adapter runs, shared by path so both are held to one text.
 #[path = "../../../sqlite/tests/it/behaviour.rs"]
 mod behaviour;
+mod bulk;
 mod concurrency;
 mod connecting;
 mod faults;
