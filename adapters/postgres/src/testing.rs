@@ -2,9 +2,11 @@
 //! uniquely named schema that is dropped afterwards (and kept, with its name printed, when the
 //! test panicked).
 //!
-//! Tests read the server from `USER_ENGINE_POSTGRES_URL`. Without it they print
-//! `skipped: USER_ENGINE_POSTGRES_URL is not set` and pass; with `USER_ENGINE_REQUIRE_POSTGRES=1`
-//! a missing URL or an unreachable server fails them instead.
+//! Tests read the server from `USER_ENGINE_POSTGRES_URL`. This crate's own tests are built
+//! `#[ignore]` when it is unset (see `build.rs`); [`IsolatedSchema::from_env`] additionally prints
+//! `skipped: USER_ENGINE_POSTGRES_URL is not set` and returns `None` for callers built with it set
+//! but run without it. With `USER_ENGINE_REQUIRE_POSTGRES=1` a missing URL or an unreachable
+//! server fails them instead.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -26,6 +26,10 @@ fn audit(action: &str, target: Option<&str>) -> AuditEntry {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_bulk_commit_keeps_versions_and_orders() {
     let Some(db) = migrated() else {
         return;
@@ -102,6 +106,10 @@ fn a_bulk_commit_keeps_versions_and_orders() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_unique_violation_in_a_bulk_upsert_names_its_key_and_commits_nothing() {
     let Some(db) = migrated() else {
         return;
@@ -150,6 +158,10 @@ fn a_unique_violation_in_a_bulk_upsert_names_its_key_and_commits_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn acknowledging_an_unknown_id_acknowledges_nothing() {
     let Some(db) = migrated() else {
         return;
@@ -200,6 +212,10 @@ fn acknowledging_an_unknown_id_acknowledges_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_store_that_drifts_after_begin_refuses_the_commit_and_every_read() {
     let Some(db) = migrated() else {
         return;

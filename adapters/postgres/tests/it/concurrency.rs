@@ -8,6 +8,10 @@ use user_engine_postgres::testing::IsolatedSchema;
 use crate::behaviour::{key, save, write};
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn unguarded_writes_from_threads_never_repeat_a_version() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -35,6 +39,10 @@ fn unguarded_writes_from_threads_never_repeat_a_version() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn guarded_read_modify_write_from_threads_loses_no_update() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -80,6 +88,10 @@ fn guarded_read_modify_write_from_threads_loses_no_update() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_store_whose_connections_were_killed_reports_it_then_recovers() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

@@ -57,6 +57,10 @@ fn commit_one_save(db: &IsolatedSchema, id: &str) -> Result<(), user_engine::Sto
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_commit_failure_at_every_change_leaves_nothing() {
     with_migrated(|db| {
         hooks::a_fault_at_every_change_leaves_nothing(db, |change| InjectedFault::CommitFailsAt {
@@ -66,6 +70,10 @@ fn a_commit_failure_at_every_change_leaves_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_backend_terminated_at_every_change_leaves_nothing() {
     with_migrated(|db| {
         hooks::a_fault_at_every_change_leaves_nothing(db, |change| {
@@ -75,16 +83,28 @@ fn a_backend_terminated_at_every_change_leaves_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_fault_is_used_up_by_the_next_commit() {
     with_migrated(hooks::a_fault_is_used_up_by_the_next_commit);
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn reopen_keeps_committed_work_only() {
     with_migrated(hooks::reopen_keeps_committed_work_only);
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_terminated_backend_is_dropped_from_the_pool_and_the_store_serves_on() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();
@@ -112,6 +132,10 @@ fn a_terminated_backend_is_dropped_from_the_pool_and_the_store_serves_on() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_commit_failure_rolls_back_and_keeps_its_healthy_session() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();
@@ -138,6 +162,10 @@ fn a_commit_failure_rolls_back_and_keeps_its_healthy_session() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn reopen_closes_every_pooled_session_and_connects_anew() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();

@@ -2,9 +2,9 @@
 //! conformance spec as `conformance::<area>::<name>` — the same names as the reference run.
 //!
 //! They need a server: `USER_ENGINE_POSTGRES_URL='host=127.0.0.1 user=root dbname=test'`.
-//! Without it each test prints `skipped: USER_ENGINE_POSTGRES_URL is not set` and passes, and
-//! every conformance test is listed as ignored with that reason (the variable is read when the
-//! tests are built; setting or clearing it rebuilds them). With `USER_ENGINE_REQUIRE_POSTGRES=1`
+//! Without it every test that needs the server — the conformance suite and the modules below —
+//! is listed as ignored with that reason, never as a pass (the variable is read when the tests are
+//! built, by `build.rs` and the macro; setting or clearing it rebuilds them). With `USER_ENGINE_REQUIRE_POSTGRES=1`
 //! a missing or unreachable server fails `postgres_is_reachable_when_required` and the tests
 //! that would have used it. Every test runs in a fresh schema (`IsolatedSchema`), dropped
 //! afterwards and kept when the test panicked.

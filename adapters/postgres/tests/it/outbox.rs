@@ -10,6 +10,10 @@ use user_engine_postgres::testing::IsolatedSchema;
 use crate::behaviour::{message, pending};
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_late_committing_transaction_is_delivered_not_skipped() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -58,6 +62,10 @@ fn a_late_committing_transaction_is_delivered_not_skipped() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn under_concurrent_commits_no_event_ever_appears_behind_one_already_seen() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

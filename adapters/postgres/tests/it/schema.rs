@@ -32,6 +32,10 @@ fn shipped_checksum() -> String {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn concurrent_migrators_on_one_fresh_schema_apply_once() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -67,6 +71,10 @@ fn concurrent_migrators_on_one_fresh_schema_apply_once() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn migrate_creates_a_missing_schema_and_schemas_are_isolated() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -129,6 +137,10 @@ fn migrate_creates_a_missing_schema_and_schemas_are_isolated() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn the_recorded_checksum_is_that_of_the_shipped_file() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -138,6 +150,10 @@ fn the_recorded_checksum_is_that_of_the_shipped_file() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn drift_blocks_migrate_and_work_but_not_diagnostics() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -171,6 +187,10 @@ fn drift_blocks_migrate_and_work_but_not_diagnostics() {
 }
 
 #[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
 fn a_schema_newer_than_this_release_is_reported_ahead() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
