@@ -132,6 +132,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "invalid",
     "unavailable",
     "drift",
+    "in_doubt",
 ];
 
 /// Reasons `expect: {not_ready: REASON}` may name.

@@ -53,6 +53,14 @@ pub enum StoreError {
         /// What failed, without payload values.
         reason: String,
     },
+    /// A commit's outcome is unknown: the connection to the backend was lost after the commit was
+    /// sent, and the store could not find out whether it took effect. The transaction committed
+    /// whole or not at all (never in part); a caller that retries must first check which.
+    #[error("commit outcome unknown: {reason}; the transaction either committed whole or not at all")]
+    InDoubt {
+        /// What failed, without payload values.
+        reason: String,
+    },
     /// An applied migration no longer matches the manifest; the store refuses to migrate.
     #[error(
         "applied migration {version} has checksum {recorded}, but the manifest's is {expected}; refusing to continue"
@@ -82,6 +90,13 @@ impl StoreError {
         }
     }
 
+    /// Shorthand for [`StoreError::InDoubt`].
+    pub fn in_doubt(reason: impl Into<String>) -> Self {
+        StoreError::InDoubt {
+            reason: reason.into(),
+        }
+    }
+
     /// Shorthand for [`StoreError::Unavailable`].
     pub fn unavailable(reason: impl Into<String>) -> Self {
         StoreError::Unavailable {
@@ -99,6 +114,7 @@ impl StoreError {
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Unavailable { .. } => ErrorKind::Unavailable,
             StoreError::MigrationDrift { .. } => ErrorKind::Drift,
+            StoreError::InDoubt { .. } => ErrorKind::InDoubt,
         }
     }
 }
@@ -121,11 +137,13 @@ pub enum ErrorKind {
     Unavailable,
     /// `drift`
     Drift,
+    /// `in_doubt`: a commit whose outcome the store could not learn
+    InDoubt,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::NotFound,
         ErrorKind::Conflict,
         ErrorKind::NotReady,
@@ -133,6 +151,7 @@ impl ErrorKind {
         ErrorKind::Invalid,
         ErrorKind::Unavailable,
         ErrorKind::Drift,
+        ErrorKind::InDoubt,
     ];
 
     /// The snake_case name scenarios use.
@@ -145,6 +164,7 @@ impl ErrorKind {
             ErrorKind::Invalid => "invalid",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Drift => "drift",
+            ErrorKind::InDoubt => "in_doubt",
         }
     }
 

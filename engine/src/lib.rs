@@ -5,6 +5,10 @@
 //! migrated through the ordered [`MIGRATIONS`] manifest, and reported on by [`Diagnostics`] that
 //! hold counts only. [`InMemoryUserEngineStore`] is the reference adapter.
 //!
+//! For adapter authors: [`kit`] holds the contract's rules as pure functions (share them freely);
+//! [`buffered`] is one optional transaction strategy; [`testing`] is fixture and fault-injection
+//! support, not a stable API.
+//!
 //! ```
 //! use serde_json::json;
 //! use user_engine::*;
@@ -23,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod buffered;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod diagnostics;
@@ -35,6 +40,7 @@ mod payload;
 mod readiness;
 mod record;
 mod store;
+pub mod testing;
 
 pub use diagnostics::Diagnostics;
 pub use error::{ErrorKind, StoreError};

@@ -19,19 +19,27 @@ pub struct Migration {
 
 /// Every migration, in order. Append only: an applied migration is never edited (readiness
 /// reports drift), a change ships as a new entry.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_user_engine_store",
-    description: "schema versions, logical records, audit records and the transactional outbox",
-    kinds: &[
-        RecordKind::User,
-        RecordKind::Profile,
-        RecordKind::ContactPoint,
-        RecordKind::AuthFactor,
-        RecordKind::Consent,
-        RecordKind::Preference,
-    ],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_user_engine_store",
+        description: "schema versions, logical records, audit records and the transactional outbox",
+        kinds: &[
+            RecordKind::User,
+            RecordKind::Profile,
+            RecordKind::ContactPoint,
+            RecordKind::AuthFactor,
+            RecordKind::Consent,
+            RecordKind::Preference,
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "0002_versions_survive_delete",
+        description: "a deleted record keeps its key and last version, so versions never repeat",
+        kinds: &[],
+    },
+];
 
 /// The schema version a fully migrated store is at: the last manifest entry's.
 pub const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -129,8 +137,14 @@ mod tests {
     #[test]
     fn sql_folders_match_the_manifest() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-        for backend in ["postgres", "sqlite"] {
-            let dir = root.join(backend);
+        let mut backends: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+            .map(|entry| entry.expect("directory entry").path())
+            .collect();
+        backends.sort();
+        assert!(backends.len() >= 2, "no backend folders in {}", root.display());
+        for dir in backends {
+            let backend = dir.file_name().unwrap().to_string_lossy().into_owned();
             let mut found: Vec<String> = std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
                 .map(|entry| {

@@ -101,6 +101,16 @@ pub trait ConformanceHooks {
         })
     }
 
+    /// Applies the manifest's migrations up to schema version `version` only (capability
+    /// `stepwise_migration`), as an older release of the adapter would have: the store is then
+    /// `behind` until `migrate` applies the rest. Upgrade scenarios use it.
+    fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        let _ = version;
+        Err(StoreError::Unsupported {
+            operation: "migrate_to",
+        })
+    }
+
     /// Closes the store and opens it again from its durable storage (capability
     /// `durable_reopen`): what was committed is still there, nothing else is. The caller has
     /// dropped every open transaction first, as a crash would have lost them.

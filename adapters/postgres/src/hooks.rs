@@ -4,6 +4,7 @@
 //! (`durable_reopen`). Where a fault strikes is `transaction.rs`'s business.
 
 use user_engine::kit;
+use user_engine::migration::MigrationReport;
 use user_engine::{ConformanceHooks, InjectedFault, StoreError};
 
 use crate::error::map;
@@ -37,6 +38,10 @@ impl ConformanceHooks for PostgresUserEngineStore {
     /// pool drops the dead connection). Either way the commit fails with `unavailable`.
     fn inject_fault(&self, fault: InjectedFault) -> Result<(), StoreError> {
         self.fault().arm(fault, |_| true)
+    }
+
+    fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        crate::lifecycle::migrate(self, version)
     }
 
     /// Closes every pooled connection and connects again (so an unreachable server is reported

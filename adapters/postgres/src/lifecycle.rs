@@ -17,10 +17,16 @@ use crate::store::PostgresUserEngineStore;
 /// checksummed, so the file provider repositories read is exactly the file this adapter applies.
 pub(crate) const MIGRATION_SOURCE: MigrationSource = MigrationSource::Sql {
     package: "user-engine-postgres",
-    files: &[(
-        "0001_user_engine_store",
-        include_str!("../../../migrations/postgres/0001_user_engine_store.sql"),
-    )],
+    files: &[
+        (
+            "0001_user_engine_store",
+            include_str!("../../../migrations/postgres/0001_user_engine_store.sql"),
+        ),
+        (
+            "0002_versions_survive_delete",
+            include_str!("../../../migrations/postgres/0002_versions_survive_delete.sql"),
+        ),
+    ],
 };
 
 const SELECT_APPLIED: &str =
@@ -54,8 +60,12 @@ pub(crate) fn applied_in(
     rows::applied(&tx.query(SELECT_APPLIED, &[]).map_err(|e| map(what, &e))?).map(Some)
 }
 
-/// `UserEngineStore::migrate`: applies the missing migrations once, under the migration lock.
-pub(crate) fn migrate(store: &PostgresUserEngineStore) -> Result<MigrationReport, StoreError> {
+/// `UserEngineStore::migrate` (`target` = the latest version) and `ConformanceHooks::migrate_to`:
+/// applies the missing migrations up to `target` once, under the migration lock.
+pub(crate) fn migrate(
+    store: &PostgresUserEngineStore,
+    target: u32,
+) -> Result<MigrationReport, StoreError> {
     let mut conn = store.connection()?;
     let mut tx = conn
         .transaction()
@@ -82,7 +92,7 @@ pub(crate) fn migrate(store: &PostgresUserEngineStore) -> Result<MigrationReport
         .map_err(|e| map("creating the schema", &e))?;
     }
     let applied = applied_in(&mut tx)?.unwrap_or_default();
-    let report = MIGRATION_SOURCE.plan(&applied)?.apply(|step| {
+    let report = MIGRATION_SOURCE.plan(&applied)?.up_to(target).apply(|step| {
         let migration = step.migration;
         tx.batch_execute(step.sql)
             .map_err(|e| map("applying a migration", &e))?;
@@ -125,9 +135,15 @@ pub(crate) fn diagnostics(store: &PostgresUserEngineStore) -> Result<Diagnostics
         schema_version: kit::schema_version(&applied),
         ..Diagnostics::default()
     };
+    // Before migration 2 a delete removed the row, and there is no `deleted` column to read.
+    let live = if diagnostics.schema_version.unwrap_or(0) >= 2 {
+        "WHERE NOT deleted"
+    } else {
+        ""
+    };
     let kinds = tx
         .query(
-            "SELECT kind, count(*) FROM user_engine_records GROUP BY kind",
+            &format!("SELECT kind, count(*) FROM user_engine_records {live} GROUP BY kind"),
             &[],
         )
         .map_err(|e| map(what, &e))?;
@@ -140,10 +156,12 @@ pub(crate) fn diagnostics(store: &PostgresUserEngineStore) -> Result<Diagnostics
     }
     let counts = tx
         .query(
-            "SELECT (SELECT count(DISTINCT tenant_id) FROM user_engine_records),
+            &format!(
+                "SELECT (SELECT count(DISTINCT tenant_id) FROM user_engine_records {live}),
                     (SELECT count(*) FROM user_engine_audit_records),
                     (SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NULL),
-                    (SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NOT NULL)",
+                    (SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NOT NULL)"
+            ),
             &[],
         )
         .map_err(|e| map(what, &e))?;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use postgres::Config;
 use postgres::config::SslMode;
 use postgres::types::ToSql;
-use user_engine::kit::{ArmedFault, BufferedTransaction, acknowledgement, require_ready};
+use user_engine::buffered::BufferedTransaction;
+use user_engine::kit::{acknowledgement, require_ready};
+use user_engine::testing::ArmedFault;
 use user_engine::migration::{MigrationReport, checksum};
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
@@ -161,7 +163,7 @@ pub(crate) fn committed_record(
     key: &RecordKey,
 ) -> Result<Option<Record>, StoreError> {
     let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3"
+        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted"
     );
     let rows = conn
         .query(
@@ -223,7 +225,7 @@ impl UserEngineStore for PostgresUserEngineStore {
             .limit
             .map(|l| i64::try_from(l.saturating_add(1)).unwrap_or(i64::MAX));
         let mut sql =
-            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1");
+            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND NOT deleted");
         let tenant = query.tenant.as_str();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
         if let Some(kind) = &kind {
@@ -257,7 +259,7 @@ impl UserEngineStore for PostgresUserEngineStore {
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
         let mut conn = self.ready_connection()?;
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND user_id = $2 ORDER BY kind, record_id"
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND user_id = $2 AND NOT deleted ORDER BY kind, record_id"
         );
         let rows = conn
             .query(&sql, &[&tenant.as_str(), &user.as_str()])
@@ -315,7 +317,7 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self)
+        lifecycle::migrate(self, user_engine::LATEST_SCHEMA_VERSION)
     }
 
     fn readiness(&self) -> Readiness {
@@ -340,7 +342,7 @@ static GET_WITH_SIGNATURE: LazyLock<String> = LazyLock::new(|| {
                 {columns}
          FROM (VALUES (1)) AS one (x)
          LEFT JOIN user_engine_records AS r
-                ON r.tenant_id = $1 AND r.kind = $2 AND r.record_id = $3",
+                ON r.tenant_id = $1 AND r.kind = $2 AND r.record_id = $3 AND NOT r.deleted",
         columns = RECORD_COLUMNS
             .split(", ")
             .map(|c| format!("r.{c}"))

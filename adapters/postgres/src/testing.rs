@@ -12,7 +12,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use user_engine::StoreError;
-use user_engine::kit::DelegatingStore;
 
 use crate::PostgresUserEngineStore;
 use crate::pool::quote_identifier;
@@ -49,7 +48,7 @@ pub fn url_from_env() -> Option<String> {
 
 /// A [`PostgresUserEngineStore`] in a fresh schema of its own, dropped with it.
 ///
-/// It is a store itself (every call is forwarded, through [`DelegatingStore`]), so it fits the
+/// It is a store itself (every call is forwarded, through `user_engine::delegate_store!`), so it fits the
 /// conformance suite's factory.
 /// The store is not migrated.
 ///
@@ -183,10 +182,4 @@ impl std::ops::Deref for IsolatedSchema {
     }
 }
 
-impl DelegatingStore for IsolatedSchema {
-    type Delegate = PostgresUserEngineStore;
-
-    fn delegate(&self) -> &PostgresUserEngineStore {
-        &self.store
-    }
-}
+user_engine::delegate_store!(IsolatedSchema => |isolated| &isolated.store);

@@ -30,21 +30,19 @@
 
 use postgres::SimpleQueryMessage;
 use postgres::types::ToSql;
-use user_engine::kit::{BufferedStore, FaultCountdown, PendingWrite, WriteBuffer, require_ready};
+use user_engine::buffered::{BufferedStore, PendingWrite, WriteBuffer};
+use user_engine::kit::{KeyVersions, require_ready};
+use user_engine::testing::FaultCountdown;
 use user_engine::{Expectation, InjectedFault, Record, RecordKey, StoreError};
 
 use crate::error::{is_undefined_table, is_unique_violation, map};
 use crate::lifecycle::{MIGRATION_SOURCE, applied_in};
 use crate::pool::{Connection, Transaction};
-use crate::store::{PostgresUserEngineStore, committed_record};
+use crate::store::PostgresUserEngineStore;
 
 impl BufferedStore for PostgresUserEngineStore {
-    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        committed_record(&mut *self.connection()?, key)
-    }
-
-    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
-        committed_version(&mut *self.connection()?, key)
+    fn committed_versions(&self, key: &RecordKey) -> Result<KeyVersions, StoreError> {
+        committed_versions(&mut *self.connection()?, key)
     }
 
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
@@ -79,7 +77,7 @@ impl BufferedStore for PostgresUserEngineStore {
             )),
             Err(Failure::UniqueViolation { key, expected }) => {
                 // The transaction is rolled back; read what is committed now, for the error.
-                let actual = committed_version(&mut conn, &key)?;
+                let actual = committed_versions(&mut conn, &key)?.live;
                 Err(StoreError::Conflict {
                     key,
                     expected,
@@ -144,7 +142,7 @@ const SAVE_ALONE: &str = "WITH ready AS (
      FROM ready WHERE ready.signature = $7::text
      ON CONFLICT (tenant_id, kind, record_id)
      DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version";
+                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
 
 /// One attempt at the commit protocol, in one database transaction that rolls back on any
 /// failure (dropping `tx`).
@@ -345,7 +343,7 @@ fn apply(
 /// write is one.
 fn relative_upsert(write: &PendingWrite) -> Option<&Record> {
     match write.current() {
-        Some(record) if !write.is_guarded() && !write.was_deleted() => Some(record),
+        Some(record) if !write.is_guarded() => Some(record),
         _ => None,
     }
 }
@@ -359,7 +357,7 @@ const UPSERT_RELATIVE_MANY: &str =
      ORDER BY w.n
      ON CONFLICT (tenant_id, kind, record_id)
      DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version";
+                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
 
 /// Unguarded writes over whatever is committed, in one statement.
 fn upsert_many(
@@ -475,27 +473,25 @@ fn events_statement() -> &'static str {
     })
 }
 
-const LOCK_VERSION: &str = "SELECT version FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 FOR UPDATE";
-const DELETE: &str =
-    "DELETE FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3";
+const LOCK_VERSION: &str = "SELECT version, deleted FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 FOR UPDATE";
+/// The row stays as a tombstone holding the key's last version (C2), without its owner or payload
+/// (C4: nothing of a deleted record is kept). A no-op for a key already deleted or never written.
+const DELETE: &str = "UPDATE user_engine_records SET deleted = true, user_id = NULL, payload = 'null'::jsonb
+     WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted";
 const INSERT: &str =
     "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
      VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)";
 const UPDATE: &str =
-    "UPDATE user_engine_records SET user_id = $4, payload = $5::text::jsonb, version = $6
+    "UPDATE user_engine_records SET user_id = $4, payload = $5::text::jsonb, version = $6, deleted = false
      WHERE tenant_id = $1 AND kind = $2 AND record_id = $3";
-/// Unguarded write after a delete in the same transaction: the version restarts.
-const UPSERT_ABSOLUTE: &str = "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
-     VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload, version = EXCLUDED.version";
-/// Unguarded write: $6 is how many versions the transaction adds to whatever is committed.
+/// Unguarded write: $6 is how many versions the transaction adds to the key's last committed
+/// version (a tombstone row holds it too, so a key written after its delete counts on).
 const UPSERT_RELATIVE: &str =
     "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
      VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)
      ON CONFLICT (tenant_id, kind, record_id)
      DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version";
+                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
 
 fn apply_write(
     tx: &mut Transaction<'_>,
@@ -525,15 +521,14 @@ fn apply_write(
         let now = match rows.first() {
             Some(row) => {
                 let v: i64 = row.try_get(0).map_err(failed)?;
-                Some(u64::try_from(v).map_err(|_| {
-                    StoreError::invalid(format!("stored record {key} has a negative version"))
-                })?)
+                let deleted: bool = row.try_get(1).map_err(failed)?;
+                versions_of(key, v, deleted)?
             }
-            None => None,
+            None => KeyVersions::NEVER_WRITTEN,
         };
-        write.recheck(key, now)?;
+        write.recheck(key, now.live)?;
         // The row is locked (or absent, and a concurrent insert will make ours fail as unique).
-        match (write.current(), write.version_to_store(now), now.is_some()) {
+        match (write.current(), write.version_to_store(now), !rows.is_empty()) {
             (Some(record), Some(version), true) => Action::Write {
                 sql: UPDATE,
                 version,
@@ -544,17 +539,12 @@ fn apply_write(
                 version,
                 record,
             },
-            (_, _, true) => Action::Delete,
-            (_, _, false) => Action::Nothing,
+            _ if now.live.is_some() => Action::Delete,
+            _ => Action::Nothing,
         }
     } else {
         match write.current() {
             None => Action::Delete,
-            Some(record) if write.was_deleted() => Action::Write {
-                sql: UPSERT_ABSOLUTE,
-                version: record.version,
-                record,
-            },
             Some(record) => Action::Write {
                 sql: UPSERT_RELATIVE,
                 version: write.versions_added(),
@@ -603,22 +593,32 @@ enum Action<'a> {
     },
 }
 
-/// The committed version at `key`, one column of one row.
-fn committed_version(conn: &mut Connection, key: &RecordKey) -> Result<Option<u64>, StoreError> {
+/// The committed versions at `key`: two columns of one row (a tombstone row keeps the last).
+fn committed_versions(conn: &mut Connection, key: &RecordKey) -> Result<KeyVersions, StoreError> {
+    let what = "reading a record version";
     let rows = conn
         .query(
-            "SELECT version FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
+            "SELECT version, deleted FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
             &[&key.tenant.as_str(), &key.kind.as_str(), &key.id.as_str()],
         )
-        .map_err(|e| map("reading a record version", &e))?;
-    rows.first()
-        .map(|row| {
-            let version: i64 = row
-                .try_get(0)
-                .map_err(|e| map("reading a record version", &e))?;
-            u64::try_from(version).map_err(|_| {
-                StoreError::invalid(format!("stored record {key} has a negative version"))
-            })
-        })
-        .transpose()
+        .map_err(|e| map(what, &e))?;
+    match rows.first() {
+        None => Ok(KeyVersions::NEVER_WRITTEN),
+        Some(row) => {
+            let version: i64 = row.try_get(0).map_err(|e| map(what, &e))?;
+            let deleted: bool = row.try_get(1).map_err(|e| map(what, &e))?;
+            versions_of(key, version, deleted)
+        }
+    }
+}
+
+/// A stored row's `version` and `deleted` columns as the key's versions.
+fn versions_of(key: &RecordKey, version: i64, deleted: bool) -> Result<KeyVersions, StoreError> {
+    let version = u64::try_from(version)
+        .map_err(|_| StoreError::invalid(format!("stored record {key} has a negative version")))?;
+    Ok(if deleted {
+        KeyVersions::deleted(version)
+    } else {
+        KeyVersions::live(version)
+    })
 }

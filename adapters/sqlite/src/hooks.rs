@@ -5,6 +5,7 @@
 
 use rusqlite::OptionalExtension;
 use user_engine::kit;
+use user_engine::migration::MigrationReport;
 use user_engine::{ConformanceHooks, InjectedFault, StoreError};
 
 use crate::error::map;
@@ -44,6 +45,10 @@ impl ConformanceHooks for SqliteUserEngineStore {
         self.fault().arm(fault, |fault| {
             matches!(fault, InjectedFault::CommitFailsAt { .. })
         })
+    }
+
+    fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        crate::lifecycle::migrate(self, version)
     }
 
     /// Closes the connection and opens the same file again. Transactions hold nothing in the

@@ -16,10 +16,16 @@ use crate::store::SqliteUserEngineStore;
 /// checksummed, so the file provider repositories read is exactly the file this adapter applies.
 pub(crate) const MIGRATION_SOURCE: MigrationSource = MigrationSource::Sql {
     package: "user-engine-sqlite",
-    files: &[(
-        "0001_user_engine_store",
-        include_str!("../../../migrations/sqlite/0001_user_engine_store.sql"),
-    )],
+    files: &[
+        (
+            "0001_user_engine_store",
+            include_str!("../../../migrations/sqlite/0001_user_engine_store.sql"),
+        ),
+        (
+            "0002_versions_survive_delete",
+            include_str!("../../../migrations/sqlite/0002_versions_survive_delete.sql"),
+        ),
+    ],
 };
 
 /// Fails with `not_ready` unless the database is at the latest version with intact migrations.
@@ -39,8 +45,12 @@ fn ensure_ready_slowly(conn: &Connection) -> Result<(), StoreError> {
     require_ready(MIGRATION_SOURCE.readiness(rows::applied_migrations(conn)?.as_deref()))
 }
 
-/// `UserEngineStore::migrate`: applies the missing migrations once, under SQLite's write lock.
-pub(crate) fn migrate(store: &SqliteUserEngineStore) -> Result<MigrationReport, StoreError> {
+/// `UserEngineStore::migrate` (`target` = the latest version) and `ConformanceHooks::migrate_to`:
+/// applies the missing migrations up to `target` once, under SQLite's write lock.
+pub(crate) fn migrate(
+    store: &SqliteUserEngineStore,
+    target: u32,
+) -> Result<MigrationReport, StoreError> {
     let mut conn = store.connection();
     // IMMEDIATE takes the write lock before reading the recorded versions, so two migrators
     // (in this process or another) apply each migration once.
@@ -48,7 +58,7 @@ pub(crate) fn migrate(store: &SqliteUserEngineStore) -> Result<MigrationReport, 
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| map("starting the migration", &e))?;
     let applied = rows::applied_migrations(&tx)?.unwrap_or_default();
-    let report = MIGRATION_SOURCE.plan(&applied)?.apply(|step| {
+    let report = MIGRATION_SOURCE.plan(&applied)?.up_to(target).apply(|step| {
         tx.execute_batch(step.sql)
             .map_err(|e| map("applying a migration", &e))?;
         tx.prepare_cached(
@@ -88,6 +98,12 @@ pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, 
         schema_version: kit::schema_version(&applied),
         ..Diagnostics::default()
     };
+    // Before migration 2 a delete removed the row, and there is no `deleted` column to read.
+    let live = if diagnostics.schema_version.unwrap_or(0) >= 2 {
+        "WHERE deleted = 0"
+    } else {
+        ""
+    };
     let count = |sql: &str| -> Result<u64, StoreError> {
         let n: i64 = tx
             .prepare_cached(sql)
@@ -96,7 +112,9 @@ pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, 
         Ok(u64::try_from(n).unwrap_or(0))
     };
     let kinds: Vec<(String, i64)> = tx
-        .prepare_cached("SELECT kind, count(*) FROM user_engine_records GROUP BY kind")
+        .prepare_cached(&format!(
+            "SELECT kind, count(*) FROM user_engine_records {live} GROUP BY kind"
+        ))
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(|e| map("reading diagnostics", &e))?;
     for (kind, n) in kinds {
@@ -104,7 +122,9 @@ pub(crate) fn diagnostics(store: &SqliteUserEngineStore) -> Result<Diagnostics, 
             .records
             .insert(kind.parse::<RecordKind>()?, u64::try_from(n).unwrap_or(0));
     }
-    diagnostics.tenants = count("SELECT count(DISTINCT tenant_id) FROM user_engine_records")?;
+    diagnostics.tenants = count(&format!(
+        "SELECT count(DISTINCT tenant_id) FROM user_engine_records {live}"
+    ))?;
     diagnostics.audit_entries = count("SELECT count(*) FROM user_engine_audit_records")?;
     diagnostics.outbox_pending =
         count("SELECT count(*) FROM user_engine_outbox_events WHERE acknowledged_at IS NULL")?;

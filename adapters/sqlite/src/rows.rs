@@ -5,7 +5,9 @@
 //! a malformed stored value is reported in the engine's words, never in the driver's.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use user_engine::kit::{AuditColumns, EventColumns, RecordColumns, applied_migration};
+use user_engine::kit::{
+    AuditColumns, EventColumns, KeyVersions, RecordColumns, applied_migration,
+};
 use user_engine::migration::AppliedMigration;
 use user_engine::{AuditRecord, OutboxEvent, Record, RecordKey, StoreError, TenantId};
 
@@ -48,29 +50,35 @@ pub(crate) fn committed_record(
     key: &RecordKey,
 ) -> Result<Option<Record>, StoreError> {
     let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3"
+        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0"
     );
     Ok(query_records(conn, &sql, key_params(key))?.pop())
 }
 
-/// The committed version at `key`.
-pub(crate) fn committed_version(
+/// The committed versions at `key`: a live row's version, or a deleted row's last one.
+pub(crate) fn committed_versions(
     conn: &Connection,
     key: &RecordKey,
-) -> Result<Option<u64>, StoreError> {
-    let version: Option<i64> = conn
+) -> Result<KeyVersions, StoreError> {
+    let row: Option<(i64, bool)> = conn
         .prepare_cached(
-            "SELECT version FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3",
+            "SELECT version, deleted FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3",
         )
-        .and_then(|mut s| s.query_row(key_params(key), |row| row.get(0)).optional())
-        .map_err(|e| map("reading a record version", &e))?;
-    version
-        .map(|v| {
-            u64::try_from(v).map_err(|_| {
-                StoreError::invalid(format!("stored record {key} has a negative version"))
-            })
+        .and_then(|mut s| {
+            s.query_row(key_params(key), |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
         })
-        .transpose()
+        .map_err(|e| map("reading a record version", &e))?;
+    let Some((version, deleted)) = row else {
+        return Ok(KeyVersions::NEVER_WRITTEN);
+    };
+    let version = u64::try_from(version)
+        .map_err(|_| StoreError::invalid(format!("stored record {key} has a negative version")))?;
+    Ok(if deleted {
+        KeyVersions::deleted(version)
+    } else {
+        KeyVersions::live(version)
+    })
 }
 
 /// `(tenant, kind, id)` as statement parameters.
@@ -89,7 +97,7 @@ const SIGNATURE: &str =
 /// no formatting per call).
 const RECORD_WITH_SIGNATURE: &str = "SELECT (SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions),
             tenant_id, kind, record_id, user_id, payload, version
-     FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
+     FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0";
 
 /// Whether the recorded migrations read exactly as `expected`, in one cached statement: the fast
 /// readiness check. `false` also when they cannot be read (no versions table yet); the caller

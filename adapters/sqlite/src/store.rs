@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior};
-use user_engine::kit::{ArmedFault, BufferedTransaction, acknowledgement};
+use user_engine::buffered::BufferedTransaction;
+use user_engine::kit::acknowledgement;
+use user_engine::testing::ArmedFault;
 use user_engine::migration::MigrationReport;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
@@ -195,7 +197,7 @@ impl UserEngineStore for SqliteUserEngineStore {
             .map(|c| c.position_for(&query.tenant))
             .transpose()?;
         let mut sql =
-            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?");
+            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ? AND deleted = 0");
         let mut params = vec![Value::Text(query.tenant.as_str().to_owned())];
         if let Some(kind) = query.kind {
             sql.push_str(" AND kind = ?");
@@ -222,7 +224,7 @@ impl UserEngineStore for SqliteUserEngineStore {
         let conn = self.connection();
         ensure_ready(&conn)?;
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY kind, record_id"
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND user_id = ?2 AND deleted = 0 ORDER BY kind, record_id"
         );
         rows::query_records(&conn, &sql, [tenant.as_str(), user.as_str()])
     }
@@ -269,7 +271,7 @@ impl UserEngineStore for SqliteUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self)
+        lifecycle::migrate(self, user_engine::LATEST_SCHEMA_VERSION)
     }
 
     fn readiness(&self) -> Readiness {

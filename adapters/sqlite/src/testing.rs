@@ -4,13 +4,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use user_engine::kit::DelegatingStore;
-
 use crate::SqliteUserEngineStore;
 
 /// A fresh, unmigrated [`SqliteUserEngineStore`] in its own temporary directory, removed on drop.
 ///
-/// It is a store itself (every call is forwarded, through [`DelegatingStore`]), so it fits the
+/// It is a store itself (every call is forwarded, through `user_engine::delegate_store!`), so it fits the
 /// conformance suite's factory:
 /// `conformance_suite!(TempSqliteStore::new)`.
 ///
@@ -88,10 +86,4 @@ impl fmt::Debug for TempSqliteStore {
     }
 }
 
-impl DelegatingStore for TempSqliteStore {
-    type Delegate = SqliteUserEngineStore;
-
-    fn delegate(&self) -> &SqliteUserEngineStore {
-        &self.store
-    }
-}
+user_engine::delegate_store!(TempSqliteStore => |temp| &temp.store);

@@ -7,21 +7,19 @@
 //! (`user_engine::kit::FaultCountdown`), inside the transaction so that it rolls back.
 
 use rusqlite::{Connection, TransactionBehavior};
-use user_engine::kit::{BufferedStore, CommitPlan, FaultCountdown, RecordChange, WriteBuffer};
-use user_engine::{Record, RecordKey, StoreError};
+use user_engine::buffered::{BufferedStore, CommitPlan, RecordChange, WriteBuffer};
+use user_engine::kit::KeyVersions;
+use user_engine::testing::FaultCountdown;
+use user_engine::{RecordKey, StoreError};
 
 use crate::error::{is_unique_violation, map};
 use crate::lifecycle::ensure_ready;
-use crate::rows::{self, committed_version, key_params};
+use crate::rows::{committed_versions, key_params};
 use crate::store::SqliteUserEngineStore;
 
 impl BufferedStore for SqliteUserEngineStore {
-    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        rows::committed_record(&self.connection(), key)
-    }
-
-    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
-        committed_version(&self.connection(), key)
+    fn committed_versions(&self, key: &RecordKey) -> Result<KeyVersions, StoreError> {
+        committed_versions(&self.connection(), key)
     }
 
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
@@ -36,7 +34,7 @@ impl BufferedStore for SqliteUserEngineStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map("starting a commit", &e))?;
         ensure_ready(&tx)?;
-        let plan = buffer.into_commit_plan(|key| committed_version(&tx, key))?;
+        let plan = buffer.into_commit_plan(|key| committed_versions(&tx, key))?;
         apply(&tx, &plan, &mut countdown)?;
         if countdown.before_completion().is_some() {
             return Err(countdown.failure());
@@ -110,8 +108,11 @@ fn apply_change(conn: &Connection, change: &RecordChange) -> Result<(), StoreErr
     let key = &change.key;
     let [tenant, kind, id] = key_params(key);
     let Some(record) = &change.record else {
+        // The row stays as a tombstone holding the key's last version (C2), without its owner or
+        // payload (C4: nothing of a deleted record is kept).
         conn.prepare_cached(
-            "DELETE FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3",
+            "UPDATE user_engine_records SET deleted = 1, user_id = NULL, payload = 'null'
+             WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0",
         )
         .and_then(|mut s| s.execute([tenant, kind, id]))
         .map_err(|e| map("deleting a record", &e))?;
@@ -124,7 +125,8 @@ fn apply_change(conn: &Connection, change: &RecordChange) -> Result<(), StoreErr
             "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (tenant_id, kind, record_id)
-             DO UPDATE SET user_id = excluded.user_id, payload = excluded.payload, version = excluded.version",
+             DO UPDATE SET user_id = excluded.user_id, payload = excluded.payload, version = excluded.version,
+                           deleted = 0",
         )
         .and_then(|mut s| {
             s.execute(rusqlite::params![

@@ -23,7 +23,7 @@ const PASSES_SNAPSHOT: &str = "\
 source: engine/src/conformance/snapshot.rs
 description: \"diagnostics of conformance scenario records/first_save_is_version_one\"
 ---
-schema_version: 1 (latest 1)
+schema_version: 2 (latest 2)
 tenants: 1
 records: 1
   auth_factor: 0

@@ -141,11 +141,11 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
     assert!(
         run(&["migrate"])
             .stdout
-            .ends_with(": nothing to apply; schema version 1 is the latest\n")
+            .ends_with(": nothing to apply; schema version 2 is the latest\n")
     );
     let ready = run(&["readiness"]);
     assert_eq!(ready.status, 0, "{}", ready.stdout);
-    assert!(ready.stdout.ends_with(": ready at schema version 1\n"));
+    assert!(ready.stdout.ends_with(": ready at schema version 2\n"));
 
     // Same logical state, same canonical rendering as the embedded store.
     let diagnostics = stdout_of(&["diagnostics"], 0);

@@ -60,7 +60,7 @@ fn diagnostics_render_the_canonical_text_of_the_spec_snapshots() {
     assert_eq!(rest(&run.stdout), rest(body));
     assert_eq!(
         run.stdout.lines().next(),
-        Some("schema_version: 1 (latest 1)")
+        Some("schema_version: 2 (latest 2)")
     );
 }
 

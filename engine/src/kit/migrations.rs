@@ -22,15 +22,21 @@ use crate::readiness::{NotReadyReason, Readiness};
 ///
 /// const SQL: MigrationSource = MigrationSource::Sql {
 ///     package: "my-adapter",
-///     files: &[("0001_user_engine_store", "CREATE TABLE user_engine_records (id TEXT);")],
+///     files: &[
+///         ("0001_user_engine_store", "CREATE TABLE user_engine_records (id TEXT);"),
+///         ("0002_versions_survive_delete", "ALTER TABLE user_engine_records ADD deleted INT;"),
+///     ],
 /// };
 /// let plan = SQL.plan(&[])?;
 /// let report = plan.apply(|step| {
 ///     // run step.sql, then record (step.migration.version, step.migration.name, step.checksum)
 ///     Ok(())
 /// })?;
-/// assert_eq!(report.applied, [1]);
-/// let applied = [AppliedMigration { version: 1, checksum: SQL.checksum_of(&user_engine::MIGRATIONS[0]).unwrap() }];
+/// assert_eq!(report.applied, [1, 2]);
+/// let applied: Vec<AppliedMigration> = user_engine::MIGRATIONS
+///     .iter()
+///     .map(|m| AppliedMigration { version: m.version, checksum: SQL.checksum_of(m).unwrap() })
+///     .collect();
 /// assert!(SQL.readiness(Some(&applied)).is_ready());
 /// # Ok::<(), user_engine::StoreError>(())
 /// ```
@@ -105,7 +111,7 @@ impl MigrationSource {
     ///
     /// let signature = MigrationSource::Manifest.ready_signature().unwrap();
     /// let checksum = MigrationSource::Manifest.checksum_of(&user_engine::MIGRATIONS[0]).unwrap();
-    /// assert_eq!(signature, format!("1:{checksum}"));
+    /// assert!(signature.starts_with(&format!("1:{checksum},2:")));
     /// ```
     pub fn ready_signature(&self) -> Option<&'static str> {
         self.expected().signature.as_deref()
@@ -310,6 +316,14 @@ impl MigrationPlan {
         &self.steps
     }
 
+    /// The plan stopped at schema version `target`: the steps past it are dropped (a store
+    /// migrated so is `behind` until it migrates the rest). For
+    /// `ConformanceHooks::migrate_to`, which upgrade scenarios use.
+    pub fn up_to(mut self, target: u32) -> Self {
+        self.steps.retain(|step| step.migration.version <= target);
+        self
+    }
+
     /// Runs `apply` for each step in order, stopping at the first error, and reports what ran.
     /// The caller runs it inside one transaction and commits only on `Ok`.
     pub fn apply(
@@ -333,36 +347,52 @@ impl MigrationPlan {
 mod tests {
     use super::*;
 
+    const FILES: &[(&str, &str)] = &[
+        ("0001_user_engine_store", "CREATE TABLE t (v TEXT);"),
+        ("0002_versions_survive_delete", "ALTER TABLE t ADD COLUMN d INTEGER;"),
+    ];
+
     const SQL: MigrationSource = MigrationSource::Sql {
         package: "user-engine-test",
-        files: &[("0001_user_engine_store", "CREATE TABLE t (v TEXT);")],
+        files: FILES,
     };
 
-    fn applied(source: MigrationSource) -> AppliedMigration {
-        AppliedMigration {
-            version: 1,
-            checksum: source.checksum_of(&MIGRATIONS[0]).unwrap(),
-        }
+    /// Every manifest migration, recorded as `source` records it.
+    fn applied(source: MigrationSource) -> Vec<AppliedMigration> {
+        MIGRATIONS
+            .iter()
+            .map(|m| AppliedMigration {
+                version: m.version,
+                checksum: source.checksum_of(m).unwrap(),
+            })
+            .collect()
     }
 
     #[test]
     fn drift_is_reported_before_the_version() {
         for source in [MigrationSource::Manifest, SQL] {
             let ok = applied(source);
-            assert!(source.readiness(Some(std::slice::from_ref(&ok))).is_ready());
+            assert!(source.readiness(Some(&ok)).is_ready());
             assert!(!source.readiness(None).is_ready());
-            let bad = AppliedMigration {
-                version: 1,
-                checksum: tampered_checksum(&ok.checksum),
-            };
             assert_eq!(
-                source.readiness(Some(std::slice::from_ref(&bad))),
+                source.readiness(Some(&ok[..1])),
+                Readiness::NotReady {
+                    reason: NotReadyReason::Behind {
+                        current: 1,
+                        latest: LATEST_SCHEMA_VERSION
+                    }
+                }
+            );
+            let mut bad = ok.clone();
+            bad[0].checksum = tampered_checksum(&ok[0].checksum);
+            assert_eq!(
+                source.readiness(Some(&bad)),
                 Readiness::NotReady {
                     reason: NotReadyReason::Drift { version: 1 }
                 }
             );
             assert!(matches!(
-                source.plan(&[bad]),
+                source.plan(&bad),
                 Err(StoreError::MigrationDrift { version: 1, .. })
             ));
         }
@@ -383,24 +413,36 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(ran, ["CREATE TABLE t (v TEXT);"]);
+        let texts: Vec<&str> = FILES.iter().map(|(_, sql)| *sql).collect();
+        assert_eq!(ran, texts);
         assert_eq!(
             (report.applied, report.schema_version),
-            (vec![1], LATEST_SCHEMA_VERSION)
+            (vec![1, 2], LATEST_SCHEMA_VERSION)
         );
 
+        let done = applied(SQL);
         let report = SQL
-            .plan(&[applied(SQL)])
+            .plan(&done)
             .unwrap()
             .apply(|_| unreachable!())
             .unwrap();
-        assert_eq!((report.applied.len(), report.schema_version), (0, 1));
+        assert_eq!(
+            (report.applied.len(), report.schema_version),
+            (0, LATEST_SCHEMA_VERSION)
+        );
 
-        let ahead = AppliedMigration {
+        // Stepwise: up to 1, then the rest.
+        let first = SQL.plan(&[]).unwrap().up_to(1).apply(|_| Ok(())).unwrap();
+        assert_eq!((first.applied, first.schema_version), (vec![1], 1));
+        let rest = SQL.plan(&done[..1]).unwrap().apply(|_| Ok(())).unwrap();
+        assert_eq!(rest.applied, [2]);
+
+        let mut ahead = done.clone();
+        ahead.push(AppliedMigration {
             version: LATEST_SCHEMA_VERSION + 1,
             checksum: "x".into(),
-        };
-        let err = SQL.plan(&[applied(SQL), ahead]).unwrap_err();
+        });
+        let err = SQL.plan(&ahead).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NotReady);
     }
 
@@ -427,17 +469,18 @@ mod tests {
 
     #[test]
     fn checksums_are_memoized_per_source_and_signed_in_version_order() {
-        let hashed = checksum("CREATE TABLE t (v TEXT);");
+        let hashed = checksum(FILES[0].1);
+        let second = checksum(FILES[1].1);
         assert_eq!(SQL.checksum_of(&MIGRATIONS[0]), Some(hashed.clone()));
         assert_eq!(SQL.checksum_of(&MIGRATIONS[0]), Some(hashed.clone()));
-        assert_eq!(SQL.ready_signature(), Some(format!("1:{hashed}").as_str()));
+        assert_eq!(
+            SQL.ready_signature(),
+            Some(format!("1:{hashed},2:{second}").as_str())
+        );
         // Same files at another address: the same memo entry answers.
         let copy = MigrationSource::Sql {
             package: "user-engine-test",
-            files: Box::leak(Box::new([(
-                "0001_user_engine_store",
-                "CREATE TABLE t (v TEXT);",
-            )])),
+            files: Box::leak(Box::new([FILES[0], FILES[1]])),
         };
         assert!(std::ptr::eq(
             copy.ready_signature().unwrap(),
@@ -471,7 +514,7 @@ mod tests {
             "not ready: unavailable: connection refused"
         );
         assert!(
-            SQL.readiness_or_unavailable(Ok(Some(vec![applied(SQL)])))
+            SQL.readiness_or_unavailable(Ok(Some(applied(SQL))))
                 .is_ready()
         );
     }

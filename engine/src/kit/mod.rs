@@ -1,32 +1,25 @@
-//! The adapter author's kit: the rules every store shares, implemented once, so that the reference
-//! store and every database adapter agree by construction rather than by copy.
+//! The contract's rules as pure functions, shared by every store: a rule decided here is decided
+//! the same way by the reference store and by every adapter, because it is the clause itself and
+//! not a way of implementing it.
 //!
-//! | piece | what it decides | who uses it |
-//! |---|---|---|
-//! | [`WriteBuffer`], [`PendingWrite`] | reads-own-writes, expectations at write time, the observed version and guard of each key, version rebasing for unguarded writes | every store's transactions |
-//! | [`BufferedStore`], [`BufferedTransaction`] | the one [`StoreTransaction`](crate::StoreTransaction) implementation; a store supplies "read committed" and "apply atomically" | `begin` of every store |
-//! | [`CommitPlan`], [`RecordChange`] | the commit-time re-check of every guard, then each key's record to store (or delete) | stores that check all guards, then write |
-//! | [`MigrationSource`], [`MigrationPlan`] | drift, readiness from the recorded migrations, what `migrate` applies | `migrate` and `readiness` |
-//! | [`acknowledgement`] | `acknowledge` is all or nothing: every id must exist | `acknowledge` |
-//! | [`RecordColumns`], [`AuditColumns`], [`EventColumns`] | stored columns validated into boundary types, in the engine's words | SQL adapters' row readers |
-//! | [`DelegatingStore`] | a store that wraps a store (test fixtures) | test support |
-//! | [`ArmedFault`], [`FaultCountdown`] | which change of the next commit an injected fault strikes before | adapters' `ConformanceHooks::inject_fault` |
+//! | piece | the rule it decides |
+//! |---|---|
+//! | [`require_ready`] | every call but `readiness`, `migrate` and `diagnostics` refuses a store that is not ready (C27) |
+//! | [`acknowledgement`] | `acknowledge` is all or nothing: every id must exist (C21) |
+//! | [`MigrationSource`], [`MigrationPlan`] | drift, readiness from the recorded migrations, what `migrate` applies (C22–C25) |
+//! | [`RecordColumns`], [`AuditColumns`], [`EventColumns`] | stored columns validated into boundary types, in the engine's words (C1, C5) |
+//! | [`next_version`] | the version a write gives a key: one more than the key's last, never reused (C2) |
+//! | [`Page::from_sorted`](crate::Page::from_sorted), [`Cursor`](crate::Cursor) | paging and tenant-bound cursors (C15) |
 //!
-//! The kit holds no driver and no SQL dialect: what differs between backends — how to lock, how
-//! to write a row, how to number outbox events in commit order — stays in the adapter.
+//! The kit holds no transaction strategy, no driver and no SQL dialect. How a store isolates its
+//! transactions — buffering writes and checking guards at commit, or locking rows as it goes — is
+//! the store's own choice; [`crate::buffered`] is one optional way, with its isolation stated.
+//! Test-only controls live in [`crate::testing`].
 
-mod buffer;
 mod columns;
-mod commit;
-mod delegate;
-mod faults;
 mod migrations;
 
-pub use buffer::{PendingWrite, WriteBuffer};
 pub use columns::{AuditColumns, EventColumns, RecordColumns, applied_migration, key_from_columns};
-pub use commit::{BufferedStore, BufferedTransaction, CommitPlan, RecordChange};
-pub use delegate::DelegatingStore;
-pub use faults::{ArmedFault, FaultCountdown};
 pub use migrations::{
     MigrationPlan, MigrationSource, MigrationStep, schema_version, tampered_checksum,
 };
@@ -34,8 +27,71 @@ pub use migrations::{
 use std::collections::BTreeSet;
 
 use crate::error::StoreError;
+use crate::ids::RecordKey;
 use crate::readiness::Readiness;
 use crate::record::EventId;
+
+/// What a store knows of one key's versions (store-contract C2): the version of the live record,
+/// if there is one, and the last version the key ever had, live or deleted (0: never written).
+///
+/// Versions never repeat for a key: a record written again after a delete continues from the
+/// version it was deleted at, so a guard `if: {version: N}` can never be satisfied by a
+/// different record that happens to be at N.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyVersions {
+    /// The live record's version; `None`: absent (never written, or deleted).
+    pub live: Option<u64>,
+    /// The last version the key had, live or deleted; 0 if it was never written.
+    pub last: u64,
+}
+
+impl KeyVersions {
+    /// A key never written.
+    pub const NEVER_WRITTEN: KeyVersions = KeyVersions {
+        live: None,
+        last: 0,
+    };
+
+    /// A key whose live record is at `version`.
+    pub fn live(version: u64) -> Self {
+        KeyVersions {
+            live: Some(version),
+            last: version,
+        }
+    }
+
+    /// A key deleted at `version` (0: never written).
+    pub fn deleted(version: u64) -> Self {
+        KeyVersions {
+            live: None,
+            last: version,
+        }
+    }
+}
+
+/// The largest version a store must be able to hold: every backend keeps versions in a signed
+/// 64-bit column.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
+
+/// The version the next write of `key` gives it: one more than the key's `last` version (live or
+/// deleted), or `invalid` past [`MAX_VERSION`].
+///
+/// ```
+/// use user_engine::RecordKey;
+/// use user_engine::kit::{MAX_VERSION, next_version};
+///
+/// let key = RecordKey::parse("acme/profile/p1")?;
+/// assert_eq!(next_version(&key, 0)?, 1);
+/// assert_eq!(next_version(&key, 7)?, 8);
+/// assert!(next_version(&key, MAX_VERSION).is_err());
+/// # Ok::<(), user_engine::StoreError>(())
+/// ```
+pub fn next_version(key: &RecordKey, last: u64) -> Result<u64, StoreError> {
+    match last.checked_add(1) {
+        Some(next) if next <= MAX_VERSION => Ok(next),
+        _ => Err(StoreError::invalid(format!("version of {key} overflows"))),
+    }
+}
 
 /// `Ok` when ready, otherwise the `not_ready` error carrying the reason: the check every store
 /// call but `readiness`, `migrate` and `diagnostics` makes first.
@@ -77,43 +133,6 @@ pub fn acknowledgement(
         }
     }
     Ok(ids)
-}
-
-/// What the kit's unit tests share.
-#[cfg(test)]
-mod fixtures {
-    use serde_json::json;
-
-    use crate::error::StoreError;
-    use crate::ids::RecordKey;
-    use crate::payload::Payload;
-    use crate::record::{Record, RecordWrite};
-
-    pub(super) fn key() -> RecordKey {
-        RecordKey::parse("acme/profile/p1").unwrap()
-    }
-
-    pub(super) fn write(key: &RecordKey) -> RecordWrite {
-        RecordWrite {
-            key: key.clone(),
-            user: None,
-            payload: Payload::new(json!({"n": 1})),
-        }
-    }
-
-    /// A `committed` reader that finds the record at `version` (`None`: absent).
-    pub(super) fn committed_at(
-        version: Option<u64>,
-    ) -> impl FnOnce(&RecordKey) -> Result<Option<Record>, StoreError> {
-        move |key| {
-            Ok(version.map(|version| Record {
-                key: key.clone(),
-                user: None,
-                payload: Payload::empty(),
-                version,
-            }))
-        }
-    }
 }
 
 #[cfg(test)]

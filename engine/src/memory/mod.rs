@@ -1,8 +1,11 @@
 //! `InMemoryUserEngineStore`: the deterministic reference adapter every other adapter is judged against.
 //!
-//! Its transactions are the kit's ([`crate::kit::BufferedTransaction`] over a
-//! [`crate::kit::WriteBuffer`]), the same implementation the SQL adapters use; what is left here
-//! is the state itself and applying a commit plan to it in one step under the lock.
+//! It is an independent oracle: its transactions ([`transaction`]) are written here, directly
+//! over its own maps, and share no type or code with the optional buffered strategy
+//! ([`crate::buffered`]) that the SQL adapters use. What it shares with them are the contract's
+//! rules ([`crate::kit`]): readiness, the migration plan, acknowledgement, the next version.
+
+mod transaction;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,10 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::diagnostics::Diagnostics;
 use crate::error::StoreError;
 use crate::ids::{RecordKey, TenantId, UserId};
-use crate::kit::{
-    self, BufferedStore, BufferedTransaction, MigrationSource, WriteBuffer, acknowledgement,
-    require_ready,
-};
+use crate::kit::{self, MigrationSource, acknowledgement, require_ready};
 use crate::migration::{AppliedMigration, MigrationReport};
 use crate::readiness::Readiness;
 use crate::record::{AuditRecord, EventId, OutboxEvent, OutboxMessage, Record};
@@ -27,9 +27,10 @@ const MIGRATION_SOURCE: MigrationSource = MigrationSource::Manifest;
 
 /// The reference store: ordered maps behind one mutex, counters for sequences, no clocks.
 ///
-/// Transactions buffer their writes and apply them in one step at commit, after checking that no
-/// record they guarded (with an `Absent` or `Version` expectation) changed since they read it.
-/// A panic never leaves the shared state half-written, so a poisoned lock is safe to reuse.
+/// Transactions keep their writes to themselves and apply them in one step at commit, after
+/// checking that no record they guarded (with an `Absent` or `Version` expectation) changed since
+/// they first wrote it. A panic never leaves the shared state half-written, so a poisoned lock is
+/// safe to reuse.
 ///
 /// ```
 /// use user_engine::{InMemoryUserEngineStore, UserEngineStore};
@@ -47,6 +48,8 @@ pub struct InMemoryUserEngineStore {
 struct State {
     applied: Vec<AppliedMigration>,
     records: BTreeMap<RecordKey, Record>,
+    /// The last version of every key ever written, live or deleted: versions never repeat (C2).
+    last_versions: BTreeMap<RecordKey, u64>,
     audit: Vec<AuditRecord>,
     outbox: BTreeMap<u64, (OutboxMessage, bool)>,
     next_audit_sequence: u64,
@@ -67,6 +70,16 @@ impl State {
     fn ensure_ready(&self) -> Result<(), StoreError> {
         require_ready(self.readiness())
     }
+
+    /// The live version of `key`, if it holds a record.
+    fn live_version(&self, key: &RecordKey) -> Option<u64> {
+        self.records.get(key).map(|r| r.version)
+    }
+
+    /// The last version `key` had, live or deleted (0: never written).
+    fn last_version(&self, key: &RecordKey) -> u64 {
+        self.last_versions.get(key).copied().unwrap_or(0)
+    }
 }
 
 impl InMemoryUserEngineStore {
@@ -75,6 +88,7 @@ impl InMemoryUserEngineStore {
     /// one thread. It has no durable storage to reopen and no server connection to terminate.
     pub const CAPABILITIES: &'static [&'static str] = &[
         "migration_tamper",
+        "stepwise_migration",
         "concurrent_transactions",
         "fault_injection",
     ];
@@ -92,6 +106,20 @@ impl InMemoryUserEngineStore {
             unreachable!("migrating a new in-memory store failed: {e}");
         }
         store
+    }
+
+    /// Applies the manifest up to schema version `target`. Migration 2 changes nothing here: the
+    /// reference store has remembered deleted keys' versions from the start.
+    fn migrate_up_to(&self, target: u32) -> Result<MigrationReport, StoreError> {
+        let mut state = self.lock();
+        let plan = MIGRATION_SOURCE.plan(&state.applied)?.up_to(target);
+        plan.apply(|step| {
+            state.applied.push(AppliedMigration {
+                version: step.migration.version,
+                checksum: step.checksum.clone(),
+            });
+            Ok(())
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -117,7 +145,7 @@ impl fmt::Debug for InMemoryUserEngineStore {
 impl UserEngineStore for InMemoryUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         self.lock().ensure_ready()?;
-        Ok(Box::new(BufferedTransaction::new(self)))
+        Ok(Box::new(transaction::MemoryTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
@@ -198,15 +226,7 @@ impl UserEngineStore for InMemoryUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        let mut state = self.lock();
-        let plan = MIGRATION_SOURCE.plan(&state.applied)?;
-        plan.apply(|step| {
-            state.applied.push(AppliedMigration {
-                version: step.migration.version,
-                checksum: step.checksum.clone(),
-            });
-            Ok(())
-        })
+        self.migrate_up_to(crate::LATEST_SCHEMA_VERSION)
     }
 
     fn readiness(&self) -> Readiness {
@@ -255,6 +275,10 @@ impl ConformanceHooks for InMemoryUserEngineStore {
         Ok(())
     }
 
+    fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        self.migrate_up_to(version)
+    }
+
     /// Commits apply every change in one step under the lock, so a fault before any change
     /// leaves exactly what a fault before the first one does: nothing. There is no server
     /// connection to terminate.
@@ -271,43 +295,6 @@ impl ConformanceHooks for InMemoryUserEngineStore {
                 operation: "inject_fault",
             }),
         }
-    }
-}
-
-impl BufferedStore for InMemoryUserEngineStore {
-    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        Ok(self.lock().records.get(key).cloned())
-    }
-
-    fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.ensure_ready()?;
-        // Every guard is checked before anything changes: a commit is all or nothing.
-        // The next commit always uses up an armed fault, even one that fails its guards first.
-        let fault = state.armed_fault.take();
-        let plan = buffer.into_commit_plan(|key| Ok(state.records.get(key).map(|r| r.version)))?;
-        if let Some(change) = fault {
-            return Err(StoreError::unavailable(format!(
-                "injected fault: the commit failed before its change {change}"
-            )));
-        }
-        for change in plan.changes {
-            match change.record {
-                Some(record) => state.records.insert(change.key, record),
-                None => state.records.remove(&change.key),
-            };
-        }
-        for entry in plan.audit {
-            state.next_audit_sequence += 1;
-            let sequence = state.next_audit_sequence;
-            state.audit.push(AuditRecord { sequence, entry });
-        }
-        for message in plan.outbox {
-            state.next_event_id += 1;
-            let id = state.next_event_id;
-            state.outbox.insert(id, (message, false));
-        }
-        Ok(())
     }
 }
 

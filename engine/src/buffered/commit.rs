@@ -1,10 +1,10 @@
 //! Committing a [`WriteBuffer`]: the [`CommitPlan`] a buffer becomes once its guards held, and
-//! [`BufferedTransaction`], the one [`StoreTransaction`] every buffered store hands out.
+//! [`BufferedTransaction`], the [`StoreTransaction`] a buffered store hands out.
 //!
-//! A store implements [`BufferedStore`] (read a committed record; apply a buffer all or nothing)
-//! and returns `Box::new(BufferedTransaction::new(self))` from `begin`. Reads-own-writes,
-//! write-time expectations and rollback-by-dropping then come from the kit, identical in every
-//! adapter; only the atomic apply is the adapter's own.
+//! A store implements [`BufferedStore`] (read a key's committed versions; apply a buffer all or
+//! nothing) and returns `Box::new(BufferedTransaction::new(self))` from `begin`. Reads-own-writes,
+//! write-time expectations and rollback-by-dropping then come from this module; only the atomic
+//! apply is the adapter's own.
 
 use std::fmt;
 
@@ -14,19 +14,20 @@ use crate::record::{AuditEntry, Expectation, OutboxMessage, Record, RecordWrite}
 use crate::store::{StoreTransaction, UserEngineStore};
 
 use super::buffer::WriteBuffer;
+use crate::kit::KeyVersions;
 
 impl WriteBuffer {
-    /// Re-checks every guarded key against the version `committed_version` reads now, then
+    /// Re-checks every guarded key against the versions `committed_versions` reads now, then
     /// decides each key's outcome. Fails with the first `conflict` (in key order) before anything
     /// is decided, so a store that applies the plan only on `Ok` commits all or nothing.
     pub fn into_commit_plan(
         self,
-        mut committed_version: impl FnMut(&RecordKey) -> Result<Option<u64>, StoreError>,
+        mut committed_versions: impl FnMut(&RecordKey) -> Result<KeyVersions, StoreError>,
     ) -> Result<CommitPlan, StoreError> {
         let mut checked = Vec::with_capacity(self.writes.len());
         for (key, write) in self.writes {
-            let committed = committed_version(&key)?;
-            write.recheck(&key, committed)?;
+            let committed = committed_versions(&key)?;
+            write.recheck(&key, committed.live)?;
             checked.push((key, write, committed));
         }
         let changes = checked
@@ -42,7 +43,7 @@ impl WriteBuffer {
                     key,
                     record,
                     expected,
-                    committed,
+                    committed: committed.live,
                 }
             })
             .collect();
@@ -71,7 +72,7 @@ pub struct RecordChange {
     /// The key.
     pub key: RecordKey,
     /// The record to store, its version already rebased; `None`: delete the key (a no-op if it
-    /// is absent).
+    /// is absent). A store remembers the version a delete removes (C2: versions never repeat).
     pub record: Option<Record>,
     /// What the transaction required of the committed version.
     pub expected: Expectation,
@@ -93,27 +94,12 @@ impl RecordChange {
 
 /// A store whose transactions buffer their writes and apply them in one step at commit.
 ///
-/// ```
-/// use user_engine::kit::{BufferedStore, BufferedTransaction};
-/// use user_engine::{InMemoryUserEngineStore, StoreTransaction};
-///
-/// let store = InMemoryUserEngineStore::migrated();
-/// // What `begin` returns, for the reference store and every SQL adapter alike.
-/// let tx: Box<dyn StoreTransaction + '_> = Box::new(BufferedTransaction::new(&store));
-/// tx.commit()?;
-/// # Ok::<(), user_engine::StoreError>(())
-/// ```
+/// The reference store does not use it (it is the independent oracle); the SQLite and
+/// PostgreSQL adapters do. See [`super`] for the isolation it gives.
 pub trait BufferedStore: UserEngineStore {
-    /// The committed record at `key`, without a readiness check: what the first write of a key
-    /// in a transaction observes.
-    fn committed(&self, key: &RecordKey) -> Result<Option<Record>, StoreError>;
-
-    /// The committed version at `key` (`None`: absent), without a readiness check: all the first
-    /// write of a key needs. Defaults to [`committed`](Self::committed); a database adapter
-    /// overrides it to read one column instead of fetching and parsing the record.
-    fn committed_version(&self, key: &RecordKey) -> Result<Option<u64>, StoreError> {
-        Ok(self.committed(key)?.map(|record| record.version))
-    }
+    /// The committed versions at `key`, without a readiness check: all the first write of a key
+    /// in a transaction needs.
+    fn committed_versions(&self, key: &RecordKey) -> Result<KeyVersions, StoreError>;
 
     /// Applies a transaction's buffer, all or nothing: re-checks readiness and every guard against
     /// committed state ([`WriteBuffer::into_commit_plan`], or [`PendingWrite::recheck`] per locked
@@ -160,13 +146,13 @@ impl<S: BufferedStore> StoreTransaction for BufferedTransaction<'_, S> {
     fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
         let store = self.store;
         self.buffer
-            .save_over_version(write, expect, |key| store.committed_version(key))
+            .save(write, expect, |key| store.committed_versions(key))
     }
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
         let store = self.store;
         self.buffer
-            .delete_over_version(key, expect, |key| store.committed_version(key))
+            .delete(key, expect, |key| store.committed_versions(key))
     }
 
     fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
@@ -193,7 +179,7 @@ impl<S: BufferedStore> StoreTransaction for BufferedTransaction<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kit::fixtures::{committed_at, key, write};
+    use crate::buffered::fixtures::{committed_at, key, write};
 
     #[test]
     fn the_plan_keeps_log_order_and_checks_every_guard_first() {
@@ -219,7 +205,13 @@ mod tests {
         );
         let plan = buffer
             .clone()
-            .into_commit_plan(|k| Ok((k == &other).then_some(3)))
+            .into_commit_plan(|k| {
+                Ok(if k == &other {
+                    KeyVersions::live(3)
+                } else {
+                    KeyVersions::NEVER_WRITTEN
+                })
+            })
             .unwrap();
         let keys: Vec<_> = plan
             .changes
@@ -238,7 +230,9 @@ mod tests {
             plan.changes[1].conflict().kind(),
             crate::ErrorKind::Conflict
         );
-        let err = buffer.into_commit_plan(|_| Ok(Some(1))).unwrap_err();
+        let err = buffer
+            .into_commit_plan(|_| Ok(KeyVersions::live(1)))
+            .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Conflict);
     }
 }

@@ -28,7 +28,7 @@ fn position(fault: InjectedFault) -> usize {
 ///
 /// ```
 /// use user_engine::InjectedFault;
-/// use user_engine::kit::ArmedFault;
+/// use user_engine::testing::ArmedFault;
 ///
 /// let armed = ArmedFault::new();
 /// // A store without a server connection supports commit failures only.

@@ -1,0 +1,13 @@
+//! Test support for adapters: controls that exist so the conformance spec can reach states a
+//! healthy store never enters by itself, and fixture plumbing. Not part of the stable API: a
+//! store's production behaviour never depends on it.
+//!
+//! | piece | what it is for |
+//! |---|---|
+//! | [`ArmedFault`], [`FaultCountdown`] | which change of the next commit an injected fault strikes before (`ConformanceHooks::inject_fault`) |
+//! | [`delegate_store!`](crate::delegate_store) | a fixture that owns a store (a temporary file, a throw-away schema) and forwards every call to it |
+
+mod delegate;
+mod faults;
+
+pub use faults::{ArmedFault, FaultCountdown};
