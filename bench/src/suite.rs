@@ -38,7 +38,7 @@ pub fn embedded_spec() -> Result<&'static Spec> {
 
 /// What the reference run (`tests/it/reference.rs`) declares for the in-memory store; the
 /// adapters publish theirs as `CAPABILITIES`.
-pub const MEMORY_CAPABILITIES: &[&str] = &["migration_tamper", "concurrent_transactions"];
+pub const MEMORY_CAPABILITIES: &[&str] = &["migration_tamper", "commit_time_conflicts"];
 
 /// Runs the spec `runs` times through `run_spec` and every scenario `runs` times on its own,
 /// declaring `capabilities` as the adapter's own suite does.

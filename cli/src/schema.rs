@@ -182,10 +182,28 @@ fn step_object(keyword: &str, arguments: Value, forms: &[&str]) -> Value {
     properties.insert(keyword.to_owned(), arguments);
     // `await` takes no expectation: it belongs on the background step it waits for.
     if keyword != "await" {
-        let forms: Vec<Value> = forms
+        let alternatives: Vec<Value> = forms
+            .iter()
+            .filter(|form| !matches!(**form, "snapshot" | "outcomes"))
+            .map(|form| r(&format!("expect_{form}")))
+            .collect();
+        let mut forms: Vec<Value> = forms
             .iter()
             .map(|form| r(&format!("expect_{form}")))
             .collect();
+        // Any two or more of the step's other forms, but not on `concurrently`.
+        if keyword != "concurrently" {
+            forms.push(with_description(
+                object(
+                    &[(
+                        "one_of",
+                        json!({"type": "array", "minItems": 2, "items": {"anyOf": alternatives}}),
+                    )],
+                    &["one_of"],
+                ),
+                "any one of these: the outcomes the contract allows where correct stores of different designs end differently",
+            ));
+        }
         properties.insert("expect".into(), json!({"anyOf": forms}));
     }
     if keyword == "list" {
@@ -332,6 +350,7 @@ fn arguments(keyword: &str, allow_tx: bool) -> Value {
             args
         }
         "tamper_migration" => object(&[("version", r("positive"))], &["version"]),
+        "migrate_to" => object(&[("version", r("positive"))], &["version"]),
         "inject_fault" => {
             let mut args = object(
                 &[
@@ -363,7 +382,7 @@ fn accepted(keyword: &str) -> Vec<&'static str> {
             &["list", "count"][..]
         }
         "acknowledge" => &["count"][..],
-        "migrate" => &["applied"][..],
+        "migrate" | "migrate_to" => &["applied"][..],
         "readiness" => &["ready", "not_ready"][..],
         "diagnostics" => &["snapshot", "counts"][..],
         _ => &[][..],

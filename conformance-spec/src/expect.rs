@@ -14,6 +14,7 @@ use crate::{Expect, Operation};
 
 const SCALARS: &[&str] = &["ok", "absent", "ready", "snapshot"];
 const SINGLE_KEY_FORMS: &[&str] = &[
+    "one_of",
     "error",
     "not_ready",
     "applied",
@@ -23,8 +24,8 @@ const SINGLE_KEY_FORMS: &[&str] = &[
 ];
 const RECORD_KEYS: &[&str] = &["version", "user", "data"];
 const FORMS: &str = "ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, \
-                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} \
-                     or a record {version?, user?, data?}";
+                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}}, \
+                     {one_of: [EXPECT, ...]} or a record {version?, user?, data?}";
 
 impl Checker<'_, '_> {
     /// The `expect` value at `path` for a step doing `operation`.
@@ -140,8 +141,42 @@ impl Checker<'_, '_> {
                 read.into_iter().collect::<Option<_>>().map(Expect::Applied)
             }
             "outcomes" => self.outcomes(value, path),
+            "one_of" => self.one_of(value, path),
             _ => self.counts(value, path),
         }
+    }
+
+    /// `[EXPECT, ...]`: two or more alternatives, none of them itself a `one_of` or a snapshot.
+    fn one_of(&mut self, value: &Value, path: &YamlPath) -> Option<Expect> {
+        let Value::Sequence(items) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"one_of\" must be a list of expectations like [ok, {{error: conflict}}], found {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        if items.len() < 2 {
+            self.at_value(path, "\"one_of\" must list at least two expectations");
+            return None;
+        }
+        let mut alternatives = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = path.index(i);
+            match self.expect_shape(item, &item_path)? {
+                Expect::OneOf(_) | Expect::Snapshot | Expect::Outcomes(_) => {
+                    self.at_value(
+                        &item_path,
+                        "\"one_of\" cannot hold another one_of, a snapshot or outcomes",
+                    );
+                    return None;
+                }
+                other => alternatives.push(other),
+            }
+        }
+        Some(Expect::OneOf(alternatives))
     }
 
     /// `{ok: N, KIND: M, ...}`: how many copies of a `concurrently` step end each way.
@@ -315,6 +350,10 @@ fn applies(expect: &Expect, operation: &Operation) -> bool {
             | O::Delivered
     );
     match expect {
+        Expect::OneOf(alternatives) => {
+            !matches!(operation, O::Concurrently { .. })
+                && alternatives.iter().all(|a| applies(a, operation))
+        }
         Expect::Ok | Expect::Error(_) => true,
         Expect::Absent => matches!(operation, O::Get { .. }),
         // `save` returns the record it wrote.
@@ -322,7 +361,7 @@ fn applies(expect: &Expect, operation: &Operation) -> bool {
         Expect::List(_) => listing,
         Expect::Count(_) => listing || matches!(operation, O::Acknowledge { .. }),
         Expect::Applied(_) => match operation {
-            O::Migrate => true,
+            O::Migrate | O::MigrateTo { .. } => true,
             // The versions applied by all copies together.
             O::Concurrently { operation, .. } => **operation == O::Migrate,
             _ => false,
@@ -347,7 +386,7 @@ fn accepted(operation: &Operation) -> Vec<&'static str> {
         | O::Deliver { .. }
         | O::Delivered => &["a list [...]", "{count: N}"][..],
         O::Acknowledge { .. } => &["{count: N}"][..],
-        O::Migrate => &["{applied: [N, ...]}"][..],
+        O::Migrate | O::MigrateTo { .. } => &["{applied: [N, ...]}"][..],
         O::Readiness => &["ready", "{not_ready: REASON}"][..],
         O::Diagnostics => &["snapshot", "{counts: {NAME: N}}"][..],
         O::Concurrently { operation, .. } if **operation == O::Migrate => {
@@ -357,6 +396,9 @@ fn accepted(operation: &Operation) -> Vec<&'static str> {
         _ => &[][..],
     });
     forms.push("{error: KIND}");
+    if !matches!(operation, O::Concurrently { .. }) {
+        forms.push("{one_of: [EXPECT, ...]}");
+    }
     forms
 }
 
@@ -374,5 +416,6 @@ fn name(expect: &Expect) -> &'static str {
         Expect::Applied(_) => "{applied: [...]}",
         Expect::Counts(_) => "{counts: {...}}",
         Expect::Outcomes(_) => "{outcomes: {...}}",
+        Expect::OneOf(_) => "{one_of: [...]}",
     }
 }

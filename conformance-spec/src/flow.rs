@@ -52,7 +52,7 @@ impl<'c> Flow<'c> {
     /// Whether one session may hold two open transactions (unknown capabilities: no complaint).
     fn concurrent(&self) -> bool {
         self.capabilities
-            .is_none_or(|c| c.requires("concurrent_transactions"))
+            .is_none_or(|c| c.requires("commit_time_conflicts"))
     }
 }
 
@@ -60,6 +60,7 @@ impl<'c> Flow<'c> {
 fn needed_capability(operation: &Operation) -> Option<&'static str> {
     match operation {
         Operation::TamperMigration { .. } => Some("migration_tamper"),
+        Operation::MigrateTo { .. } => Some("stepwise_migration"),
         Operation::InjectFault {
             fault: FaultSpec::CommitFailsAt(_),
         } => Some("fault_injection"),
@@ -196,7 +197,7 @@ impl Checker<'_, '_> {
                 };
                 self.at_value(
                     &tx_path,
-                    format!("transaction \"{tx}\" is begun while \"{other}\" is still open{place}; two open transactions in one session need \"requires: [concurrent_transactions]\""),
+                    format!("transaction \"{tx}\" is begun while \"{other}\" is still open{place}; two open transactions in one session need \"requires: [commit_time_conflicts]\""),
                 );
             }
             flow.open

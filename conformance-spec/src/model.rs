@@ -279,6 +279,12 @@ pub enum Operation {
         /// Or the previous step's events again.
         again: bool,
     },
+    /// `migrate_to: {version}` — migrate up to this schema version only, as an older release
+    /// would have; needs capability `stepwise_migration`.
+    MigrateTo {
+        /// The schema version to stop at.
+        version: u32,
+    },
     /// `tamper_migration: {version}` — needs capability `migration_tamper`.
     TamperMigration {
         /// Migration version.
@@ -350,6 +356,7 @@ impl Operation {
             Operation::OutboxPending { .. } => "outbox_pending",
             Operation::Acknowledge { .. } => "acknowledge",
             Operation::TamperMigration { .. } => "tamper_migration",
+            Operation::MigrateTo { .. } => "migrate_to",
             Operation::CheckRedaction => "check_redaction",
             Operation::Await { .. } => "await",
             Operation::Deliver { .. } => "deliver",
@@ -408,4 +415,8 @@ pub enum Expect {
     /// `{outcomes: {ok: N, conflict: M, ...}}` — of a `concurrently` step's copies, exactly N
     /// succeeded and M failed with `conflict` (error kinds by name; kinds not listed: none).
     Outcomes(BTreeMap<String, u64>),
+    /// `{one_of: [EXPECT, ...]}` — any one of these: the outcomes the contract allows where
+    /// correct stores of different designs end differently (a locking store makes a second writer
+    /// wait and fail at its write; an optimistic one fails it at commit).
+    OneOf(Vec<Expect>),
 }

@@ -142,6 +142,13 @@ impl Checker<'_, '_> {
                 Some(Operation::OutboxPending { limit: limit? })
             }
             "acknowledge" => self.acknowledge(value, path),
+            "migrate_to" => {
+                let args = self.mapping(value, path, &what, &["version"])?;
+                let version = self.required(&args, "version", |c, v, p| {
+                    c.positive::<u32>(v, p, "schema version")
+                });
+                Some(Operation::MigrateTo { version: version? })
+            }
             "tamper_migration" => {
                 let args = self.mapping(value, path, &what, &["version"])?;
                 let version = self.required(&args, "version", |c, v, p| {

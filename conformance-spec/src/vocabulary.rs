@@ -12,20 +12,25 @@ pub const CLAUSE_PREFIX: &str = "store-contract#";
 ///
 /// - `migration_tamper`: the store exposes `ConformanceHooks::tamper_applied_migration`, so a
 ///   scenario can modify an applied migration and watch the store refuse it.
-/// - `concurrent_transactions`: two transactions may be open at the same time on one thread
-///   without blocking.
+/// - `commit_time_conflicts`: writers never wait for each other (an optimistic design): a write
+///   of a record another open transaction wrote proceeds, and a guard it broke fails the later
+///   commit with `conflict` — so two transactions may be open on one thread. A store that locks
+///   rows as it writes does not declare it; scenarios that exclude it check that design instead.
 /// - `fault_injection`: the store implements `ConformanceHooks::inject_fault` for
 ///   `commit_fails_at`, so a scenario can fail a commit part-way through.
 /// - `durable_reopen`: the store implements `ConformanceHooks::reopen`; committed data survives
 ///   closing and reopening it.
 /// - `backend_termination`: the store implements `ConformanceHooks::inject_fault` for
 ///   `terminate_backend_at`; its server connection can be killed mid-commit.
+/// - `stepwise_migration`: the store implements `ConformanceHooks::migrate_to`, so a scenario can
+///   migrate it as an older release would have, then upgrade it.
 pub const KNOWN_CAPABILITIES: &[&str] = &[
     "migration_tamper",
-    "concurrent_transactions",
+    "commit_time_conflicts",
     "fault_injection",
     "durable_reopen",
     "backend_termination",
+    "stepwise_migration",
 ];
 
 /// One line per entry of [`KNOWN_CAPABILITIES`]: what declaring it promises.
@@ -34,9 +39,9 @@ pub fn capability_meaning(capability: &str) -> Option<&'static str> {
         "migration_tamper" => {
             Some("the store exposes `ConformanceHooks::tamper_applied_migration`")
         }
-        "concurrent_transactions" => {
-            Some("two transactions may be open at the same time on one thread without blocking")
-        }
+        "commit_time_conflicts" => Some(
+            "writers never wait for each other: a guard another transaction broke fails the later commit with `conflict`, so two transactions may be open on one thread",
+        ),
         "fault_injection" => Some(
             "the store implements `ConformanceHooks::inject_fault` for `commit_fails_at`: a commit can be made to fail just before its K-th change",
         ),
@@ -45,6 +50,9 @@ pub fn capability_meaning(capability: &str) -> Option<&'static str> {
         ),
         "backend_termination" => Some(
             "the store implements `ConformanceHooks::inject_fault` for `terminate_backend_at`: its server connection can be killed mid-commit",
+        ),
+        "stepwise_migration" => Some(
+            "the store implements `ConformanceHooks::migrate_to`: it can be migrated to an older schema version, then upgraded",
         ),
         _ => None,
     }
@@ -91,6 +99,7 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "outbox_pending",
     "acknowledge",
     "tamper_migration",
+    "migrate_to",
     "await",
     "deliver",
     "delivered",

@@ -207,11 +207,11 @@ mod tests {
         let closure = parse("|| MyStore::open_temp(),").unwrap();
         assert!(matches!(closure.factory, Expr::Closure(_)));
         let long = parse(
-            "factory: || MyStore::open_temp(), capabilities: [concurrent_transactions], \
+            "factory: || MyStore::open_temp(), capabilities: [commit_time_conflicts], \
              skip: { \"outbox/late_commit\": \"needs two connections\" }, spec: \"specs/x\",",
         )
         .unwrap();
-        assert_eq!(long.capabilities[0], "concurrent_transactions");
+        assert_eq!(long.capabilities[0], "commit_time_conflicts");
         assert_eq!(long.skips[0].id.value(), "outbox/late_commit");
         assert_eq!(long.skips[0].reason.value(), "needs two connections");
         assert_eq!(long.spec.unwrap().value(), "specs/x");
@@ -224,7 +224,7 @@ mod tests {
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
             "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env\n\
-             unknown capability `teleport`; expected one of: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination\n\
+             unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination\n\
              capability `migration_tamper` is declared twice"
         );
         assert_eq!(

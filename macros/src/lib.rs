@@ -33,7 +33,7 @@ use invocation::Invocation;
 ///     factory: || MyStore::open_temp(),
 ///     // Capabilities the adapter has (see `KNOWN_CAPABILITIES`); a scenario that requires one
 ///     // it does not declare is generated as `#[ignore = "requires capability ..."]`.
-///     capabilities: [concurrent_transactions, migration_tamper],
+///     capabilities: [commit_time_conflicts, migration_tamper],
 ///     // Scenario ids to skip, each with the reason `cargo test` shows next to the ignored test.
 ///     skip: { "outbox/late_commit": "needs two connections" },
 ///     // A spec root other than the canonical one, relative to this crate's CARGO_MANIFEST_DIR.

@@ -3,5 +3,5 @@
 
 user_engine::conformance_suite! {
     factory: user_engine::InMemoryUserEngineStore::new,
-    capabilities: [migration_tamper, concurrent_transactions, fault_injection],
+    capabilities: [migration_tamper, stepwise_migration, commit_time_conflicts, fault_injection],
 }

@@ -42,23 +42,25 @@ pub use store::PostgresUserEngineStore;
 /// `capabilities`, and the `user-engine conformance` command), each one honestly held:
 ///
 /// - `migration_tamper`: `ConformanceHooks::tamper_applied_migration` rewrites a recorded checksum;
-/// - `concurrent_transactions`: transactions buffer their writes and hold no connection until
-///   commit, so several can be open on one thread without waiting for a lock;
+/// - `commit_time_conflicts`: transactions buffer their writes (`user_engine::buffered`), hold no
+///   connection until commit and check their guards then, so writers never wait for each other;
 /// - `fault_injection`: `ConformanceHooks::inject_fault` fails the next commit just before its
 ///   K-th change, inside the database transaction, which rolls back;
 /// - `backend_termination`: `inject_fault` can instead terminate the committing session's own
 ///   server backend just before the K-th change; the pool drops the dead connection;
+/// - `stepwise_migration`: `ConformanceHooks::migrate_to` applies the manifest up to a version;
 /// - `durable_reopen`: `ConformanceHooks::reopen` closes every pooled connection and reconnects.
 ///
 /// ```
-/// assert_eq!(user_engine_postgres::CAPABILITIES.len(), 5);
+/// assert_eq!(user_engine_postgres::CAPABILITIES.len(), 6);
 /// ```
 pub const CAPABILITIES: &[&str] = &[
     "migration_tamper",
-    "concurrent_transactions",
+    "commit_time_conflicts",
     "fault_injection",
     "backend_termination",
     "durable_reopen",
+    "stepwise_migration",
 ];
 
 /// The driver, re-exported so callers of [`PostgresUserEngineStore::with_config`] name the same

@@ -39,10 +39,11 @@ pub use store::SqliteUserEngineStore;
 /// `capabilities`, and the `user-engine conformance` command), each one honestly held:
 ///
 /// - `migration_tamper`: `ConformanceHooks::tamper_applied_migration` rewrites a recorded checksum;
-/// - `concurrent_transactions`: transactions buffer their writes, so several can be open on one
-///   thread without waiting for a lock;
+/// - `commit_time_conflicts`: transactions buffer their writes (`user_engine::buffered`) and
+///   check their guards at commit, so writers never wait for each other;
 /// - `fault_injection`: `ConformanceHooks::inject_fault` fails the next commit just before its
 ///   K-th change, inside the SQLite transaction, which rolls back;
+/// - `stepwise_migration`: `ConformanceHooks::migrate_to` applies the manifest up to a version;
 /// - `durable_reopen`: `ConformanceHooks::reopen` closes the connection and opens the file again.
 ///
 /// Not `backend_termination`: an embedded database has no server connection to kill.
@@ -52,7 +53,8 @@ pub use store::SqliteUserEngineStore;
 /// ```
 pub const CAPABILITIES: &[&str] = &[
     "migration_tamper",
-    "concurrent_transactions",
+    "commit_time_conflicts",
     "fault_injection",
     "durable_reopen",
+    "stepwise_migration",
 ];

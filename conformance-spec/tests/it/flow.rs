@@ -81,7 +81,7 @@ fn transactions_belong_to_the_session_that_began_them() {
         [
             "8:16: transaction \"ta\" belongs to session \"a\" (begun on line 5), but this step runs in the default session; a transaction is used only by the session that began it",
             "9:13: transaction \"t\" belongs to the default session (begun on line 7), but this step runs in session \"b\"; a transaction is used only by the session that began it",
-            "11:12: transaction \"ta2\" is begun while \"ta\" is still open in session \"a\"; two open transactions in one session need \"requires: [concurrent_transactions]\"",
+            "11:12: transaction \"ta2\" is begun while \"ta\" is still open in session \"a\"; two open transactions in one session need \"requires: [commit_time_conflicts]\"",
         ]
     );
     // One open transaction per session needs no capability: sessions are threads.
@@ -153,7 +153,7 @@ fn excludes_is_checked_like_requires_and_never_overlaps_it() {
             "  - migrate: {}\n"
         ),
         [
-            "5:29: unknown capability \"durable_reopn\" (did you mean \"durable_reopen\"?); expected one of: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination",
+            "5:29: unknown capability \"durable_reopn\" (did you mean \"durable_reopen\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination",
             "5:60: capability \"durable_reopen\" is listed twice",
         ]
     );
@@ -170,7 +170,7 @@ fn excludes_is_checked_like_requires_and_never_overlaps_it() {
     assert_eq!(
         declared_errors("excludes: durable_reopen", "  - migrate: {}\n"),
         [
-            "4:11: \"excludes\" must be a list of capabilities, found string \"durable_reopen\"; known capabilities: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination"
+            "4:11: \"excludes\" must be a list of capabilities, found string \"durable_reopen\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination"
         ]
     );
 }

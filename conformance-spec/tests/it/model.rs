@@ -13,7 +13,7 @@ const FULL: &str = "\
 id: transactions/rollback_discards_records_and_events
 summary: a rolled-back transaction leaves no record, audit entry or outbox event behind
 clause: store-contract#tx-rollback
-requires: [concurrent_transactions, migration_tamper]
+requires: [commit_time_conflicts, migration_tamper]
 given:
   seed: two_tenants
   records:
@@ -291,7 +291,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
         summary: "a rolled-back transaction leaves no record, audit entry or outbox event behind"
             .into(),
         clause: "tx-rollback".into(),
-        requires: vec!["concurrent_transactions".into(), "migration_tamper".into()],
+        requires: vec!["commit_time_conflicts".into(), "migration_tamper".into()],
         excludes: vec![],
         given: Given {
             migrated: true,

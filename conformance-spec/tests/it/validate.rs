@@ -147,12 +147,12 @@ fn clauses_must_name_a_contract_anchor() {
 #[test]
 fn capabilities_must_be_known() {
     let yaml = format!(
-        "{HEAD}requires: [concurrent_transaction, migration_tamper, migration_tamper]\nsteps: [migrate: {{}}]\n"
+        "{HEAD}requires: [commit_time_conflict, migration_tamper, migration_tamper]\nsteps: [migrate: {{}}]\n"
     );
     assert_eq!(
         errors(&yaml),
         [
-            "4:12: unknown capability \"concurrent_transaction\" (did you mean \"concurrent_transactions\"?); expected one of: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination",
+            "4:12: unknown capability \"commit_time_conflict\" (did you mean \"commit_time_conflicts\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination",
             "4:54: capability \"migration_tamper\" is listed twice",
         ]
     );
@@ -160,7 +160,7 @@ fn capabilities_must_be_known() {
     assert_eq!(
         errors(&yaml),
         [
-            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, concurrent_transactions, fault_injection, durable_reopen, backend_termination"
+            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination"
         ]
     );
 }
@@ -326,7 +326,7 @@ fn transactions_are_used_only_while_open() {
             "7:12: transaction \"t1\" is already open (begun on line 6)",
             "9:15: transaction \"t1\" was already ended by \"commit\" on line 8",
             "10:15: transaction \"t1\" was already ended by \"commit\" on line 8",
-            "12:12: transaction \"t3\" is begun while \"t2\" is still open; two open transactions in one session need \"requires: [concurrent_transactions]\"",
+            "12:12: transaction \"t3\" is begun while \"t2\" is still open; two open transactions in one session need \"requires: [commit_time_conflicts]\"",
         ]
     );
 }

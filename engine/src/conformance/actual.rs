@@ -69,6 +69,10 @@ pub(crate) fn describe_expect(expect: &Expect) -> String {
             let parts: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             format!("outcomes {{{}}}", parts.join(", "))
         }
+        Expect::OneOf(alternatives) => {
+            let parts: Vec<String> = alternatives.iter().map(describe_expect).collect();
+            format!("one of: {}", parts.join(" | "))
+        }
     }
 }
 

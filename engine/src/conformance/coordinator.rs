@@ -22,6 +22,13 @@ use crate::{StoreError, UserEngineStore};
 /// How long a step (or an awaited background step) may take before the run calls it stuck.
 const STEP_TIME_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long the coordinator waits for a background step before it goes on to the next step. A
+/// store that does not block (an optimistic one) finishes well within it, so the scenario takes
+/// the same path on every run; one that blocks on a lock (a row-locking one) is still waiting
+/// when the next step runs. Which path a store takes never decides a pass: scenarios allow both
+/// (`one_of`), and only how long a run waits depends on it.
+const BACKGROUND_GRACE: Duration = Duration::from_millis(250);
+
 /// A failed step, or `None` for a failure not tied to one step.
 pub(crate) type Located<'a> = (Option<&'a Step>, StepFailure);
 
@@ -34,7 +41,13 @@ struct Worker<'a> {
     jobs: mpsc::Sender<Job<'a>>,
     replies: mpsc::Receiver<Result<(), StepFailure>>,
     /// A background step not yet awaited.
-    pending: Option<&'a Step>,
+    pending: Option<Pending<'a>>,
+}
+
+/// A background step not yet awaited, and its result if it finished within the grace period.
+struct Pending<'a> {
+    step: &'a Step,
+    finished: Option<Result<(), StepFailure>>,
 }
 
 impl Worker<'_> {
@@ -103,7 +116,11 @@ fn step_once<'a, 'scope, S: UserEngineStore>(
                     "session `{session}` has no background step to await"
                 )))
             })?;
-            worker.receive().map_err(|f| (Some(pending), f))
+            let result = match pending.finished {
+                Some(result) => result,
+                None => worker.receive(),
+            };
+            result.map_err(|f| (Some(pending.step), f))
         }
         Operation::Reopen => {
             for worker in workers.values() {
@@ -145,7 +162,12 @@ fn step_once<'a, 'scope, S: UserEngineStore>(
                 .send(Job::Step(step))
                 .map_err(|_| here(gone()))?;
             if step.background {
-                worker.pending = Some(step);
+                let finished = match worker.replies.recv_timeout(BACKGROUND_GRACE) {
+                    Ok(result) => Some(result),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(gone())),
+                };
+                worker.pending = Some(Pending { step, finished });
                 Ok(())
             } else {
                 worker.receive().map_err(here)

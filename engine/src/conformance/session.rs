@@ -9,7 +9,7 @@ use user_engine_conformance_spec::{
     Expect, FaultSpec, KeySpec, Operation, Scenario, Step, VersionCondition,
 };
 
-use super::actual::{Actual, Mismatch, check};
+use super::actual::{Actual, Mismatch, check, describe_expect, describe_result};
 use super::shared::{Shared, StepFailure};
 use super::snapshot::SnapshotCheck;
 use crate::{
@@ -227,6 +227,12 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
                     Ok(Actual::Events(events))
                 }),
             Operation::Delivered => Ok(Actual::Delivered(shared.delivered())),
+            Operation::MigrateTo { version } => match store.conformance_hooks() {
+                Some(hooks) => hooks.migrate_to(*version).map(Actual::Migration),
+                None => Err(StoreError::Unsupported {
+                    operation: "migrate_to",
+                }),
+            },
             Operation::TamperMigration { version } => match store.conformance_hooks() {
                 Some(hooks) => hooks
                     .tamper_applied_migration(*version)
@@ -344,18 +350,40 @@ pub(crate) fn verify(
     if let Err(e) = result {
         shared.record_error(e);
     }
-    let expected_data = match &step.expect {
-        Expect::Record {
-            data: Some(data), ..
-        } => Some(shared.substitute(data)),
-        _ => None,
-    };
-    check(&step.expect, expected_data.as_ref(), result)?;
+    check_any(shared, &step.expect, result)?;
     if let (Expect::Snapshot, Ok(Actual::Diagnostics(d))) = (&step.expect, result) {
         let name = scenario.snapshot_name(shared.next_snapshot());
         snapshots.compare(&name, scenario, &d.render())?;
     }
     Ok(())
+}
+
+/// Checks `result` against `expect` (any alternative of a `one_of`), with the expectation's
+/// payload after canary substitution.
+fn check_any(
+    shared: &Shared,
+    expect: &Expect,
+    result: &Result<Actual, StoreError>,
+) -> Result<(), Mismatch> {
+    match expect {
+        Expect::OneOf(alternatives) => {
+            if alternatives
+                .iter()
+                .any(|a| check_any(shared, a, result).is_ok())
+            {
+                Ok(())
+            } else {
+                Err(Mismatch {
+                    expected: describe_expect(expect),
+                    actual: describe_result(result),
+                })
+            }
+        }
+        Expect::Record {
+            data: Some(data), ..
+        } => check(expect, Some(&shared.substitute(data)), result),
+        _ => check(expect, None, result),
+    }
 }
 
 /// The message of the panic `panic_in` raises; the hook below keeps it out of test output.

@@ -89,7 +89,7 @@ impl InMemoryUserEngineStore {
     pub const CAPABILITIES: &'static [&'static str] = &[
         "migration_tamper",
         "stepwise_migration",
-        "concurrent_transactions",
+        "commit_time_conflicts",
         "fault_injection",
     ];
 

@@ -5,7 +5,7 @@ use std::process::Command;
 
 user_engine::conformance_suite! {
     factory: user_engine::InMemoryUserEngineStore::new,
-    capabilities: [concurrent_transactions],
+    capabilities: [commit_time_conflicts],
     skip: { "smoke/skipped_by_invocation": "skipped to show that a skip becomes an ignore" },
     spec: "tests/ui/specs/valid",
 }

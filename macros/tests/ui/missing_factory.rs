@@ -1,6 +1,6 @@
 // Options without a factory.
 user_engine::conformance_suite! {
-    capabilities: [concurrent_transactions],
+    capabilities: [commit_time_conflicts],
 }
 
 fn main() {}

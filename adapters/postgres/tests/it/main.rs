@@ -39,7 +39,7 @@ fn fresh_schema() -> IsolatedSchema {
 // keeps the two equal.
 user_engine::conformance_suite! {
     factory: fresh_schema,
-    capabilities: [migration_tamper, concurrent_transactions, fault_injection, backend_termination, durable_reopen],
+    capabilities: [migration_tamper, commit_time_conflicts, fault_injection, backend_termination, durable_reopen, stepwise_migration],
     ignore_unless_env: "USER_ENGINE_POSTGRES_URL",
 }
 

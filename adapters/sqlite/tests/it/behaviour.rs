@@ -186,8 +186,8 @@ pub fn versions_and_conflicts(store: &impl UserEngineStore) {
         )
         .unwrap();
     assert_eq!(
-        again.version, 1,
-        "a record deleted and written again starts at 1"
+        again.version, 2,
+        "a record deleted and written again continues from its last version"
     );
     assert_eq!(tx.get(&key("acme/user/u1")).unwrap(), Some(again.clone()));
     tx.commit().unwrap();
@@ -216,7 +216,7 @@ pub fn concurrent_commits(store: &impl UserEngineStore) {
     )
     .unwrap();
 
-    // Two transactions open at once on one thread (capability `concurrent_transactions`).
+    // Two transactions open at once on one thread (capability `commit_time_conflicts`).
     let mut first = store.begin().unwrap();
     let mut second = store.begin().unwrap();
     first
@@ -699,7 +699,7 @@ pub fn drift(store: &impl UserEngineStore) {
     let d = store.diagnostics().unwrap();
     assert_eq!(
         (d.schema_version, d.total_records()),
-        (Some(1), 1),
+        (Some(user_engine::LATEST_SCHEMA_VERSION), 1),
         "diagnostics still answer"
     );
 }

@@ -11,7 +11,7 @@ mod store;
 // the two equal.
 user_engine::conformance_suite! {
     factory: user_engine_sqlite::testing::TempSqliteStore::new,
-    capabilities: [migration_tamper, concurrent_transactions, fault_injection, durable_reopen],
+    capabilities: [migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, stepwise_migration],
 }
 
 #[test]
