@@ -1,0 +1,376 @@
+//! `MysqlUserEngineStore`: connecting, reads outside transactions and the relay's outbox calls.
+//! Transactions live in `transaction.rs` and `commit.rs`; migration, readiness and diagnostics in
+//! `lifecycle.rs`; the conformance hooks in `hooks.rs`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use mysql::{Opts, OptsBuilder, Value};
+use user_engine::kit::acknowledgement;
+use user_engine::migration::MigrationReport;
+use user_engine::testing::ArmedFault;
+use user_engine::{
+    AuditRecord, ConformanceHooks, Diagnostics, EventId, LATEST_SCHEMA_VERSION, OutboxEvent, Page,
+    Readiness, Record, RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery,
+    UserEngineStore, UserId,
+};
+
+use crate::error::map;
+use crate::lifecycle::{self, MIGRATION_SOURCE, SIGNATURE, ensure_ready};
+use crate::pool::{Connection, Pool, Pooled};
+use crate::rows::{self, AUDIT_COLUMNS, EVENT_COLUMNS, RECORD_COLUMNS, column, placeholders};
+use crate::transaction::MysqlTransaction;
+
+/// Used when the connection URL sets no `tcp_connect_timeout_ms`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The MySQL/MariaDB store: its tables live in the database the URL names.
+///
+/// A transaction is a real InnoDB transaction on a connection of its own, held from `begin` to
+/// `commit` or `rollback`: writes go to the server as they are made, guarded by row locks
+/// (`SELECT … FOR UPDATE`), so a second writer of the same record waits for the first to end.
+/// Sessions run at READ COMMITTED. A delete keeps the row as a tombstone, so a key's versions
+/// never repeat. Audit entries and outbox events are inserted at commit under a one-row
+/// commit-order lock, so they are numbered in commit order. Migrations run under a named lock
+/// (`GET_LOCK`). See `docs/adapters/mysql.md`.
+///
+/// ```no_run
+/// use user_engine::UserEngineStore;
+/// use user_engine_mysql::MysqlUserEngineStore;
+///
+/// let store = MysqlUserEngineStore::connect("mysql://root@127.0.0.1:3306/test")?;
+/// store.migrate()?;
+/// assert!(store.readiness().is_ready());
+/// # Ok::<(), user_engine::StoreError>(())
+/// ```
+pub struct MysqlUserEngineStore {
+    pool: Pool,
+    database: String,
+    /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
+    fault: ArmedFault,
+}
+
+impl MysqlUserEngineStore {
+    /// Connects to the server at `url` (`mysql://user[:password]@host[:port]/database`) and uses
+    /// the tables in that database, which must exist (`migrate` creates the tables).
+    ///
+    /// One connection is opened right away, so a malformed URL (`invalid`) or an unreachable
+    /// server (`unavailable`) is reported here, as one readable line that never repeats the
+    /// password.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = Opts::from_url(url).map_err(|_| {
+            StoreError::invalid(
+                "malformed mysql connection url; expected mysql://user[:password]@host[:port]/database, \
+                 such as mysql://root@127.0.0.1:3306/test",
+            )
+        })?;
+        Self::with_opts(opts)
+    }
+
+    /// Like [`connect`](Self::connect), from already built [`mysql::Opts`].
+    pub fn with_opts(opts: Opts) -> Result<Self, StoreError> {
+        let database = match opts.get_db_name() {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => {
+                return Err(StoreError::invalid(
+                    "the mysql connection url names no database; add one, as in mysql://root@127.0.0.1:3306/test",
+                ));
+            }
+        };
+        let opts: Opts = if opts.get_tcp_connect_timeout().is_none() {
+            OptsBuilder::from_opts(opts)
+                .tcp_connect_timeout(Some(DEFAULT_CONNECT_TIMEOUT))
+                .into()
+        } else {
+            opts
+        };
+        let store = Self {
+            pool: Pool::new(opts),
+            database,
+            fault: ArmedFault::new(),
+        };
+        drop(store.connection()?);
+        Ok(store)
+    }
+
+    /// The database holding this store's tables.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub(crate) fn connection(&self) -> Result<Pooled<'_>, StoreError> {
+        self.pool.get()
+    }
+
+    /// The fault armed for the next commit (conformance hooks).
+    pub(crate) fn fault(&self) -> &ArmedFault {
+        &self.fault
+    }
+
+    /// The connections (conformance hooks: `reopen` resets them, termination kills one).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// `host:port` of the server, for messages (never the password).
+    pub(crate) fn server(&self) -> &str {
+        self.pool.place()
+    }
+
+    /// Closes every pooled connection (a test database is about to be dropped).
+    pub(crate) fn close_connections(&self) {
+        self.pool.reset();
+    }
+
+    /// A pooled connection that is ready to serve, or why not.
+    fn ready_connection(&self) -> Result<Pooled<'_>, StoreError> {
+        let mut conn = self.connection()?;
+        ensure_ready(&mut conn)?;
+        Ok(conn)
+    }
+}
+
+/// `get`: the recorded migrations beside the live record, one row even when the record is
+/// absent, so the readiness check rides on the read.
+static GET_WITH_SIGNATURE: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<String> = RECORD_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect();
+    format!(
+        "SELECT {SIGNATURE}, {columns} FROM (SELECT 1) AS one
+         LEFT JOIN user_engine_records AS r
+                ON r.tenant_id = ? AND r.kind = ? AND r.record_id = ? AND r.deleted = 0",
+        columns = columns.join(", ")
+    )
+});
+
+/// The live record at `key` as `conn` sees it (inside a transaction: with its own writes),
+/// after checking that the store is ready. One round trip when it is.
+pub(crate) fn live_record(
+    conn: &mut Connection,
+    key: &RecordKey,
+) -> Result<Option<Record>, StoreError> {
+    let what = "reading a record";
+    let params = (key.tenant.as_str(), key.kind.as_str(), key.id.as_str());
+    match conn.rows(&GET_WITH_SIGNATURE, params) {
+        Ok(rows) => {
+            if let Some(mut row) = rows.into_iter().next() {
+                let signature: Option<String> = column(&mut row, 0, what)?;
+                if signature.is_some() && signature.as_deref() == MIGRATION_SOURCE.ready_signature()
+                {
+                    return match row.as_ref(1) {
+                        None | Some(Value::NULL) => Ok(None),
+                        Some(_) => rows::record_at(&mut row, 1).map(Some),
+                    };
+                }
+            }
+        }
+        Err(err) if conn.is_broken() => return Err(map(what, &err)),
+        // No versions table or no tombstone column yet: the full check below says why.
+        Err(_) => {}
+    }
+    // Not ready as it reads: ask properly, which refuses with the reason (or, if it is ready
+    // after all, a differently recorded but intact history, read plainly).
+    ensure_ready(conn)?;
+    let rows = conn
+        .rows(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM user_engine_records
+                 WHERE tenant_id = ? AND kind = ? AND record_id = ? AND deleted = 0"
+            ),
+            params,
+        )
+        .map_err(|e| map(what, &e))?;
+    rows.into_iter().next().map(rows::record).transpose()
+}
+
+impl fmt::Debug for MysqlUserEngineStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the connection URL: it may hold a password.
+        f.debug_struct("MysqlUserEngineStore")
+            .field("server", &self.pool.place())
+            .field("database", &self.database)
+            .field("idle_connections", &self.pool.idle_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserEngineStore for MysqlUserEngineStore {
+    fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
+        MysqlTransaction::begin(self).map(|tx| Box::new(tx) as Box<dyn StoreTransaction + '_>)
+    }
+
+    fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        live_record(&mut *self.connection()?, key)
+    }
+
+    fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
+        let mut conn = self.ready_connection()?;
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| c.position_for(&query.tenant))
+            .transpose()?;
+        let mut sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ? AND deleted = 0"
+        );
+        let mut params: Vec<Value> = vec![query.tenant.as_str().into()];
+        if let Some(kind) = query.kind {
+            sql.push_str(" AND kind = ?");
+            params.push(kind.as_str().into());
+        }
+        if let Some(after) = &after {
+            // Spelled out rather than `(kind, record_id) > (?, ?)`, which MySQL cannot serve
+            // from the primary key.
+            sql.push_str(" AND (kind > ? OR (kind = ? AND record_id > ?))");
+            params.push(after.kind.as_str().into());
+            params.push(after.kind.as_str().into());
+            params.push(after.id.as_str().into());
+        }
+        sql.push_str(" ORDER BY kind, record_id");
+        if let Some(limit) = query.limit {
+            // One row more than the page tells whether another page follows.
+            sql.push_str(" LIMIT ?");
+            params.push(
+                u64::try_from(limit.saturating_add(1))
+                    .unwrap_or(u64::MAX)
+                    .into(),
+            );
+        }
+        let rows = conn
+            .rows(&sql, params)
+            .map_err(|e| map("listing records", &e))?;
+        let records = rows
+            .into_iter()
+            .map(rows::record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_sorted(records, query.limit))
+    }
+
+    fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
+        let mut conn = self.ready_connection()?;
+        let rows = conn
+            .rows(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM user_engine_records
+                     WHERE tenant_id = ? AND user_id = ? AND deleted = 0 ORDER BY kind, record_id"
+                ),
+                (tenant.as_str(), user.as_str()),
+            )
+            .map_err(|e| map("listing records", &e))?;
+        rows.into_iter().map(rows::record).collect()
+    }
+
+    fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut conn = self.ready_connection()?;
+        let rows = conn
+            .rows(
+                &format!(
+                    "SELECT {AUDIT_COLUMNS} FROM user_engine_audit_records
+                     WHERE tenant_id = ? ORDER BY sequence"
+                ),
+                (tenant.as_str(),),
+            )
+            .map_err(|e| map("reading audit entries", &e))?;
+        rows.into_iter().map(rows::audit).collect()
+    }
+
+    fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let mut conn = self.ready_connection()?;
+        // commit_seq order is commit (= visibility) order; id orders events within a transaction.
+        let rows = conn
+            .rows(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM user_engine_outbox_events
+                     WHERE acknowledged_at IS NULL ORDER BY commit_seq, id LIMIT ?"
+                ),
+                (u64::try_from(limit).unwrap_or(u64::MAX),),
+            )
+            .map_err(|e| map("reading outbox events", &e))?;
+        rows.into_iter().map(rows::event).collect()
+    }
+
+    fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
+        let what = "acknowledging outbox events";
+        let mut conn = self.ready_connection()?;
+        // Ids past i64::MAX cannot exist; -1 matches no row.
+        let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
+        let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
+        let existing: BTreeSet<i64> = if wanted.is_empty() {
+            BTreeSet::new()
+        } else {
+            conn.rows(
+                &format!(
+                    "SELECT id FROM user_engine_outbox_events WHERE id IN ({})",
+                    placeholders(wanted.len())
+                ),
+                wanted,
+            )
+            .map_err(|e| map(what, &e))?
+            .into_iter()
+            .map(|mut row| column::<i64>(&mut row, 0, what))
+            .collect::<Result<_, _>>()?
+        };
+        // Every id is checked before any is marked: an unknown one acknowledges nothing. Events
+        // are never deleted, so what exists now still exists when the update runs.
+        let known = acknowledgement(ids, |id| Ok(existing.contains(&row_id(id))))?;
+        if known.is_empty() {
+            return Ok(0);
+        }
+        let params: Vec<Value> = known.iter().map(|&id| row_id(id).into()).collect();
+        let newly = conn
+            .execute(
+                &format!(
+                    "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+                     WHERE id IN ({}) AND acknowledged_at IS NULL",
+                    placeholders(params.len())
+                ),
+                params,
+            )
+            .map_err(|e| map(what, &e))?;
+        Ok(usize::try_from(newly).unwrap_or(usize::MAX))
+    }
+
+    fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        lifecycle::migrate(self, LATEST_SCHEMA_VERSION)
+    }
+
+    fn readiness(&self) -> Readiness {
+        lifecycle::readiness(self)
+    }
+
+    fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
+        lifecycle::diagnostics(self)
+    }
+
+    fn conformance_hooks(&self) -> Option<&dyn ConformanceHooks> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use user_engine::RecordKind;
+
+    #[test]
+    fn the_schema_knows_every_record_kind() {
+        let sql = MIGRATION_SOURCE
+            .sql_of(&user_engine::MIGRATIONS[0])
+            .unwrap();
+        for kind in RecordKind::ALL {
+            assert!(sql.contains(&format!("'{kind}'")), "{kind} missing");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_invalid_before_connecting() {
+        for url in ["postgres://x", "mysql://root@127.0.0.1:3306", "not a url"] {
+            let err = MysqlUserEngineStore::connect(url).unwrap_err();
+            assert_eq!(err.kind(), user_engine::ErrorKind::Invalid, "{url}: {err}");
+        }
+    }
+}
