@@ -224,7 +224,7 @@ mod tests {
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
             "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env\n\
-             unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination\n\
+             unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration\n\
              capability `migration_tamper` is declared twice"
         );
         assert_eq!(

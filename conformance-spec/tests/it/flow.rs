@@ -153,7 +153,7 @@ fn excludes_is_checked_like_requires_and_never_overlaps_it() {
             "  - migrate: {}\n"
         ),
         [
-            "5:29: unknown capability \"durable_reopn\" (did you mean \"durable_reopen\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination",
+            "5:29: unknown capability \"durable_reopn\" (did you mean \"durable_reopen\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration",
             "5:60: capability \"durable_reopen\" is listed twice",
         ]
     );
@@ -170,7 +170,7 @@ fn excludes_is_checked_like_requires_and_never_overlaps_it() {
     assert_eq!(
         declared_errors("excludes: durable_reopen", "  - migrate: {}\n"),
         [
-            "4:11: \"excludes\" must be a list of capabilities, found string \"durable_reopen\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination"
+            "4:11: \"excludes\" must be a list of capabilities, found string \"durable_reopen\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration"
         ]
     );
 }

@@ -54,7 +54,7 @@ fn the_whole_error_line_names_file_position_and_scenario() {
         "spec/scenarios/area/name.yaml:5:5: unknown step \"sav\" (did you mean \"save\"?); expected one of: \
          migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, \
          delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, \
-         tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently (scenario area/name)"
+         tamper_migration, migrate_to, await, deliver, delivered, inject_fault, reopen, concurrently (scenario area/name)"
     );
 }
 
@@ -152,15 +152,15 @@ fn capabilities_must_be_known() {
     assert_eq!(
         errors(&yaml),
         [
-            "4:12: unknown capability \"commit_time_conflict\" (did you mean \"commit_time_conflicts\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination",
-            "4:54: capability \"migration_tamper\" is listed twice",
+            "4:12: unknown capability \"commit_time_conflict\" (did you mean \"commit_time_conflicts\"?); expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration",
+            "4:52: capability \"migration_tamper\" is listed twice",
         ]
     );
     let yaml = format!("{HEAD}requires: migration_tamper\nsteps: [migrate: {{}}]\n");
     assert_eq!(
         errors(&yaml),
         [
-            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination"
+            "4:11: \"requires\" must be a list of capabilities, found string \"migration_tamper\"; known capabilities: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration"
         ]
     );
 }
@@ -204,7 +204,7 @@ fn steps_must_be_a_non_empty_list_of_single_operations() {
         [
             "5:5: a step must be a mapping like \"- migrate: {}\", found string \"migrate\"",
             "7:5: a step has one operation, found \"migrate\" and \"readiness\"; give each its own \"-\" item",
-            "8:5: step has no operation; expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently",
+            "8:5: step has no operation; expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration, migrate_to, await, deliver, delivered, inject_fault, reopen, concurrently",
         ]
     );
     assert_eq!(
@@ -273,14 +273,14 @@ fn expectations_must_fit_the_operation() {
              \x20 - outbox_pending: {}\n    expect: {version: 1}\n"
         ),
         [
-            "6:13: expectation \"snapshot\" does not apply to \"get\"; \"get\" can expect: ok, absent, a record {version?, user?, data?}, {error: KIND}",
-            "8:13: expectation {applied: [...]} does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}",
-            "10:13: expectation \"absent\" does not apply to \"list\"; \"list\" can expect: ok, a list [...], {count: N}, {error: KIND}",
-            "12:13: expectation a list does not apply to \"diagnostics\"; \"diagnostics\" can expect: ok, snapshot, {counts: {NAME: N}}, {error: KIND}",
-            "14:13: expectation {count: N} does not apply to \"readiness\"; \"readiness\" can expect: ok, ready, {not_ready: REASON}, {error: KIND}",
-            "16:13: expectation \"ready\" does not apply to \"migrate\"; \"migrate\" can expect: ok, {applied: [N, ...]}, {error: KIND}",
-            "18:13: expectation {counts: {...}} does not apply to \"list_audit\"; \"list_audit\" can expect: ok, a list [...], {count: N}, {error: KIND}",
-            "20:13: expectation a record {version?, user?, data?} does not apply to \"outbox_pending\"; \"outbox_pending\" can expect: ok, a list [...], {count: N}, {error: KIND}",
+            "6:13: expectation \"snapshot\" does not apply to \"get\"; \"get\" can expect: ok, absent, a record {version?, user?, data?}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "8:13: expectation {applied: [...]} does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "10:13: expectation \"absent\" does not apply to \"list\"; \"list\" can expect: ok, a list [...], {count: N}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "12:13: expectation a list does not apply to \"diagnostics\"; \"diagnostics\" can expect: ok, snapshot, {counts: {NAME: N}}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "14:13: expectation {count: N} does not apply to \"readiness\"; \"readiness\" can expect: ok, ready, {not_ready: REASON}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "16:13: expectation \"ready\" does not apply to \"migrate\"; \"migrate\" can expect: ok, {applied: [N, ...]}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "18:13: expectation {counts: {...}} does not apply to \"list_audit\"; \"list_audit\" can expect: ok, a list [...], {count: N}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "20:13: expectation a record {version?, user?, data?} does not apply to \"outbox_pending\"; \"outbox_pending\" can expect: ok, a list [...], {count: N}, {error: KIND}, {one_of: [EXPECT, ...]}",
         ]
     );
 }
@@ -297,13 +297,13 @@ fn expectation_values_are_checked() {
              \x20 - get: {tenant: acme, kind: user, id: u1}\n    expect: absnt\n"
         ),
         [
-            "6:14: unknown key \"eror\" in expect (did you mean \"error\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} or a record {version?, user?, data?}",
-            "8:21: unknown error kind \"notfound\" (did you mean \"not_found\"?); expected one of: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift",
+            "6:14: unknown key \"eror\" in expect (did you mean \"error\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}}, {one_of: [EXPECT, ...]} or a record {version?, user?, data?}",
+            "8:21: unknown error kind \"notfound\" (did you mean \"not_found\"?); expected one of: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift, in_doubt",
             "10:25: unknown not-ready reason \"sleepy\"; expected one of: not_migrated, behind, ahead, drift, unavailable",
             "12:23: unknown counter \"records.widget\"; expected one of: records, records.<kind>, tenants, audit_entries, outbox.pending, outbox.acknowledged, schema_version",
             "12:58: counter \"outbox.pending\" must be a non-negative integer, found string \"x\"",
             "14:31: \"version\" cannot be combined with \"error\" in one expectation",
-            "16:13: unknown expectation \"absnt\" (did you mean \"absent\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}} or a record {version?, user?, data?}",
+            "16:13: unknown expectation \"absnt\" (did you mean \"absent\"?); expected ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}}, {one_of: [EXPECT, ...]} or a record {version?, user?, data?}",
         ]
     );
 }
@@ -440,14 +440,14 @@ fn outcomes_apply_to_concurrently_and_count_every_copy() {
              \x20 - delivered: {}\n    expect: {applied: []}\n"
         ),
         [
-            "6:13: expectation {outcomes: {...}} does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}",
-            "8:32: unknown outcome \"conflit\" (did you mean \"conflict\"?); expected \"ok\" or an error kind: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift",
+            "6:13: expectation {outcomes: {...}} does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "8:32: unknown outcome \"conflit\" (did you mean \"conflict\"?); expected \"ok\" or an error kind: not_found, conflict, not_ready, unsupported, invalid, unavailable, drift, in_doubt",
             "10:24: outcomes add up to 2, but \"concurrently\" runs 3 copies; count every copy (kinds not listed must not occur)",
             "12:13: expectation {applied: [...]} does not apply to \"concurrently\"; \"concurrently\" can expect: ok, {outcomes: {ok: N, KIND: N}}, {error: KIND}",
             "14:13: expectation \"ready\" does not apply to \"concurrently\"; \"concurrently\" can expect: ok, {outcomes: {ok: N, KIND: N}}, {applied: [N, ...]}, {error: KIND}",
             "16:24: \"outcomes\" must name at least one outcome, like {ok: 1, conflict: 1}",
-            "18:13: expectation a record {version?, user?, data?} does not apply to \"deliver\"; \"deliver\" can expect: ok, a list [...], {count: N}, {error: KIND}",
-            "20:13: expectation {applied: [...]} does not apply to \"delivered\"; \"delivered\" can expect: ok, a list [...], {count: N}, {error: KIND}",
+            "18:13: expectation a record {version?, user?, data?} does not apply to \"deliver\"; \"deliver\" can expect: ok, a list [...], {count: N}, {error: KIND}, {one_of: [EXPECT, ...]}",
+            "20:13: expectation {applied: [...]} does not apply to \"delivered\"; \"delivered\" can expect: ok, a list [...], {count: N}, {error: KIND}, {one_of: [EXPECT, ...]}",
         ]
     );
 }

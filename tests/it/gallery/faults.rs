@@ -165,3 +165,40 @@ impl Fault for TerminationLeavesStoreBroken {
         }
     }
 }
+
+/// Breaks `store-contract#commit-in-doubt`: when its server connection dies just before a commit
+/// completes, the commit has in fact gone through, yet the store answers `unavailable` — "nothing
+/// happened" — so a caller that retries does the work twice.
+#[derive(Default)]
+pub(crate) struct CommittedButReportedUnavailable {
+    terminated: std::sync::atomic::AtomicBool,
+}
+
+impl Fault for CommittedButReportedUnavailable {
+    const BREAKS: &'static str = "commit-in-doubt";
+    const CAPABILITIES: &'static [&'static str] = TERMINABLE_CAPABILITIES;
+
+    fn inject_fault(&self, store: &Broken<Self>, fault: InjectedFault) -> Result<(), StoreError> {
+        match fault {
+            InjectedFault::TerminateBackendAt { change } if change >= 1 => {
+                self.terminated
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+            other => store.faithful_inject_fault(other),
+        }
+    }
+
+    fn commit(&self, tx: &mut BrokenTx<'_, Self>) -> Result<(), StoreError> {
+        let cut = self
+            .terminated
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        tx.take().commit()?;
+        if cut {
+            return Err(StoreError::unavailable(
+                "the server connection was lost while committing",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -6,6 +6,7 @@ mod base;
 mod durability;
 mod faults;
 mod lifecycle;
+mod locking;
 mod matrix;
 mod outbox;
 mod queries;
@@ -35,14 +36,29 @@ struct Exhibit {
     /// What it claims; it runs the scenarios these capabilities select.
     capabilities: &'static [&'static str],
     run: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
+    /// The fault-free store of the same design, which must pass what the exhibit fails.
+    faithful: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
 }
 
+/// A fault in a wrapper above the reference store.
 fn exhibit<F: Fault>() -> Exhibit {
     Exhibit {
         name: short_name::<F>(),
         breaks: F::BREAKS,
         capabilities: F::CAPABILITIES,
         run: run_broken::<F>,
+        faithful: run_broken::<Faithful>,
+    }
+}
+
+/// A mutation of the row-locking design (`locking.rs`), below any wrapper.
+fn locking_exhibit<M: locking::Mutation>() -> Exhibit {
+    Exhibit {
+        name: short_name::<M>(),
+        breaks: M::BREAKS,
+        capabilities: locking::LOCKING_CAPABILITIES,
+        run: locking::run_locking::<M>,
+        faithful: locking::run_locking::<locking::Correct>,
     }
 }
 
@@ -119,6 +135,9 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<UnsupportedFaultStillArms>(),
         exhibit::<TerminationAnswersOk>(),
         exhibit::<ConcurrentMigratorsAllApply>(),
+        exhibit::<CommittedButReportedUnavailable>(),
+        locking_exhibit::<locking::LockingWriterSkipsTheLock>(),
+        locking_exhibit::<locking::LockingGuardCheckedBeforeWaiting>(),
     ]
 }
 
@@ -140,10 +159,15 @@ fn gallery_run() -> &'static GalleryRun {
         });
         let options = RunOptions::with_capabilities(REFERENCE_CAPABILITIES.iter().copied());
         let exhibits = gallery();
-        let mut claimed: Vec<&'static [&'static str]> = Vec::new();
+        type Runner = fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>;
+        let mut claimed: Vec<(&'static [&'static str], Runner)> = Vec::new();
         for exhibit in &exhibits {
-            if !claimed.contains(&exhibit.capabilities) {
-                claimed.push(exhibit.capabilities);
+            let key = (exhibit.capabilities, exhibit.faithful);
+            if !claimed
+                .iter()
+                .any(|(c, f)| *c == key.0 && std::ptr::fn_addr_eq(*f, key.1))
+            {
+                claimed.push(key);
             }
         }
         GalleryRun {
@@ -151,7 +175,7 @@ fn gallery_run() -> &'static GalleryRun {
             reference: run_spec(spec, &InMemoryUserEngineStore::new, &options),
             faithful: claimed
                 .into_iter()
-                .map(|capabilities| (capabilities, run_broken::<Faithful>(spec, capabilities)))
+                .map(|(capabilities, faithful)| (capabilities, faithful(spec, capabilities)))
                 .collect(),
             exhibits: exhibits
                 .into_iter()
@@ -270,7 +294,7 @@ fn every_broken_adapter_is_caught() {
     problems.extend(never_passed_faithfully(run));
     for (capabilities, outcomes) in &run.faithful {
         problems.extend(failing(
-            &format!("the fault-free wrapper (gallery::base::Faithful) claiming {capabilities:?}"),
+            &format!("the fault-free store of the design (gallery::base::Faithful or gallery::locking::Correct) claiming {capabilities:?}"),
             outcomes,
         ));
     }

@@ -2,7 +2,7 @@
 //! answers each hook as a correct store claiming the exhibit's capabilities would, so a fault that
 //! gets a hook wrong overrides only that hook.
 
-use user_engine::{ConformanceHooks, InjectedFault, StoreError};
+use user_engine::{ConformanceHooks, InjectedFault, MigrationReport, StoreError};
 
 use super::{Broken, Fault};
 
@@ -14,23 +14,25 @@ pub(crate) const REFERENCE_CAPABILITIES: &[&str] =
 /// The reference's capabilities and `durable_reopen`: a store whose data lives on disk.
 pub(crate) const DURABLE_CAPABILITIES: &[&str] = &[
     "migration_tamper",
-    "concurrent_transactions",
+    "commit_time_conflicts",
     "fault_injection",
     "durable_reopen",
+    "stepwise_migration",
 ];
 
 /// The reference's capabilities and `backend_termination`: a store with a server connection.
 pub(crate) const TERMINABLE_CAPABILITIES: &[&str] = &[
     "migration_tamper",
-    "concurrent_transactions",
+    "commit_time_conflicts",
     "fault_injection",
     "backend_termination",
+    "stepwise_migration",
 ];
 
 /// None of the fault hooks (`fault_injection`, `durable_reopen`, `backend_termination`): a store
 /// that must answer `inject_fault` and `reopen` with `unsupported`.
 pub(crate) const WITHOUT_FAULT_HOOKS_CAPABILITIES: &[&str] =
-    &["migration_tamper", "concurrent_transactions"];
+    &["migration_tamper", "commit_time_conflicts"];
 
 fn unsupported(operation: &'static str) -> StoreError {
     StoreError::Unsupported { operation }
@@ -83,5 +85,13 @@ impl<F: Fault> ConformanceHooks for Broken<F> {
 
     fn reopen(&self) -> Result<(), StoreError> {
         self.fault.reopen(self)
+    }
+
+    fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        if self.claims("stepwise_migration") {
+            self.inner.migrate_to(version)
+        } else {
+            Err(unsupported("migrate_to"))
+        }
     }
 }

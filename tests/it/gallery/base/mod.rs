@@ -181,7 +181,7 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
 }
 
 /// The last segment of a fault's type name: how the gallery and the kill matrix name it.
-pub(crate) fn short_name<F: Fault>() -> &'static str {
+pub(crate) fn short_name<F: ?Sized + 'static>() -> &'static str {
     let full = std::any::type_name::<F>();
     full.rsplit("::").next().unwrap_or(full)
 }
