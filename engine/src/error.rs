@@ -56,7 +56,9 @@ pub enum StoreError {
     /// A commit's outcome is unknown: the connection to the backend was lost after the commit was
     /// sent, and the store could not find out whether it took effect. The transaction committed
     /// whole or not at all (never in part); a caller that retries must first check which.
-    #[error("commit outcome unknown: {reason}; the transaction either committed whole or not at all")]
+    #[error(
+        "commit outcome unknown: {reason}; the transaction either committed whole or not at all"
+    )]
     InDoubt {
         /// What failed, without payload values.
         reason: String,

@@ -142,7 +142,11 @@ mod tests {
             .map(|entry| entry.expect("directory entry").path())
             .collect();
         backends.sort();
-        assert!(backends.len() >= 2, "no backend folders in {}", root.display());
+        assert!(
+            backends.len() >= 2,
+            "no backend folders in {}",
+            root.display()
+        );
         for dir in backends {
             let backend = dir.file_name().unwrap().to_string_lossy().into_owned();
             let mut found: Vec<String> = std::fs::read_dir(&dir)

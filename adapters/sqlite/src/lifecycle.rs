@@ -58,10 +58,13 @@ pub(crate) fn migrate(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| map("starting the migration", &e))?;
     let applied = rows::applied_migrations(&tx)?.unwrap_or_default();
-    let report = MIGRATION_SOURCE.plan(&applied)?.up_to(target).apply(|step| {
-        tx.execute_batch(step.sql)
-            .map_err(|e| map("applying a migration", &e))?;
-        tx.prepare_cached(
+    let report = MIGRATION_SOURCE
+        .plan(&applied)?
+        .up_to(target)
+        .apply(|step| {
+            tx.execute_batch(step.sql)
+                .map_err(|e| map("applying a migration", &e))?;
+            tx.prepare_cached(
             "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (?1, ?2, ?3)",
         )
         .and_then(|mut s| {
@@ -72,8 +75,8 @@ pub(crate) fn migrate(
             ])
         })
         .map_err(|e| map("recording a migration", &e))?;
-        Ok(())
-    })?;
+            Ok(())
+        })?;
     tx.commit()
         .map_err(|e| map("committing the migration", &e))?;
     Ok(report)

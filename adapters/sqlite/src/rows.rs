@@ -5,9 +5,7 @@
 //! a malformed stored value is reported in the engine's words, never in the driver's.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use user_engine::kit::{
-    AuditColumns, EventColumns, KeyVersions, RecordColumns, applied_migration,
-};
+use user_engine::kit::{AuditColumns, EventColumns, KeyVersions, RecordColumns, applied_migration};
 use user_engine::migration::AppliedMigration;
 use user_engine::{AuditRecord, OutboxEvent, Record, RecordKey, StoreError, TenantId};
 

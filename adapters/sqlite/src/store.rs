@@ -11,8 +11,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior};
 use user_engine::buffered::BufferedTransaction;
 use user_engine::kit::acknowledgement;
-use user_engine::testing::ArmedFault;
 use user_engine::migration::MigrationReport;
+use user_engine::testing::ArmedFault;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
     RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
@@ -196,8 +196,9 @@ impl UserEngineStore for SqliteUserEngineStore {
             .as_ref()
             .map(|c| c.position_for(&query.tenant))
             .transpose()?;
-        let mut sql =
-            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ? AND deleted = 0");
+        let mut sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ? AND deleted = 0"
+        );
         let mut params = vec![Value::Text(query.tenant.as_str().to_owned())];
         if let Some(kind) = query.kind {
             sql.push_str(" AND kind = ?");

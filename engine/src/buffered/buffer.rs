@@ -320,7 +320,9 @@ mod tests {
             .unwrap();
         assert_eq!(buffer.buffered(&key()), Some(None));
         let saved = buffer
-            .save(write(&key()), Expectation::Absent, |_| unreachable!("read once"))
+            .save(write(&key()), Expectation::Absent, |_| {
+                unreachable!("read once")
+            })
             .unwrap();
         assert_eq!(saved.version, 5, "versions never repeat for a key");
         let (_, pending) = buffer.writes().next().unwrap();
@@ -344,11 +346,8 @@ mod tests {
             .save(write(&key()), Expectation::Absent, deleted_at(7))
             .unwrap();
         assert_eq!(saved.version, 8);
-        let refused = WriteBuffer::new().save(
-            write(&key()),
-            Expectation::Version(1),
-            deleted_at(7),
-        );
+        let refused =
+            WriteBuffer::new().save(write(&key()), Expectation::Version(1), deleted_at(7));
         assert_eq!(refused.unwrap_err().kind(), crate::ErrorKind::Conflict);
     }
 

@@ -349,7 +349,10 @@ mod tests {
 
     const FILES: &[(&str, &str)] = &[
         ("0001_user_engine_store", "CREATE TABLE t (v TEXT);"),
-        ("0002_versions_survive_delete", "ALTER TABLE t ADD COLUMN d INTEGER;"),
+        (
+            "0002_versions_survive_delete",
+            "ALTER TABLE t ADD COLUMN d INTEGER;",
+        ),
     ];
 
     const SQL: MigrationSource = MigrationSource::Sql {
@@ -421,11 +424,7 @@ mod tests {
         );
 
         let done = applied(SQL);
-        let report = SQL
-            .plan(&done)
-            .unwrap()
-            .apply(|_| unreachable!())
-            .unwrap();
+        let report = SQL.plan(&done).unwrap().apply(|_| unreachable!()).unwrap();
         assert_eq!(
             (report.applied.len(), report.schema_version),
             (0, LATEST_SCHEMA_VERSION)

@@ -101,9 +101,7 @@ macro_rules! delegate_store {
                 let $this = self;
                 $crate::UserEngineStore::diagnostics($delegate)
             }
-            fn conformance_hooks(
-                &self,
-            ) -> ::std::option::Option<&dyn $crate::ConformanceHooks> {
+            fn conformance_hooks(&self) -> ::std::option::Option<&dyn $crate::ConformanceHooks> {
                 let $this = self;
                 $crate::UserEngineStore::conformance_hooks($delegate)
             }
