@@ -130,7 +130,7 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
     };
     let not_ready = stdout_of(&["readiness"], 1);
     assert!(
-        not_ready.ends_with(": not ready: not migrated (latest schema version is 1)\n"),
+        not_ready.ends_with(": not ready: not migrated (latest schema version is 2)\n"),
         "{not_ready}"
     );
     let migrated = stdout_of(&["migrate"], 0);

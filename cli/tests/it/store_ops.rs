@@ -36,7 +36,7 @@ fn a_sqlite_file_from_creation_to_ready() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let json: serde_json::Value =
         serde_json::from_str(&run.stdout).expect("--format json prints JSON");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], user_engine::LATEST_SCHEMA_VERSION);
     assert_eq!(json["audit_entries"], 0);
 }
 
@@ -71,7 +71,7 @@ fn the_memory_store_is_never_ready_on_its_own() {
     assert_eq!(run.status, 1);
     assert_eq!(
         run.stdout,
-        "memory: not ready: not migrated (latest schema version is 1)\n"
+        "memory: not ready: not migrated (latest schema version is 2)\n"
     );
     let run = sandbox.run(&["migrate", "--store", "memory"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
