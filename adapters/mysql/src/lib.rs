@@ -55,11 +55,12 @@ pub use store::MysqlUserEngineStore;
 /// - `durable_reopen`: `ConformanceHooks::reopen` closes every pooled connection and reconnects;
 /// - `stepwise_migration`: `ConformanceHooks::migrate_to` applies the manifest up to a version.
 ///
-/// Not `concurrent_transactions`: an open transaction holds row locks, so a second transaction
-/// on the same thread that writes the same record would wait for the first for ever.
+/// Not `commit_time_conflicts`: writers here do wait for each other (an open transaction holds
+/// the row locks of what it wrote), and a broken guard fails the write, not the commit. A second
+/// transaction on the same thread that writes the same record would wait for the first for ever.
 ///
 /// ```
-/// assert!(!user_engine_mysql::CAPABILITIES.contains(&"concurrent_transactions"));
+/// assert!(!user_engine_mysql::CAPABILITIES.contains(&"commit_time_conflicts"));
 /// ```
 pub const CAPABILITIES: &[&str] = &[
     "migration_tamper",

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use mysql::consts::CapabilityFlags;
 use mysql::{Opts, OptsBuilder, Value};
 use user_engine::kit::acknowledgement;
 use user_engine::migration::MigrationReport;
@@ -79,13 +80,16 @@ impl MysqlUserEngineStore {
                 ));
             }
         };
-        let opts: Opts = if opts.get_tcp_connect_timeout().is_none() {
-            OptsBuilder::from_opts(opts)
-                .tcp_connect_timeout(Some(DEFAULT_CONNECT_TIMEOUT))
-                .into()
-        } else {
-            opts
-        };
+        let timeout = opts
+            .get_tcp_connect_timeout()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        // Affected-row counts must mean rows changed, not rows matched: an insert that met a
+        // row inserted meanwhile (0 changed) is told apart from one that inserted (1).
+        let capabilities = opts.get_additional_capabilities() - CapabilityFlags::CLIENT_FOUND_ROWS;
+        let opts: Opts = OptsBuilder::from_opts(opts)
+            .tcp_connect_timeout(Some(timeout))
+            .additional_capabilities(capabilities)
+            .into();
         let store = Self {
             pool: Pool::new(opts),
             database,

@@ -6,8 +6,9 @@
 //! `not_found`) has changed nothing, and the row lock, held to the end of the transaction, keeps
 //! any other transaction from changing the record in between (store-contract C3). A second
 //! writer of the same key waits for the first to end; a key neither has written yet is settled by
-//! the primary key (the later insert waits for the earlier one, then fails as a duplicate, and
-//! reads again). Reads in the transaction use the same connection, so they see its own writes.
+//! the primary key (the later insert waits for the earlier one, then finds its row, and decides
+//! again on what is there). Reads in the transaction use the same connection, so they see its
+//! own writes.
 //!
 //! Deletes keep the row as a tombstone (`deleted = 1`, owner and payload cleared, version kept),
 //! so the next write of the key continues from the version it was deleted at (C2).
@@ -31,9 +32,6 @@ use crate::pool::{Connection, Pooled};
 use crate::rows::column;
 use crate::store::{MysqlUserEngineStore, live_record};
 
-/// How often a write reads again after its insert met a row committed meanwhile.
-const INSERT_RACE_RETRIES: usize = 2;
-
 /// An open transaction of [`MysqlUserEngineStore`].
 pub(crate) struct MysqlTransaction<'s> {
     pub(crate) store: &'s MysqlUserEngineStore,
@@ -53,8 +51,14 @@ pub(crate) struct MysqlTransaction<'s> {
 const LOCK_KEY: &str = "SELECT version, deleted FROM user_engine_records
      WHERE tenant_id = ? AND kind = ? AND record_id = ? FOR UPDATE";
 
+/// Inserts a key no row holds yet. Should another transaction have inserted it meanwhile, the
+/// insert waits for that one to end and then, instead of failing as a duplicate, locks the row
+/// and changes nothing (0 rows affected). A plain insert would take a *shared* lock on the
+/// duplicate, and two such waiters upgrading to exclusive locks deadlock each other; this one
+/// takes an exclusive lock at once, so waiters line up.
 const INSERT: &str = "INSERT INTO user_engine_records
-     (tenant_id, kind, record_id, user_id, payload, version, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)";
+     (tenant_id, kind, record_id, user_id, payload, version, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)
+     ON DUPLICATE KEY UPDATE version = version";
 
 const UPDATE: &str =
     "UPDATE user_engine_records SET user_id = ?, payload = ?, version = ?, deleted = 0
@@ -191,28 +195,36 @@ impl StoreTransaction for MysqlTransaction<'_> {
         let key = &write.key;
         let user = write.user.as_ref().map(|u| u.as_str());
         let payload = write.payload.to_json_text();
-        let mut attempt = 0;
+        let mut raced = false;
         let version = loop {
             let versions = self.lock_key(key, expect)?;
             admit(key, expect, versions.live)?;
             let version = next_version(key, versions.last)?;
             let (tenant, kind, id) = params_of(key);
-            let written = if versions == KeyVersions::NEVER_WRITTEN {
-                self.conn
-                    .execute(INSERT, (tenant, kind, id, user, &payload, version))
-            } else {
-                self.conn
+            if versions != KeyVersions::NEVER_WRITTEN {
+                if let Err(err) = self
+                    .conn
                     .execute(UPDATE, (user, &payload, version, tenant, kind, id))
-            };
-            match written {
-                Ok(_) => break version,
-                // Another transaction inserted the key after the locking read found nothing; the
-                // insert waited for it to commit. Read again: now the row is there to lock.
-                Err(err)
-                    if server_code(&err) == Some(code::DUPLICATE_ENTRY)
-                        && attempt < INSERT_RACE_RETRIES =>
                 {
-                    attempt += 1;
+                    return Err(self.failed(what, key, expect, &err));
+                }
+                break version;
+            }
+            match self
+                .conn
+                .execute(INSERT, (tenant, kind, id, user, &payload, version))
+            {
+                Ok(1) => break version,
+                // Another transaction inserted the key after the locking read found nothing:
+                // the insert waited for it to end, then locked its row and changed nothing.
+                // Read again, under that lock, and decide on what is there now.
+                Ok(_) if !raced => raced = true,
+                // Still no row at the key: what the insert met was another unique key (one
+                // this schema does not have, added by hand).
+                Ok(_) => {
+                    return Err(StoreError::invalid(format!(
+                        "mysql refused a write of {key}: a unique key other than the record's is taken"
+                    )));
                 }
                 Err(err) => return Err(self.failed(what, key, expect, &err)),
             }

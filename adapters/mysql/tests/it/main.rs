@@ -31,7 +31,7 @@ fn fresh_database() -> IsolatedDatabase {
 }
 
 // The list is `user_engine_mysql::CAPABILITIES`; `suite_declares_the_published_capabilities`
-// keeps the two equal. Not `concurrent_transactions`: see the constant's docs.
+// keeps the two equal. Not `commit_time_conflicts`: see the constant's docs.
 user_engine::conformance_suite! {
     factory: fresh_database,
     capabilities: [migration_tamper, fault_injection, backend_termination, durable_reopen, stepwise_migration],
