@@ -11,7 +11,8 @@
 //!    transaction that commits late. The lock holder waits for nothing else, so it is never part
 //!    of a deadlock;
 //! 3. insert the audit rows, then the event rows (one statement each, all rows at once);
-//! 4. COMMIT. Any failure before it rolls everything back: a failed commit changes nothing.
+//! 4. COMMIT. Any failure before it rolls everything back: a failed commit changes nothing. A
+//!    COMMIT whose answer never came is `in_doubt` unless `in_doubt.rs` can find out.
 //!
 //! An injected fault (`hooks.rs`) strikes just before a change, counted as the contract counts
 //! them (`user_engine::testing::FaultCountdown`): each written record in key order (already
@@ -25,6 +26,7 @@ use user_engine::testing::FaultCountdown;
 use user_engine::{InjectedFault, StoreError};
 
 use crate::error::{loses_session, map};
+use crate::in_doubt::{self, Marker};
 use crate::lifecycle::ensure_ready;
 use crate::pool::Connection;
 use crate::transaction::MysqlTransaction;
@@ -33,13 +35,33 @@ use crate::transaction::MysqlTransaction;
 const TAKE_COMMIT_ORDER: &str =
     "UPDATE user_engine_commit_order SET seq = LAST_INSERT_ID(seq + 1) WHERE id = 1";
 
-const AUDIT_INSERT: &str = "INSERT INTO user_engine_audit_records
-     (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id) VALUES ";
-const AUDIT_ROW: &str = "(?, ?, ?, ?, ?, ?)";
+/// Where a commit appends one kind of row.
+struct Table {
+    /// `INSERT INTO … VALUES ` (the rows follow).
+    insert: &'static str,
+    /// One row's placeholders.
+    row: &'static str,
+    /// The operation, for errors.
+    what: &'static str,
+    /// The row that proves a commit, from the first row's AUTO_INCREMENT number.
+    mark: fn(u64) -> Marker,
+}
 
-const EVENT_INSERT: &str = "INSERT INTO user_engine_outbox_events
-     (commit_seq, tenant_id, topic, event_key, payload) VALUES ";
-const EVENT_ROW: &str = "(?, ?, ?, ?, ?)";
+const AUDIT: Table = Table {
+    insert: "INSERT INTO user_engine_audit_records
+     (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id) VALUES ",
+    row: "(?, ?, ?, ?, ?, ?)",
+    what: "appending an audit entry",
+    mark: Marker::Audit,
+};
+
+const EVENTS: Table = Table {
+    insert: "INSERT INTO user_engine_outbox_events
+     (commit_seq, tenant_id, topic, event_key, payload) VALUES ",
+    row: "(?, ?, ?, ?, ?)",
+    what: "enqueueing an outbox event",
+    mark: Marker::Event,
+};
 
 /// `StoreTransaction::commit`.
 pub(crate) fn commit(mut tx: MysqlTransaction<'_>) -> Result<(), StoreError> {
@@ -53,23 +75,27 @@ pub(crate) fn commit(mut tx: MysqlTransaction<'_>) -> Result<(), StoreError> {
     for _ in 0..tx.written.len() {
         strike_if_due(&mut tx, &mut countdown, FaultCountdown::before_change)?;
     }
-    append(&mut tx, &mut countdown)?;
+    let marker = append(&mut tx, &mut countdown)?;
     strike_if_due(&mut tx, &mut countdown, FaultCountdown::before_completion)?;
     match tx.conn.commit() {
         Ok(()) => Ok(()),
-        // COMMIT was sent and no answer came back: it may or may not have taken effect.
-        Err(err) if loses_session(&err) => Err(StoreError::in_doubt(format!(
-            "the connection to mysql was lost while committing ({})",
-            map("committing", &err)
-        ))),
+        // COMMIT was sent and no answer came back: it may or may not have taken effect. Find
+        // out if the transaction left a row to look it up by; otherwise say it is unknown.
+        Err(err) if loses_session(&err) => {
+            in_doubt::resolve(tx.store, tx.conn.id(), marker, in_doubt::PATIENCE)
+        }
         Err(err) => Err(map("committing", &err)),
     }
 }
 
-/// Step 2 and 3: the commit-order lock, then the audit and event rows.
-fn append(tx: &mut MysqlTransaction<'_>, countdown: &mut FaultCountdown) -> Result<(), StoreError> {
+/// Step 2 and 3: the commit-order lock, then the audit and event rows. Returns a row that exists
+/// once the transaction has committed, and never otherwise (none when it appends nothing).
+pub(crate) fn append(
+    tx: &mut MysqlTransaction<'_>,
+    countdown: &mut FaultCountdown,
+) -> Result<Option<Marker>, StoreError> {
     if tx.audit.is_empty() && tx.outbox.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let what = "taking the commit-order lock";
     let locked = tx
@@ -110,44 +136,40 @@ fn append(tx: &mut MysqlTransaction<'_>, countdown: &mut FaultCountdown) -> Resu
             ]
         })
         .collect();
-    let tables = [
-        (AUDIT_INSERT, AUDIT_ROW, audit, "appending an audit entry"),
-        (
-            EVENT_INSERT,
-            EVENT_ROW,
-            events,
-            "enqueueing an outbox event",
-        ),
-    ];
-    for (insert, row, rows, what) in tables {
+    let mut marker = None;
+    for (table, rows) in [(&AUDIT, audit), (&EVENTS, events)] {
         if rows.is_empty() {
             continue;
         }
-        if countdown.is_armed() {
+        let first = if countdown.is_armed() {
             // One statement per change, so that the fault strikes exactly where it says.
+            let mut first = None;
             for values in rows {
                 strike_if_due(tx, countdown, FaultCountdown::before_change)?;
-                insert_rows(&mut tx.conn, insert, row, vec![values], what)?;
+                let id = insert_rows(&mut tx.conn, table, vec![values])?;
+                first.get_or_insert(id);
             }
+            first
         } else {
-            insert_rows(&mut tx.conn, insert, row, rows, what)?;
-        }
+            Some(insert_rows(&mut tx.conn, table, rows)?)
+        };
+        marker = marker.or(first.map(table.mark));
     }
-    Ok(())
+    Ok(marker)
 }
 
-/// One multi-row `INSERT`: rows get their AUTO_INCREMENT numbers in the order given.
+/// One multi-row `INSERT`: rows get their AUTO_INCREMENT numbers in the order given. Returns the
+/// first row's number.
 fn insert_rows(
     conn: &mut Connection,
-    insert: &str,
-    row: &str,
+    table: &Table,
     rows: Vec<Vec<Value>>,
-    what: &'static str,
-) -> Result<(), StoreError> {
-    let sql = format!("{insert}{}", vec![row; rows.len()].join(", "));
+) -> Result<u64, StoreError> {
+    let sql = format!("{}{}", table.insert, vec![table.row; rows.len()].join(", "));
     let params: Vec<Value> = rows.into_iter().flatten().collect();
-    conn.execute(&sql, params).map_err(|e| map(what, &e))?;
-    Ok(())
+    conn.execute(&sql, params)
+        .map_err(|e| map(table.what, &e))?;
+    Ok(conn.last_insert_id())
 }
 
 /// Lets the armed fault strike if `due` says it is due now: the commit then fails with

@@ -35,6 +35,7 @@
 mod commit;
 mod error;
 mod hooks;
+mod in_doubt;
 mod lifecycle;
 mod pool;
 mod rows;
