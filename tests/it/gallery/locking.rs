@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use user_engine::conformance::ScenarioOutcome;
 use user_engine::conformance::spec::Spec;
-use user_engine::conformance::{RunOptions, ScenarioOutcome, run_spec};
 use user_engine::{
     AuditEntry, AuditRecord, ConformanceHooks, Diagnostics, EventId, Expectation,
     InMemoryUserEngineStore, MigrationReport, OutboxEvent, OutboxMessage, Page, Readiness, Record,
@@ -75,8 +75,7 @@ pub(crate) fn run_locking<M: Mutation>(
     spec: &Spec,
     capabilities: &'static [&'static str],
 ) -> Vec<ScenarioOutcome> {
-    let options = RunOptions::with_capabilities(capabilities.iter().copied());
-    run_spec(spec, &LockingStore::<M>::new, &options)
+    super::run_gallery_spec(spec, &LockingStore::<M>::new, capabilities)
 }
 
 /// A store whose writers lock records; see the module docs.

@@ -3,6 +3,7 @@
 //! catches something. The result is the kill matrix in `docs/kill-matrix.md`.
 
 mod base;
+mod buffered;
 mod durability;
 mod faults;
 mod lifecycle;
@@ -17,8 +18,12 @@ mod unsupported;
 use std::sync::OnceLock;
 
 use user_engine::InMemoryUserEngineStore;
+use user_engine::UserEngineStore;
 use user_engine::conformance::spec::{self, Spec};
-use user_engine::conformance::{RunOptions, ScenarioOutcome, Status, run_spec};
+use user_engine::conformance::spec::{Operation, Scenario};
+use user_engine::conformance::{
+    RunOptions, ScenarioOutcome, SnapshotCheck, Status, run_scenario, run_spec,
+};
 use user_engine_conformance_spec_embedded::embedded;
 
 use base::{Broken, Faithful, Fault, REFERENCE_CAPABILITIES, short_name};
@@ -38,6 +43,8 @@ struct Exhibit {
     run: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
     /// The fault-free store of the same design, which must pass what the exhibit fails.
     faithful: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
+    /// The layer it breaks, for the kill matrix.
+    layer: &'static str,
 }
 
 /// A fault in a wrapper above the reference store.
@@ -48,6 +55,19 @@ fn exhibit<F: Fault>() -> Exhibit {
         capabilities: F::CAPABILITIES,
         run: run_broken::<F>,
         faithful: run_broken::<Faithful>,
+        layer: "wrapper",
+    }
+}
+
+/// A store on the buffered strategy with one of its store hooks wrong (`buffered.rs`).
+fn buffered_exhibit<S: buffered::Slip>() -> Exhibit {
+    Exhibit {
+        name: short_name::<S>(),
+        breaks: S::BREAKS,
+        capabilities: buffered::BUFFERED_CAPABILITIES,
+        run: buffered::run_buffered::<S>,
+        faithful: buffered::run_buffered::<buffered::Sound>,
+        layer: "buffered strategy",
     }
 }
 
@@ -59,6 +79,7 @@ fn locking_exhibit<M: locking::Mutation>() -> Exhibit {
         capabilities: locking::LOCKING_CAPABILITIES,
         run: locking::run_locking::<M>,
         faithful: locking::run_locking::<locking::Correct>,
+        layer: "row-locking store",
     }
 }
 
@@ -68,8 +89,44 @@ fn run_broken<F: Fault>(
     spec: &Spec,
     capabilities: &'static [&'static str],
 ) -> Vec<ScenarioOutcome> {
+    run_gallery_spec(spec, &|| Broken::<F>::new(capabilities), capabilities)
+}
+
+/// How often a scenario whose steps race (`concurrently`) is run before a pass counts: copies
+/// started together may still happen to run one after the other, and a broken store can then look
+/// correct. A fault-free store must pass every run; a broken one is caught if any run fails.
+const RACE_RUNS: usize = 24;
+
+/// [`run_spec`] for the gallery: racing scenarios run up to [`RACE_RUNS`] times, so the kill
+/// matrix does not depend on how threads happened to interleave.
+pub(crate) fn run_gallery_spec<S: UserEngineStore>(
+    spec: &Spec,
+    factory: &dyn Fn() -> S,
+    capabilities: &'static [&'static str],
+) -> Vec<ScenarioOutcome> {
     let options = RunOptions::with_capabilities(capabilities.iter().copied());
-    run_spec(spec, &|| Broken::<F>::new(capabilities), &options)
+    let snapshots = SnapshotCheck::Loaded(&spec.snapshots);
+    run_spec(spec, factory, &options)
+        .into_iter()
+        .zip(&spec.scenarios)
+        .map(|(outcome, scenario)| {
+            if !matches!(outcome.status, Status::Passed) || !races(scenario) {
+                return outcome;
+            }
+            (1..RACE_RUNS)
+                .map(|_| run_scenario(scenario, factory, &options, &snapshots))
+                .find(|again| matches!(again.status, Status::Failed(_)))
+                .unwrap_or(outcome)
+        })
+        .collect()
+}
+
+/// Whether a scenario runs copies of a step at the same moment.
+fn races(scenario: &Scenario) -> bool {
+    scenario
+        .steps
+        .iter()
+        .any(|step| matches!(step.operation, Operation::Concurrently { .. }))
 }
 
 /// Every broken adapter, in the order of the clauses they break.
@@ -138,6 +195,8 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<CommittedButReportedUnavailable>(),
         locking_exhibit::<locking::LockingWriterSkipsTheLock>(),
         locking_exhibit::<locking::LockingGuardCheckedBeforeWaiting>(),
+        buffered_exhibit::<buffered::BufferedForgetsDeletedVersions>(),
+        buffered_exhibit::<buffered::BufferedTrustsObservedVersions>(),
     ]
 }
 
@@ -196,6 +255,7 @@ fn kill_matrix(run: &GalleryRun) -> KillMatrix<'_> {
             name: exhibit.name,
             breaks: exhibit.breaks,
             claims: claims_against_reference(exhibit.capabilities),
+            layer: exhibit.layer,
             survives_because: KNOWN_SURVIVORS
                 .iter()
                 .find(|(name, _)| *name == exhibit.name)
