@@ -393,3 +393,66 @@ fn the_store_is_send_and_sync() {
     assert_send_sync::<SqliteUserEngineStore>();
     assert_send_sync::<user_engine_sqlite::testing::TempSqliteStore>();
 }
+
+/// Migration 0002 on a file written by a release at schema version 1: every row is kept, and from
+/// then on a deleted key's versions continue (store-contract C2, C22).
+#[test]
+fn a_file_at_schema_version_1_keeps_its_data_through_migration_2() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    let hooks = store.conformance_hooks().unwrap();
+    assert_eq!(hooks.migrate_to(1).unwrap().applied, [1]);
+    // What a version-1 release left behind, written as it wrote it.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+             VALUES ('acme', 'profile', 'p1', 'u1', '{\"display_name\":\"Ada\"}', 3);
+         INSERT INTO user_engine_audit_records (tenant_id, action) VALUES ('acme', 'profile.updated');
+         INSERT INTO user_engine_outbox_events (tenant_id, topic, event_key, payload)
+             VALUES ('acme', 'profile.saved', 'p1', '{}');",
+    )
+    .unwrap();
+    drop(raw);
+    assert_eq!(
+        store.readiness(),
+        Readiness::NotReady {
+            reason: NotReadyReason::Behind {
+                current: 1,
+                latest: LATEST_SCHEMA_VERSION
+            }
+        }
+    );
+    assert_eq!(store.migrate().unwrap().applied, [2]);
+
+    let p1 = store.get(&key("acme/profile/p1")).unwrap().unwrap();
+    assert_eq!(
+        (p1.version, p1.payload.expose()),
+        (3, &json!({"display_name": "Ada"}))
+    );
+    assert_eq!(store.list_audit(&tenant("acme")).unwrap().len(), 1);
+    assert_eq!(pending(&store).len(), 1);
+    let d = store.diagnostics().unwrap();
+    assert_eq!(
+        (d.total_records(), d.audit_entries, d.outbox_pending),
+        (1, 1, 1)
+    );
+
+    // The guarantee migration 2 adds: a key deleted and written again continues its versions.
+    let mut tx = store.begin().unwrap();
+    tx.delete(&key("acme/profile/p1"), Expectation::Version(3))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.get(&key("acme/profile/p1")).unwrap(), None);
+    assert_eq!(store.diagnostics().unwrap().total_records(), 0);
+    let again = save(
+        &store,
+        write(
+            "acme/profile/p1",
+            Some("u1"),
+            json!({"display_name": "Ada L."}),
+        ),
+        Expectation::Absent,
+    )
+    .unwrap();
+    assert_eq!(again.version, 4);
+}
