@@ -92,23 +92,26 @@ pub(crate) fn migrate(
         .map_err(|e| map("creating the schema", &e))?;
     }
     let applied = applied_in(&mut tx)?.unwrap_or_default();
-    let report = MIGRATION_SOURCE.plan(&applied)?.up_to(target).apply(|step| {
-        let migration = step.migration;
-        tx.batch_execute(step.sql)
-            .map_err(|e| map("applying a migration", &e))?;
-        let version = i32::try_from(migration.version).map_err(|_| {
-            StoreError::invalid(format!(
-                "migration version {} is out of range",
-                migration.version
-            ))
-        })?;
-        tx.execute(
+    let report = MIGRATION_SOURCE
+        .plan(&applied)?
+        .up_to(target)
+        .apply(|step| {
+            let migration = step.migration;
+            tx.batch_execute(step.sql)
+                .map_err(|e| map("applying a migration", &e))?;
+            let version = i32::try_from(migration.version).map_err(|_| {
+                StoreError::invalid(format!(
+                    "migration version {} is out of range",
+                    migration.version
+                ))
+            })?;
+            tx.execute(
             "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES ($1, $2, $3)",
             &[&version, &migration.name, &step.checksum],
         )
         .map_err(|e| map("recording a migration", &e))?;
-        Ok(())
-    })?;
+            Ok(())
+        })?;
     tx.commit()
         .map_err(|e| map("committing the migration", &e))?;
     Ok(report)

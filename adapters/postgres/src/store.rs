@@ -12,8 +12,8 @@ use postgres::config::SslMode;
 use postgres::types::ToSql;
 use user_engine::buffered::BufferedTransaction;
 use user_engine::kit::{acknowledgement, require_ready};
-use user_engine::testing::ArmedFault;
 use user_engine::migration::{MigrationReport, checksum};
+use user_engine::testing::ArmedFault;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
     RecordKey, RecordKind, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore,
@@ -224,8 +224,9 @@ impl UserEngineStore for PostgresUserEngineStore {
         let limit = query
             .limit
             .map(|l| i64::try_from(l.saturating_add(1)).unwrap_or(i64::MAX));
-        let mut sql =
-            format!("SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND NOT deleted");
+        let mut sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND NOT deleted"
+        );
         let tenant = query.tenant.as_str();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
         if let Some(kind) = &kind {

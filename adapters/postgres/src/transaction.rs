@@ -476,7 +476,8 @@ fn events_statement() -> &'static str {
 const LOCK_VERSION: &str = "SELECT version, deleted FROM user_engine_records WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 FOR UPDATE";
 /// The row stays as a tombstone holding the key's last version (C2), without its owner or payload
 /// (C4: nothing of a deleted record is kept). A no-op for a key already deleted or never written.
-const DELETE: &str = "UPDATE user_engine_records SET deleted = true, user_id = NULL, payload = 'null'::jsonb
+const DELETE: &str =
+    "UPDATE user_engine_records SET deleted = true, user_id = NULL, payload = 'null'::jsonb
      WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted";
 const INSERT: &str =
     "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
@@ -528,7 +529,11 @@ fn apply_write(
         };
         write.recheck(key, now.live)?;
         // The row is locked (or absent, and a concurrent insert will make ours fail as unique).
-        match (write.current(), write.version_to_store(now), !rows.is_empty()) {
+        match (
+            write.current(),
+            write.version_to_store(now),
+            !rows.is_empty(),
+        ) {
             (Some(record), Some(version), true) => Action::Write {
                 sql: UPDATE,
                 version,
