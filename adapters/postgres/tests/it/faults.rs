@@ -117,8 +117,11 @@ fn a_terminated_backend_is_dropped_from_the_pool_and_the_store_serves_on() {
             .inject_fault(InjectedFault::TerminateBackendAt { change: 1 })
             .unwrap();
         let err = commit_one_save(db, "u2").unwrap_err();
+        // Told as the server's 57P01 admin_shutdown report or, when the socket's closing
+        // overtakes the report, as a closed or reset connection: which one is a race, so only
+        // the kind and the step are checked (the fault strikes before COMMIT is sent).
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-        assert!(err.to_string().contains("57P01"), "{err}");
+        assert!(err.to_string().contains("while committing"), "{err}");
         wait_until_gone(&mut admin, db, &before);
 
         // The dead connection was not pooled again: the very next call succeeds, on a new session.
