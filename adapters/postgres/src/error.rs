@@ -10,6 +10,7 @@ use std::io;
 
 use postgres::Config;
 use postgres::config::Host;
+use postgres::error::Severity;
 use user_engine::StoreError;
 
 /// Maps a driver error met while doing `operation` (a fixed phrase such as "reading a record").
@@ -82,6 +83,30 @@ pub(crate) fn connect(config: &Config, err: &postgres::Error) -> StoreError {
         "cannot connect to postgresql at {}: {reason}",
         describe_hosts(config)
     ))
+}
+
+/// Whether a failure of a statement that commits — `COMMIT`, or a statement that is its own
+/// transaction — leaves the outcome unknown. Only an ERROR the server reported is definite: the
+/// server aborted the transaction and said so (an error past the commit point is a PANIC). A
+/// FATAL or PANIC report (the backend was terminated or crashed, possibly after writing the
+/// commit record), a closed socket or an I/O failure say nothing about how far the server got.
+pub(crate) fn outcome_unknown(err: &postgres::Error) -> bool {
+    match err.as_db_error() {
+        Some(db) => match db.parsed_severity() {
+            Some(severity) => severity != Severity::Error,
+            // Servers before 9.6 send only the severity in their own language.
+            None => db.severity() != "ERROR",
+        },
+        None => true,
+    }
+}
+
+/// The reason a mapped error gives, for a message that goes on from it.
+pub(crate) fn reason(err: StoreError) -> String {
+    match err {
+        StoreError::Unavailable { reason } | StoreError::Invalid { reason } => reason,
+        other => other.to_string(),
+    }
 }
 
 /// Whether the error is a unique violation (mapped to a conflict by record writes).

@@ -30,12 +30,14 @@
 mod error;
 mod hooks;
 mod lifecycle;
+mod outcome;
 mod pool;
 mod rows;
 mod store;
 pub mod testing;
 mod transaction;
 
+pub use outcome::CommitResolutions;
 pub use store::PostgresUserEngineStore;
 
 /// The capabilities this adapter declares to the conformance suite (`conformance_suite!`'s

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, SimpleQueryMessage, Statement};
 use user_engine::StoreError;
@@ -81,6 +82,25 @@ impl Connection {
         self.broken || self.client.is_closed()
     }
 
+    /// Whether the session still looks alive, found out without a round trip: reads whatever
+    /// the server sent while the connection sat idle. A backend terminated while idle sends its
+    /// FATAL report and closes; with no request in flight, nothing else can be waiting but
+    /// notices. Catching that before a statement is sent matters most to a statement that is its
+    /// own transaction: once sent, a broken connection leaves its outcome unknown.
+    fn looks_alive(&mut self) -> bool {
+        if self.is_broken() {
+            return false;
+        }
+        let news = self.client.notifications().iter().next().map(drop);
+        match news {
+            Ok(()) => !self.client.is_closed(),
+            Err(_) => {
+                self.broken = true;
+                false
+            }
+        }
+    }
+
     /// The plain client, leaving the statement cache behind.
     pub(crate) fn into_client(self) -> Client {
         self.client
@@ -99,17 +119,32 @@ impl Connection {
             .map_err(noting(&mut self.broken))
     }
 
+    /// The statement prepared for `sql`, from the cache (preparing it costs a round trip the
+    /// first time on this connection).
+    pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        prepared(&mut self.statements, &mut self.client, sql).map_err(noting(&mut self.broken))
+    }
+
+    /// Runs a prepared statement; returns the rows it changed. An error here came after the
+    /// statement was sent (or while sending it).
+    pub(crate) fn execute_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        self.client
+            .execute(statement, params)
+            .map_err(noting(&mut self.broken))
+    }
+
     /// Runs a statement through the statement cache; returns the rows it changed.
     pub(crate) fn execute(
         &mut self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, postgres::Error> {
-        let statement = prepared(&mut self.statements, &mut self.client, sql)
-            .map_err(noting(&mut self.broken))?;
-        self.client
-            .execute(&statement, params)
-            .map_err(noting(&mut self.broken))
+        let statement = self.prepare(sql)?;
+        self.execute_prepared(&statement, params)
     }
 
     /// A READ COMMITTED transaction, whatever the server's default isolation: the commit and
@@ -269,15 +304,23 @@ impl Pool {
         drop(closing);
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection that still looks alive, or a new one.
     pub(crate) fn get(&self) -> Result<Pooled<'_>, StoreError> {
-        let reused = {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            std::iter::from_fn(|| idle.pop()).find(|c| !c.client.is_closed())
-        };
-        let connection = match reused {
-            Some(connection) => connection,
-            None => self.open()?,
+        let connection = loop {
+            let next = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            match next {
+                Some(mut connection) => {
+                    if connection.looks_alive() {
+                        break connection;
+                    }
+                    // Its session ended while it sat idle: drop it, try the next.
+                }
+                None => break self.open()?,
+            }
         };
         Ok(Pooled {
             pool: self,

@@ -22,6 +22,7 @@ use user_engine::{
 
 use crate::error::map;
 use crate::lifecycle::{self, MIGRATION_SOURCE, applied};
+use crate::outcome::{CommitResolutions, ResolutionCounts};
 use crate::pool::{self, Connection, Pool};
 use crate::rows::{self, RECORD_COLUMNS};
 
@@ -53,6 +54,8 @@ pub struct PostgresUserEngineStore {
     locks: LockKeys,
     /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
     fault: ArmedFault,
+    /// Commits whose connection broke after COMMIT was sent, by how they were settled.
+    resolutions: ResolutionCounts,
 }
 
 /// Advisory lock keys, one per purpose and schema, so stores in different schemas of one
@@ -117,6 +120,7 @@ impl PostgresUserEngineStore {
             schema: schema.to_owned(),
             locks: LockKeys::for_schema(schema),
             fault: ArmedFault::new(),
+            resolutions: ResolutionCounts::default(),
         };
         drop(store.pool.get()?);
         Ok(store)
@@ -125,6 +129,24 @@ impl PostgresUserEngineStore {
     /// The schema holding this store's tables.
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// How the commits whose connection broke once COMMIT was sent were settled since this store
+    /// was opened: found committed (reported as a success), found rolled back (`unavailable`),
+    /// or not found out (`in_doubt`). See `docs/adapters/postgres-in-doubt.md`.
+    ///
+    /// ```no_run
+    /// # let store = user_engine_postgres::PostgresUserEngineStore::connect("host=127.0.0.1 user=root dbname=test", "user_engine")?;
+    /// let settled = store.commit_resolutions();
+    /// println!("{} commits found committed after their connection broke", settled.committed);
+    /// # Ok::<(), user_engine::StoreError>(())
+    /// ```
+    pub fn commit_resolutions(&self) -> CommitResolutions {
+        self.resolutions.snapshot()
+    }
+
+    pub(crate) fn resolutions(&self) -> &ResolutionCounts {
+        &self.resolutions
     }
 
     /// A new plain client on this store's schema, outside the pool (test support).

@@ -3,8 +3,9 @@
 //! Transactions themselves are the engine's ([`user_engine::kit::BufferedTransaction`] over a
 //! [`WriteBuffer`]): reads-own-writes, write-time expectations and the guard bookkeeping are the
 //! reference store's, by construction. Commit protocol, in one database transaction:
-//! 1. re-check readiness — sent with `START TRANSACTION` as one batch, so a store that reads as
-//!    ready costs no round trip of its own (any other answer is re-checked in full);
+//! 1. re-check readiness and learn the transaction's id (`txid_current()`, when it has anything
+//!    to write) — sent with `START TRANSACTION` as one batch, so a store that reads as ready
+//!    costs no round trip of its own (any other answer is re-checked in full);
 //! 2. only if it has audit entries or outbox events: `pg_advisory_xact_lock(commit order)`, in
 //!    the same batch. Held until COMMIT has made the transaction visible, so audit sequence and
 //!    `commit_seq` order is visibility order. Every such commit takes it before any row lock, so
@@ -16,7 +17,10 @@
 //!    go as one `unnest` statement, rows in key order;
 //! 4. the audit rows (their `sequence`), one `nextval` of `user_engine_outbox_commit_seq` and the
 //!    event rows, as one statement;
-//! 5. COMMIT. Any failure rolls everything back: a failed commit changes nothing.
+//! 5. COMMIT. Any failure before it rolls everything back: a failed commit changes nothing.
+//!    A connection that breaks once COMMIT is sent leaves the outcome unknown: the
+//!    transaction's id is then looked up on another connection (`outcome.rs`), and the commit
+//!    reports what the server says — success, `unavailable` if it rolled back — or `in_doubt`.
 //!
 //! An injected fault (`hooks.rs`) strikes just before a change — each key in step 3, each audit
 //! row and each event row in step 4, counted in that order — or just before COMMIT when its
@@ -26,7 +30,9 @@
 //!
 //! The commonest commit — one unguarded save, no audit entry, no event — is a single statement
 //! instead, its own transaction, that writes only if the recorded migrations read as ready in
-//! that same statement (`save_alone`); otherwise the protocol above runs.
+//! that same statement (`save_alone`); otherwise the protocol above runs. Its transaction id
+//! would only come back with its answer, so a connection that breaks once it is sent makes it
+//! `in_doubt`: learning the id first would cost the round trip this path exists to save.
 
 use postgres::SimpleQueryMessage;
 use postgres::types::ToSql;
@@ -35,8 +41,9 @@ use user_engine::kit::{KeyVersions, require_ready};
 use user_engine::testing::FaultCountdown;
 use user_engine::{Expectation, InjectedFault, Record, RecordKey, StoreError};
 
-use crate::error::{is_undefined_table, is_unique_violation, map};
+use crate::error::{is_undefined_table, is_unique_violation, map, outcome_unknown, reason};
 use crate::lifecycle::{MIGRATION_SOURCE, applied_in};
+use crate::outcome::{CURRENT_XID, committed_despite_error, resolve};
 use crate::pool::{Connection, Transaction};
 use crate::store::PostgresUserEngineStore;
 
@@ -52,7 +59,7 @@ impl BufferedStore for PostgresUserEngineStore {
         // In bulk unless a fault must strike at an exact change (then one statement per change).
         let mut bulk = !countdown.is_armed();
         let alone = if bulk {
-            save_alone(&mut conn, &buffer)
+            save_alone(&mut conn, self, &buffer)
         } else {
             Ok(None)
         };
@@ -93,7 +100,15 @@ impl BufferedStore for PostgresUserEngineStore {
 /// `Ok(None)`: not that kind of commit, or the store did not read as ready, or no versions table
 /// — the full protocol then runs (and says why it is not ready). Not used when a fault is armed
 /// (the caller checks), as the fault must strike inside a transaction.
-fn save_alone(conn: &mut Connection, buffer: &WriteBuffer) -> Result<Option<()>, Failure> {
+///
+/// A connection that breaks once the statement is sent leaves it `in_doubt`: it commits itself,
+/// and its transaction id would only come with its answer. Before that (the pool's checkout
+/// notices a session that died idle; preparing runs nothing) the save certainly did nothing.
+fn save_alone(
+    conn: &mut Connection,
+    store: &PostgresUserEngineStore,
+    buffer: &WriteBuffer,
+) -> Result<Option<()>, Failure> {
     let mut writes = buffer.writes();
     let (Some((key, write)), None) = (writes.next(), writes.next()) else {
         return Ok(None);
@@ -109,8 +124,13 @@ fn save_alone(conn: &mut Connection, buffer: &WriteBuffer) -> Result<Option<()>,
     let added = i64::try_from(write.versions_added())
         .map_err(|_| StoreError::invalid(format!("version of {key} overflows")))?;
     let user = record.user.as_ref().map(|u| u.as_str());
-    let saved = conn.execute(
-        SAVE_ALONE,
+    let statement = match conn.prepare(SAVE_ALONE) {
+        Ok(statement) => statement,
+        Err(err) if is_undefined_table(&err) => return Ok(None),
+        Err(err) => return Err(Failure::Store(map("writing a record", &err))),
+    };
+    let saved = conn.execute_prepared(
+        &statement,
         &[
             &key.tenant.as_str(),
             &key.kind.as_str(),
@@ -129,6 +149,14 @@ fn save_alone(conn: &mut Connection, buffer: &WriteBuffer) -> Result<Option<()>,
             key: key.clone(),
             expected: write.expectation(),
         }),
+        Err(err) if outcome_unknown(&err) => {
+            let broke = reason(map("saving a record as a transaction of its own", &err));
+            let reported = Err(StoreError::in_doubt(format!(
+                "{broke} ({key}); such a save cannot be looked up afterwards"
+            )));
+            store.resolutions().note(&reported);
+            reported.map(Some).map_err(Failure::Store)
+        }
         Err(err) => Err(Failure::Store(map("writing a record", &err))),
     }
 }
@@ -154,42 +182,66 @@ fn commit_once(
     bulk: bool,
 ) -> Result<(), Failure> {
     let ordered = !buffer.audit().is_empty() || !buffer.outbox().is_empty();
-    let mut tx = start_ready(conn, store, ordered)?;
+    // A commit that writes nothing needs no id: whether it committed changes nothing.
+    let numbered = ordered || buffer.writes().next().is_some();
+    let (mut tx, xid) = start_ready(conn, store, ordered, numbered)?;
     apply(&mut tx, buffer, countdown, bulk)?;
     if let Some(fault) = countdown.before_completion() {
         return Err(strike(&mut tx, countdown, fault));
     }
-    tx.commit()
-        .map_err(|e| Failure::Store(map("committing", &e)))
+    let Err(err) = tx.commit() else {
+        return Ok(());
+    };
+    let failed = map("committing", &err);
+    match xid {
+        // COMMIT was sent and no answer says what became of it: ask the server.
+        Some(xid) if outcome_unknown(&err) => resolve(store, xid, failed).map_err(Failure::Store),
+        // The server refused it, which rolled it back — unless the error came from clean-up
+        // past the commit point. A lookup on the failure path only rules that out.
+        Some(xid) if committed_despite_error(conn, xid) => Ok(()),
+        // Or there was nothing to commit.
+        _ => Err(Failure::Store(failed)),
+    }
 }
 
 /// The recorded migrations as one text (`MigrationSource::ready_signature`).
 pub(crate) const SIGNATURE: &str = "SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature FROM user_engine_schema_versions";
 
-/// Starts the commit's transaction once readiness is re-checked inside it (step 1), and takes
-/// the commit-order lock first thing when the commit appends audit entries or events (step 3).
+/// Starts the commit's transaction once readiness is re-checked inside it (step 1), takes the
+/// commit-order lock first thing when the commit appends audit entries or events (step 2), and,
+/// when `numbered`, has the transaction's id assigned and returns it (for `outcome.rs`, should
+/// the connection break once COMMIT is sent).
 ///
-/// One round trip when the store reads as ready: `START TRANSACTION`, the recorded migrations
-/// and the lock go as one batch. Otherwise the transaction is rolled back and the readiness check
-/// runs in full in a new one, which refuses with the reason (or goes on, if the store is ready
-/// after all).
+/// One round trip when the store reads as ready: `START TRANSACTION`, the recorded migrations,
+/// the lock and the id go as one batch. Otherwise the transaction is rolled back and the
+/// readiness check runs in full in a new one, which refuses with the reason (or goes on, if the
+/// store is ready after all).
 fn start_ready<'c>(
     conn: &'c mut Connection,
     store: &PostgresUserEngineStore,
     ordered: bool,
-) -> Result<Transaction<'c>, Failure> {
+    numbered: bool,
+) -> Result<(Transaction<'c>, Option<i64>), Failure> {
     if let Some(expected) = MIGRATION_SOURCE.ready_signature() {
-        let lock = store.locks().commit_order;
-        let statements = if ordered {
-            format!("{SIGNATURE}; SELECT pg_advisory_xact_lock({lock})")
-        } else {
-            SIGNATURE.to_owned()
-        };
+        let mut statements = SIGNATURE.to_owned();
+        if ordered {
+            let lock = store.locks().commit_order;
+            statements.push_str(&format!("; SELECT pg_advisory_xact_lock({lock})"));
+        }
+        if numbered {
+            statements.push_str("; ");
+            statements.push_str(CURRENT_XID);
+        }
+        let mut xid = None;
         let ready = conn.transaction_reading(&statements, |messages| {
-            first_text(messages) == Some(expected)
+            if numbered {
+                // The id is the last statement's one row.
+                xid = last_text(messages).and_then(|text| text.parse::<i64>().ok());
+            }
+            first_text(messages) == Some(expected) && (xid.is_some() || !numbered)
         });
         match ready {
-            Ok(true) => return Ok(conn.open_transaction()),
+            Ok(true) => return Ok((conn.open_transaction(), xid)),
             Err(err) if conn.is_broken() => {
                 return Err(Failure::Store(map("starting a commit", &err)));
             }
@@ -208,12 +260,27 @@ fn start_ready<'c>(
         )
         .map_err(|e| map("waiting for the commit-order lock", &e))?;
     }
-    Ok(tx)
+    let xid = if numbered {
+        let what = "numbering the transaction";
+        let rows = tx.query(CURRENT_XID, &[]).map_err(|e| map(what, &e))?;
+        Some(rows[0].try_get(0).map_err(|e| map(what, &e))?)
+    } else {
+        None
+    };
+    Ok((tx, xid))
 }
 
 /// The first column of the first row of a simple query's answer.
 fn first_text(messages: &[SimpleQueryMessage]) -> Option<&str> {
     messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
+}
+
+/// The first column of the last row of a simple query's answer.
+fn last_text(messages: &[SimpleQueryMessage]) -> Option<&str> {
+    messages.iter().rev().find_map(|message| match message {
         SimpleQueryMessage::Row(row) => row.get(0),
         _ => None,
     })
