@@ -18,6 +18,7 @@ mod connecting;
 mod faults;
 #[path = "../../../sqlite/tests/it/hooks.rs"]
 mod hooks;
+mod in_doubt;
 mod outbox;
 mod redaction;
 mod schema;
