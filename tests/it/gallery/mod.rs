@@ -191,6 +191,7 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<UnsupportedFaultInjectionSucceeds>(),
         exhibit::<UnsupportedFaultStillArms>(),
         exhibit::<TerminationAnswersOk>(),
+        exhibit::<UnsupportedMigrateToMigratesAnyway>(),
         exhibit::<ConcurrentMigratorsAllApply>(),
         exhibit::<CommittedButReportedUnavailable>(),
         locking_exhibit::<locking::LockingWriterSkipsTheLock>(),

@@ -71,3 +71,21 @@ impl Fault for TerminationAnswersOk {
         }
     }
 }
+
+/// Breaks `store-contract#hooks-unsupported`: a store that cannot stop at an older schema
+/// version answers `migrate_to` by migrating all the way, and reports success.
+#[derive(Default)]
+pub(crate) struct UnsupportedMigrateToMigratesAnyway;
+
+impl Fault for UnsupportedMigrateToMigratesAnyway {
+    const BREAKS: &'static str = "hooks-unsupported";
+    const CAPABILITIES: &'static [&'static str] = WITHOUT_FAULT_HOOKS_CAPABILITIES;
+
+    fn migrate_to(
+        &self,
+        store: &Broken<Self>,
+        _version: u32,
+    ) -> Result<user_engine::MigrationReport, StoreError> {
+        user_engine::UserEngineStore::migrate(&store.inner)
+    }
+}

@@ -57,6 +57,15 @@ impl<F: Fault> Broken<F> {
         }
     }
 
+    /// `migrate_to` as a correct store with this adapter's capabilities answers it.
+    pub(crate) fn faithful_migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
+        if self.claims("stepwise_migration") {
+            self.inner.migrate_to(version)
+        } else {
+            Err(unsupported("migrate_to"))
+        }
+    }
+
     /// `reopen` as a correct store with this adapter's capabilities answers it.
     ///
     /// The reference's state lives as long as the process: closing it and opening it again keeps
@@ -88,10 +97,6 @@ impl<F: Fault> ConformanceHooks for Broken<F> {
     }
 
     fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
-        if self.claims("stepwise_migration") {
-            self.inner.migrate_to(version)
-        } else {
-            Err(unsupported("migrate_to"))
-        }
+        self.fault.migrate_to(self, version)
     }
 }

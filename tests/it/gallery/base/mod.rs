@@ -122,6 +122,14 @@ pub(crate) trait Fault: Default + Send + Sync + 'static {
         store.faithful_reopen()
     }
 
+    fn migrate_to(
+        &self,
+        store: &Broken<Self>,
+        version: u32,
+    ) -> Result<MigrationReport, StoreError> {
+        store.faithful_migrate_to(version)
+    }
+
     fn tx_get(
         &self,
         tx: &mut BrokenTx<'_, Self>,
