@@ -16,25 +16,12 @@
 //! Unguarded writes are last-writer-wins, rebased onto whatever version is committed. These are
 //! exactly the anomalies the contract's isolation clause allows (store-contract C33).
 //!
-//! ```
-//! use std::sync::Mutex;
-//! use user_engine::buffered::{BufferedStore, BufferedTransaction, WriteBuffer};
-//! use user_engine::kit::KeyVersions;
-//! use user_engine::{RecordKey, StoreError};
-//!
-//! // `begin` of a buffered store:
-//! //     Ok(Box::new(BufferedTransaction::new(self)))
-//! // and its commit:
-//! //     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
-//! //         let mut db = self.lock();
-//! //         let plan = buffer.into_commit_plan(|key| db.versions(key))?;
-//! //         db.apply(plan)
-//! //     }
-//! let key = RecordKey::parse("acme/profile/p1")?;
-//! assert_eq!(KeyVersions::deleted(3).live, None);
-//! # let _ = (Mutex::new(()), key);
-//! # Ok::<(), StoreError>(())
-//! ```
+//! A store adopts it in two places: `begin` returns `Box::new(BufferedTransaction::new(self))`,
+//! and [`BufferedStore::commit_buffer`] takes its lock (or starts its database transaction),
+//! turns the buffer into a [`CommitPlan`] with [`WriteBuffer::into_commit_plan`] — which re-reads
+//! each written key's committed versions and refuses a broken guard — and applies the plan's
+//! changes, audit entries and events in one atomic step. [`WriteBuffer`] shows the bookkeeping on
+//! its own.
 
 mod buffer;
 mod commit;
