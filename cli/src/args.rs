@@ -19,6 +19,10 @@ Stores (--store):
                          under which each scenario gets a fresh file; `sqlite:` alone: a temporary one)
   postgres:CONNINFO      a PostgreSQL server, e.g. `postgres:host=127.0.0.1 user=root dbname=test`
                          (a `postgres://user@host/db` URL works too)
+  mysql://USER@HOST[:PORT]/DATABASE
+                         a MySQL or MariaDB server (`mariadb://` works too), e.g.
+                         `mysql://root@127.0.0.1:3306/test`; for `conformance`, each scenario gets
+                         a fresh database beside DATABASE
 
 Exit status: 0 clean, 1 something found (a failed scenario, not ready, spec problems),
 2 could not run (bad arguments, unknown store, unreachable server, unreadable or invalid file).")]
@@ -38,6 +42,7 @@ Examples:
   user-engine conformance
   user-engine conformance --store memory --store sqlite:./target
   user-engine conformance --store 'postgres:host=127.0.0.1 user=root dbname=test' --format junit > conformance.xml
+  user-engine conformance --store memory --store mysql://root@127.0.0.1:3306/test
   user-engine conformance --filter 'outbox/*' --format markdown >> \"$GITHUB_STEP_SUMMARY\"")]
     Conformance(ConformanceArgs),
     /// Inspect the conformance spec: lint it, list or document its scenarios, print its JSON Schema.
@@ -123,7 +128,7 @@ pub enum DiagnosticsFormat {
 /// `--store STORE` for the single-store commands.
 #[derive(Debug, Args)]
 pub struct StoreArg {
-    /// The store: `memory`, `sqlite:PATH` or `postgres:CONNINFO`.
+    /// The store: `memory`, `sqlite:PATH`, `postgres:CONNINFO` or `mysql://USER@HOST/DATABASE`.
     #[arg(long, value_name = "STORE")]
     pub store: String,
     /// PostgreSQL only: the schema holding the tables (default `user_engine`).

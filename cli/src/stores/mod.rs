@@ -1,6 +1,7 @@
 //! The stores a conformance run drives: each `--store` becomes a [`StoreUnderTest`] that declares
 //! its capabilities and makes a fresh, isolated store for every scenario (memory: a new one;
-//! sqlite: a new file in a temporary directory; postgres: a new schema, dropped afterwards).
+//! sqlite: a new file in a temporary directory; postgres: a new schema, mysql: a new database,
+//! each dropped afterwards).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,7 @@ use user_engine_sqlite::SqliteUserEngineStore;
 
 use crate::store_url::StoreUrl;
 
+mod mysql;
 mod postgres;
 
 /// What the reference store declares (the same list `tests/it/reference.rs` gives the macro).
@@ -36,6 +38,7 @@ enum Backend {
     Memory,
     Sqlite { dir: TempDir, next: AtomicUsize },
     Postgres(postgres::PostgresBackend),
+    Mysql(mysql::MysqlBackend),
 }
 
 impl StoreUnderTest {
@@ -63,6 +66,15 @@ impl StoreUnderTest {
                     Backend::Postgres(backend),
                     place,
                     user_engine_postgres::CAPABILITIES,
+                )
+            }
+            StoreUrl::Mysql(url) => {
+                let backend = mysql::MysqlBackend::connect(url)?;
+                let place = "a fresh database per scenario, dropped afterwards".to_owned();
+                (
+                    Backend::Mysql(backend),
+                    place,
+                    user_engine_mysql::CAPABILITIES,
                 )
             }
         };
@@ -104,6 +116,7 @@ impl StoreUnderTest {
                 outcome
             }
             Backend::Postgres(backend) => backend.run(scenario, options, snapshots),
+            Backend::Mysql(backend) => backend.run(scenario, options, snapshots),
         }
     }
 }
@@ -200,8 +213,13 @@ pub fn open_single(
     schema: Option<&str>,
     creating: bool,
 ) -> Result<Box<dyn UserEngineStore>> {
-    if schema.is_some() && !matches!(url, StoreUrl::Postgres(_)) {
-        bail!("--schema applies to postgres stores only, not to {url}");
+    match url {
+        StoreUrl::Postgres(_) => {}
+        StoreUrl::Mysql(_) if schema.is_some() => bail!(
+            "--schema applies to postgres stores only; a mysql store uses the database its url names ({url})"
+        ),
+        _ if schema.is_some() => bail!("--schema applies to postgres stores only, not to {url}"),
+        _ => {}
     }
     Ok(match url {
         StoreUrl::Memory => Box::new(InMemoryUserEngineStore::new()),
@@ -233,5 +251,6 @@ pub fn open_single(
             Box::new(SqliteUserEngineStore::open(path)?)
         }
         StoreUrl::Postgres(conninfo) => postgres::open_single(conninfo, schema)?,
+        StoreUrl::Mysql(url) => mysql::open_single(url)?,
     })
 }

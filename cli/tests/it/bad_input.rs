@@ -4,6 +4,7 @@
 use crate::{Sandbox, fixtures};
 
 const UNREACHABLE: &str = "postgres:host=127.0.0.1 port=1 user=root connect_timeout=5";
+const UNREACHABLE_MYSQL: &str = "mysql://root@127.0.0.1:1/test";
 
 #[test]
 fn bad_input_is_one_error_line_and_exit_2() {
@@ -14,7 +15,7 @@ fn bad_input_is_one_error_line_and_exit_2() {
     )
     .unwrap();
     let cases: &[&[&str]] = &[
-        &["conformance", "--store", "mysql://localhost/users"],
+        &["conformance", "--store", "redis://localhost/users"],
         &["conformance", "--store", "redis"],
         &["conformance", "--store", "memory:fast"],
         &["conformance", "--store", "postgres:"],
@@ -25,6 +26,22 @@ fn bad_input_is_one_error_line_and_exit_2() {
             "--store",
             "postgres:host=127.0.0.1 port=1 user=root password=hunter2",
         ],
+        &["conformance", "--store", UNREACHABLE_MYSQL],
+        &["readiness", "--store", UNREACHABLE_MYSQL],
+        &["diagnostics", "--store", UNREACHABLE_MYSQL],
+        &[
+            "migrate",
+            "--store",
+            "mariadb://root:hunter2@127.0.0.1:1/test",
+        ],
+        &[
+            "conformance",
+            "--store",
+            "mysql://root:hunter2@127.0.0.1:3306",
+        ],
+        &["readiness", "--store", "mysql://root:hunter2@[::1/test"],
+        &["conformance", "--store", "mysql:"],
+        &["migrate", "--store", UNREACHABLE_MYSQL, "--schema", "app"],
         &["conformance", "--filter", "no-such-scenario"],
         &["conformance", "--store", "sqlite:missing-dir"],
         &["conformance", "--store", "sqlite:notes.txt"],
@@ -75,6 +92,10 @@ fn bad_input_is_one_error_line_and_exit_2() {
             "a password reached the terminal: {}",
             run.stderr
         );
+        // The adapters' test support is how the command isolates scenarios, not the user's concern.
+        for harness in ["USER_ENGINE_", "IsolatedDatabase", "IsolatedSchema"] {
+            assert!(!run.stderr.contains(harness), "{}", run.stderr);
+        }
         transcript.push_str(&format!(
             "$ user-engine {shown}\n{}",
             sandbox.normalize(&run.stderr)

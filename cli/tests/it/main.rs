@@ -7,6 +7,7 @@ mod conformance;
 mod fixtures;
 mod help;
 mod json_schema;
+mod mysql;
 mod postgres;
 mod spec;
 mod store_ops;
