@@ -17,7 +17,7 @@ use crate::wire::CountingProxy;
 use crate::workload::{Adapter, DRAIN_BATCH, OUTBOX_EVENTS, Operation, Subject, prepare};
 
 /// The median time of one call of `f`, over five samples of `calls` calls each.
-fn per_call(calls: u32, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+pub fn per_call(calls: u32, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
     for _ in 0..calls.min(100) {
         f()?;
     }
@@ -32,7 +32,7 @@ fn per_call(calls: u32, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
     Ok(median_duration(&samples))
 }
 
-fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Option<&'a Row> {
+pub fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Option<&'a Row> {
     rows.iter()
         .find(|r| r.backend == backend && r.operation == operation)
 }
@@ -361,7 +361,7 @@ fn postgres_get_alone_and_folded(url: &str) -> Result<(Duration, Duration)> {
 }
 
 /// Round trips one `operation` takes on `subject`, averaged over a few runs.
-fn count(proxy: &CountingProxy, operation: Operation, subject: &dyn Subject) -> Result<f64> {
+pub fn count(proxy: &CountingProxy, operation: Operation, subject: &dyn Subject) -> Result<f64> {
     let runs: u64 = match operation {
         Operation::Save | Operation::Get => 20,
         Operation::List | Operation::Batch => 5,

@@ -3,14 +3,17 @@
 //!
 //! Every operation is measured as a ratio adapter / raw, interleaved sample by sample, because the
 //! machine is shared and absolute timings move with whatever else is building. PostgreSQL is
-//! measured only when `USER_ENGINE_POSTGRES_URL` is set. `docs/performance.md` holds the figures.
+//! measured only when `USER_ENGINE_POSTGRES_URL` is set, MySQL/MariaDB only when
+//! `USER_ENGINE_MYSQL_URL` is. `docs/performance.md` holds the figures.
 //!
-//! Options: `--quick` (a smoke run), `--only memory,sqlite,postgres`,
+//! Options: `--quick` (a smoke run), `--only memory,sqlite,postgres,mysql`,
 //! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`. Parsed by hand: five flags do
 //! not need a dependency.
 
 mod explain;
+mod explain_mysql;
 mod raw_memory;
+mod raw_mysql;
 mod raw_postgres;
 mod raw_sqlite;
 mod report;
@@ -22,6 +25,7 @@ mod workload;
 use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use user_engine::InMemoryUserEngineStore;
+use user_engine_mysql::testing::{IsolatedDatabase, URL_VAR as MYSQL_URL_VAR};
 use user_engine_postgres::testing::{IsolatedSchema, URL_VAR};
 use user_engine_sqlite::SqliteUserEngineStore;
 use user_engine_sqlite::testing::TempSqliteStore;
@@ -30,7 +34,34 @@ use crate::report::Row;
 use crate::timing::{Plan, Workload, compare};
 use crate::workload::{Adapter, DRAIN_BATCH, OUTBOX_EVENTS, Operation, RECORDS, Subject, prepare};
 
-const BACKENDS: [&str; 3] = ["memory", "sqlite", "postgres"];
+const BACKENDS: [&str; 4] = ["memory", "sqlite", "postgres", "mysql"];
+
+/// The servers the environment names; a backend whose server is not named is not measured.
+struct Servers {
+    postgres: Option<String>,
+    mysql: Option<String>,
+}
+
+impl Servers {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|u| !u.trim().is_empty());
+        Self {
+            postgres: var(URL_VAR),
+            mysql: var(MYSQL_URL_VAR),
+        }
+    }
+
+    /// The URL of a server backend, or why it is missing.
+    fn url(&self, backend: &str) -> Result<&str> {
+        let (url, var) = match backend {
+            "postgres" => (&self.postgres, URL_VAR),
+            "mysql" => (&self.mysql, MYSQL_URL_VAR),
+            other => bail!("{other} has no server"),
+        };
+        url.as_deref()
+            .with_context(|| format!("{backend} needs {var}"))
+    }
+}
 
 struct Args {
     plan: Plan,
@@ -62,7 +93,7 @@ fn parse_args() -> Result<Args> {
                     .split(',')
                     .map(|name| {
                         BACKENDS.iter().copied().find(|b| *b == name.trim()).with_context(|| {
-                            format!("unknown adapter {name:?} in --only; expected memory, sqlite or postgres")
+                            format!("unknown adapter {name:?} in --only; expected memory, sqlite, postgres or mysql")
                         })
                     })
                     .collect::<Result<_>>()?;
@@ -87,8 +118,8 @@ fn parse_args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite]\n\
-                     PostgreSQL is measured when {URL_VAR} is set."
+                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres,mysql] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite]\n\
+                     PostgreSQL is measured when {URL_VAR} is set, MySQL/MariaDB when {MYSQL_URL_VAR} is."
                 );
                 std::process::exit(0);
             }
@@ -104,7 +135,8 @@ fn main() -> Result<()> {
     if cfg!(debug_assertions) {
         println!("warning: a debug build; run with --release for meaningful figures");
     }
-    let url = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty());
+    let servers = Servers::from_env();
+    let url = servers.postgres.clone();
     let mut backends = args.backends.clone();
     if url.is_none() && backends.contains(&"postgres") {
         println!(
@@ -113,12 +145,19 @@ fn main() -> Result<()> {
         );
         backends.retain(|b| *b != "postgres");
     }
+    if servers.mysql.is_none() && backends.contains(&"mysql") {
+        println!(
+            "MySQL/MariaDB: NOT benchmarked — {MYSQL_URL_VAR} is not set \
+             (e.g. {MYSQL_URL_VAR}=mysql://root@127.0.0.1:3306/test)"
+        );
+        backends.retain(|b| *b != "mysql");
+    }
     let mut rows = Vec::new();
     if args.ops {
         println!("\n{}", report::table_header());
         for backend in &backends {
             for &operation in &args.operations {
-                let comparison = measure(backend, operation, &args.plan, url.as_deref())
+                let comparison = measure(backend, operation, &args.plan, &servers)
                     .with_context(|| format!("measuring {backend}: {}", operation.label()))?;
                 let row = Row {
                     backend,
@@ -153,6 +192,11 @@ fn main() -> Result<()> {
                 println!("{line}");
             }
         }
+        if let (Some(url), true) = (&servers.mysql, backends.contains(&"mysql")) {
+            for line in explain_mysql::mysql(url, &rows)? {
+                println!("{line}");
+            }
+        }
     }
     if args.suite {
         println!("\nconformance suite cost (embedded spec, fresh store per scenario):");
@@ -165,7 +209,7 @@ fn main() -> Result<()> {
             let cost = match *backend {
                 "memory" => suite::measure(
                     "memory",
-                    suite::MEMORY_CAPABILITIES,
+                    InMemoryUserEngineStore::CAPABILITIES,
                     &InMemoryUserEngineStore::new,
                     if quick { 1 } else { 5 },
                 )?,
@@ -175,8 +219,21 @@ fn main() -> Result<()> {
                     &TempSqliteStore::new,
                     if quick { 1 } else { 3 },
                 )?,
+                "mysql" => {
+                    let url = servers.url("mysql")?.to_owned();
+                    let factory = move || match IsolatedDatabase::create(&url) {
+                        Ok(database) => database,
+                        Err(err) => panic!("cannot create an isolated database: {err}"),
+                    };
+                    suite::measure(
+                        "mysql",
+                        user_engine_mysql::CAPABILITIES,
+                        &factory,
+                        if quick { 1 } else { 2 },
+                    )?
+                }
                 _ => {
-                    let url = url.clone().context("postgres needs a url")?;
+                    let url = servers.url("postgres")?.to_owned();
                     let factory = move || match IsolatedSchema::create(&url) {
                         Ok(schema) => schema,
                         Err(err) => panic!("cannot create an isolated schema: {err}"),
@@ -195,6 +252,10 @@ fn main() -> Result<()> {
         if let (Some(url), true) = (&url, backends.contains(&"postgres")) {
             let setup = suite::isolated_setup(url, if quick { 3 } else { 25 })?;
             println!("{}", report::isolated(&setup));
+        }
+        if let (Some(url), true) = (&servers.mysql, backends.contains(&"mysql")) {
+            let setup = suite::isolated_database_setup(url, if quick { 3 } else { 25 })?;
+            println!("{}", report::isolated_database(&setup));
         }
     }
     let targeted: Vec<&Row> = rows.iter().filter(|r| r.has_target()).collect();
@@ -235,7 +296,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(backend: &str, url: Option<&str>) -> Result<Self> {
+    fn new(backend: &str, servers: &Servers) -> Result<Self> {
         Ok(match backend {
             "memory" => Pair {
                 adapter: Box::new(Adapter::new(InMemoryUserEngineStore::new())?),
@@ -252,8 +313,16 @@ impl Pair {
                     _dir: Some(dir),
                 }
             }
+            "mysql" => {
+                let url = servers.url("mysql")?;
+                Pair {
+                    adapter: Box::new(Adapter::new(IsolatedDatabase::create(url)?)?),
+                    raw: Box::new(raw_mysql::RawMysql::create(url)?),
+                    _dir: None,
+                }
+            }
             _ => {
-                let url = url.context("postgres needs a url")?;
+                let url = servers.url("postgres")?;
                 Pair {
                     adapter: Box::new(Adapter::new(IsolatedSchema::create(url)?)?),
                     raw: Box::new(raw_postgres::RawPostgres::create(url)?),
@@ -268,9 +337,9 @@ fn measure(
     backend: &str,
     operation: Operation,
     plan: &Plan,
-    url: Option<&str>,
+    servers: &Servers,
 ) -> Result<timing::Comparison> {
-    let pair = Pair::new(backend, url)?;
+    let pair = Pair::new(backend, servers)?;
     prepare(operation, pair.adapter.as_ref(), pair.raw.as_ref())?;
     let mut a = workload(operation, pair.adapter.as_ref());
     let mut r = workload(operation, pair.raw.as_ref());

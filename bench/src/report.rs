@@ -3,11 +3,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::suite::{IsolatedSetup, SuiteCost};
+use crate::suite::{IsolatedDatabaseSetup, IsolatedSetup, SuiteCost};
 use crate::timing::Comparison;
 use crate::workload::Operation;
 
-/// Adapters within this factor of the raw driver on every operation (SQLite and PostgreSQL).
+/// Adapters within this factor of the raw driver on every operation (SQLite, PostgreSQL and
+/// MySQL).
 pub const RATIO_TARGET: f64 = 1.25;
 /// An interquartile range of the per-round ratios wider than this share of the median marks a
 /// row as noisy.
@@ -179,6 +180,21 @@ pub fn isolated(setup: &IsolatedSetup) -> String {
         duration(setup.one_batch_async),
         duration(setup.truncate),
         duration(setup.delete),
+    )
+}
+
+pub fn isolated_database(setup: &IsolatedDatabaseSetup) -> String {
+    format!(
+        "mysql isolated test setup (IsolatedDatabase::create + migrate), median of {}: {} \
+         (no target of its own; PostgreSQL's is < {})\n\
+         \x20   create {} (of which one bare connect {}), migrate {}, teardown (drop) {}",
+        setup.samples,
+        duration(setup.setup),
+        duration(ISOLATED_SETUP_TARGET),
+        duration(setup.create),
+        duration(setup.connect),
+        duration(setup.migrate),
+        duration(setup.teardown),
     )
 }
 

@@ -1,5 +1,6 @@
 //! The conformance suite's own cost: the whole embedded spec through `run_spec` per adapter, the
-//! median scenario, and for PostgreSQL what one isolated test costs to set up and tear down.
+//! median scenario, and for PostgreSQL and MySQL what one isolated test costs to set up and tear
+//! down.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use user_engine::UserEngineStore;
 use user_engine::conformance::spec::Spec;
 use user_engine::conformance::{RunOptions, SnapshotCheck, Status, run_scenario, run_spec};
 use user_engine_conformance_spec_embedded::embedded;
+use user_engine_mysql::testing::IsolatedDatabase;
 use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::raw_postgres::{self, MIGRATION};
@@ -36,12 +38,10 @@ pub fn embedded_spec() -> Result<&'static Spec> {
     embedded().map_err(|errors| anyhow!("the embedded conformance spec is invalid:\n{errors}"))
 }
 
-/// What the reference run (`tests/it/reference.rs`) declares for the in-memory store; the
-/// adapters publish theirs as `CAPABILITIES`.
-pub const MEMORY_CAPABILITIES: &[&str] = &["migration_tamper", "commit_time_conflicts"];
-
 /// Runs the spec `runs` times through `run_spec` and every scenario `runs` times on its own,
-/// declaring `capabilities` as the adapter's own suite does.
+/// declaring `capabilities` as the adapter's own suite does: the caller passes the list the
+/// adapter publishes (`InMemoryUserEngineStore::CAPABILITIES`, `user_engine_sqlite::CAPABILITIES`,
+/// …), never a copy that could drift from it.
 pub fn measure<S: UserEngineStore>(
     adapter: &'static str,
     capabilities: &[&str],
@@ -219,5 +219,56 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
         one_batch_async: median_duration(&one_batch_async),
         truncate: median_duration(&truncate),
         delete: median_duration(&delete),
+    })
+}
+
+/// What one isolated MySQL test costs (`IsolatedDatabase`), as medians.
+#[derive(Debug)]
+pub struct IsolatedDatabaseSetup {
+    pub samples: usize,
+    /// `IsolatedDatabase::create`: an admin connection, `CREATE DATABASE`, the store's first
+    /// connection.
+    pub create: Duration,
+    /// The store's `migrate` on that fresh database.
+    pub migrate: Duration,
+    /// Both together, per sample.
+    pub setup: Duration,
+    /// Dropping the `IsolatedDatabase` (another admin connection, `DROP DATABASE`).
+    pub teardown: Duration,
+    /// A bare `mysql` connection to the server, session set up as the adapter's.
+    pub connect: Duration,
+}
+
+/// Measures `samples` isolated MySQL setups, after one untimed round.
+pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedDatabaseSetup> {
+    let opts = crate::raw_mysql::options(url)?;
+    let (mut create, mut migrate, mut setup, mut teardown, mut connect) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for sample in 0..=samples {
+        let (database, t_create) = time(|| Ok(IsolatedDatabase::create(url)?))?;
+        let (_, t_migrate) = time(|| Ok(database.migrate()?))?;
+        let ((), t_drop) = time(|| {
+            drop(database);
+            Ok(())
+        })?;
+        let (conn, t_connect) = time(|| crate::raw_mysql::connect(&opts, None))?;
+        drop(conn);
+        if sample == 0 {
+            continue;
+        }
+        create.push(t_create);
+        migrate.push(t_migrate);
+        setup.push(t_create + t_migrate);
+        teardown.push(t_drop);
+        connect.push(t_connect);
+    }
+    ensure!(!setup.is_empty(), "no isolated setup was measured");
+    Ok(IsolatedDatabaseSetup {
+        samples: setup.len(),
+        create: median_duration(&create),
+        migrate: median_duration(&migrate),
+        setup: median_duration(&setup),
+        teardown: median_duration(&teardown),
+        connect: median_duration(&connect),
     })
 }

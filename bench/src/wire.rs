@@ -1,9 +1,12 @@
-//! `CountingProxy`: a TCP pass-through between a client and PostgreSQL that counts round trips.
+//! `CountingProxy`: a TCP pass-through between a client and PostgreSQL or MySQL that counts round
+//! trips.
 //!
-//! It parses the frontend half of the wire protocol just enough to find message boundaries and
-//! counts `Sync` (the end of an extended-protocol exchange: prepare, or bind + execute) and
-//! `Query` (a simple-protocol statement such as `BEGIN`): each is one wait for the server. That
-//! turns "the adapter makes more round trips" from a reading of its code into a measurement.
+//! It parses the client's half of the wire protocol just enough to find message boundaries. For
+//! PostgreSQL it counts `Sync` (the end of an extended-protocol exchange: prepare, or bind +
+//! execute) and `Query` (a simple-protocol statement such as `BEGIN`); for MySQL every command
+//! packet (sequence number 0: a query, a prepare, an execute) except the few the server never
+//! answers. Each is one wait for the server. That turns "the adapter makes more round trips" from
+//! a reading of its code into a measurement.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -23,8 +26,14 @@ pub struct CountingProxy {
     round_trips: Arc<AtomicU64>,
 }
 
+/// Finds the round trips in what a client sends.
+trait Frontend: Send {
+    fn feed(&mut self, data: &[u8], round_trips: &AtomicU64);
+}
+
 impl CountingProxy {
-    /// Listens on a free local port and forwards every connection to the server `url` names.
+    /// Listens on a free local port and forwards every connection to the PostgreSQL server `url`
+    /// names.
     pub fn start(url: &str) -> Result<Self> {
         let config: postgres::Config = url.parse().context("parsing the postgres url")?;
         let host = match config.get_hosts().first() {
@@ -32,7 +41,20 @@ impl CountingProxy {
             _ => bail!("round trips are counted over TCP only; the url names no TCP host"),
         };
         let port = config.get_ports().first().copied().unwrap_or(5432);
-        let upstream = format!("{host}:{port}");
+        Self::listen(format!("{host}:{port}"), || {
+            Box::new(FrontendParser::default())
+        })
+    }
+
+    /// Listens on a free local port and forwards every connection to the MySQL server `url`
+    /// (`mysql://…`) names.
+    pub fn start_mysql(url: &str) -> Result<Self> {
+        let opts = mysql::Opts::from_url(url).context("parsing the mysql url")?;
+        let upstream = format!("{}:{}", opts.get_ip_or_hostname(), opts.get_tcp_port());
+        Self::listen(upstream, || Box::new(MysqlCommands::default()))
+    }
+
+    fn listen(upstream: String, frontend: fn() -> Box<dyn Frontend>) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let local = listener.local_addr()?.port();
         let round_trips = Arc::new(AtomicU64::new(0));
@@ -44,7 +66,7 @@ impl CountingProxy {
                 };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
-                if let Err(err) = pipe(client, server, Arc::clone(&counter)) {
+                if let Err(err) = pipe(client, server, Arc::clone(&counter), frontend()) {
                     eprintln!("counting proxy: {err}");
                 }
             }
@@ -72,6 +94,22 @@ impl CountingProxy {
         Ok(rebuilt)
     }
 
+    /// The mysql `url` with its host and port replaced by this proxy's, and the driver told to
+    /// stay on TCP (by default it moves to the server's Unix socket when it finds itself on
+    /// localhost, which would bypass the proxy).
+    pub fn mysql_url_for(&self, url: &str) -> Result<String> {
+        let (scheme, rest) = url.split_once("://").context("a mysql:// url")?;
+        let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let credentials = authority
+            .rsplit_once('@')
+            .map_or(String::new(), |(c, _)| format!("{c}@"));
+        let separator = if tail.contains('?') { '&' } else { '?' };
+        Ok(format!(
+            "{scheme}://{credentials}127.0.0.1:{}{tail}{separator}prefer_socket=false",
+            self.port
+        ))
+    }
+
     /// Round trips seen so far, over every connection.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
@@ -82,13 +120,17 @@ fn quote(value: &str) -> String {
     value.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-fn pipe(client: TcpStream, server: TcpStream, counter: Arc<AtomicU64>) -> Result<()> {
+fn pipe(
+    client: TcpStream,
+    server: TcpStream,
+    counter: Arc<AtomicU64>,
+    mut parser: Box<dyn Frontend>,
+) -> Result<()> {
     let mut client_read = client.try_clone()?;
     let mut server_write = server.try_clone()?;
     let mut server_read = server;
     let mut client_write = client;
     thread::spawn(move || {
-        let mut parser = FrontendParser::default();
         let mut buffer = [0_u8; 16 * 1024];
         while let Ok(n) = client_read.read(&mut buffer) {
             if n == 0 || server_write.write_all(&buffer[..n]).is_err() {
@@ -115,7 +157,7 @@ struct FrontendParser {
     remaining: usize,
 }
 
-impl FrontendParser {
+impl Frontend for FrontendParser {
     fn feed(&mut self, mut data: &[u8], round_trips: &AtomicU64) {
         while !data.is_empty() {
             if self.remaining > 0 {
@@ -143,6 +185,49 @@ impl FrontendParser {
                 let code = be(&self.header[4..8]) as u32;
                 self.started = !PRE_STARTUP_CODES.contains(&code);
             }
+            self.header.clear();
+        }
+    }
+}
+
+/// MySQL commands the server does not answer: `COM_QUIT`, `COM_STMT_SEND_LONG_DATA`,
+/// `COM_STMT_CLOSE`.
+const UNANSWERED_COMMANDS: [u8; 3] = [0x01, 0x18, 0x19];
+
+/// Finds packet boundaries in what a MySQL client sends: 3 bytes of length (little-endian), a
+/// sequence number, the payload. A command starts a new exchange, so its packet has sequence
+/// number 0 (the handshake response and continuations of long packets do not).
+#[derive(Default)]
+struct MysqlCommands {
+    header: Vec<u8>,
+    /// Payload bytes of the current packet still to skip.
+    remaining: usize,
+    /// Whether the next payload byte is the command byte of a packet numbered 0.
+    command_next: bool,
+}
+
+impl Frontend for MysqlCommands {
+    fn feed(&mut self, mut data: &[u8], round_trips: &AtomicU64) {
+        while !data.is_empty() {
+            if self.remaining > 0 {
+                if std::mem::take(&mut self.command_next) && !UNANSWERED_COMMANDS.contains(&data[0])
+                {
+                    round_trips.fetch_add(1, Ordering::Relaxed);
+                }
+                let n = self.remaining.min(data.len());
+                self.remaining -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (4 - self.header.len()).min(data.len());
+            self.header.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.header.len() < 4 {
+                continue;
+            }
+            let h = &self.header;
+            self.remaining = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+            self.command_next = h[3] == 0 && self.remaining > 0;
             self.header.clear();
         }
     }
@@ -177,6 +262,31 @@ mod tests {
                 parser.feed(piece, &counter);
             }
             assert_eq!(counter.load(Ordering::Relaxed), 2, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn mysql_commands_are_counted_but_not_the_handshake_or_unanswered_ones() {
+        let mut stream = Vec::new();
+        let mut packet = |seq: u8, payload: &[u8]| {
+            let len = payload.len() as u32;
+            stream.extend_from_slice(&len.to_le_bytes()[..3]);
+            stream.push(seq);
+            stream.extend_from_slice(payload);
+        };
+        packet(1, b"\x8d\xa6\x0f\0handshake response");
+        packet(0, b"\x03SELECT 1"); // COM_QUERY
+        packet(0, b"\x16SELECT ?"); // COM_STMT_PREPARE
+        packet(0, b"\x17\x01\0\0\0"); // COM_STMT_EXECUTE
+        packet(0, b"\x19\x01\0\0\0"); // COM_STMT_CLOSE: no answer
+        packet(0, b"\x01"); // COM_QUIT: no answer
+        for chunk in [1, 2, 5, stream.len()] {
+            let counter = AtomicU64::new(0);
+            let mut parser = MysqlCommands::default();
+            for piece in stream.chunks(chunk) {
+                parser.feed(piece, &counter);
+            }
+            assert_eq!(counter.load(Ordering::Relaxed), 3, "chunks of {chunk}");
         }
     }
 }
