@@ -7,6 +7,7 @@
 
 mod actual;
 mod coordinator;
+pub mod explore;
 mod outcome;
 mod redaction;
 mod seed;
