@@ -243,33 +243,63 @@ pub(crate) fn payload(rng: &mut Rng) -> Value {
     }
 }
 
-/// Smaller stand-ins for `value`, simplest first, for shrinking.
+/// Smaller stand-ins for `value`, simplest first, for shrinking: nothing, then half of a
+/// container, then one member fewer, then one member simpler (recursively, so a single odd
+/// number deep inside a payload can be left alone on its own). Members are tried one by one only
+/// in small containers, so a payload of hundreds of keys costs a few halvings, not hundreds of
+/// replays.
 pub(crate) fn simpler_values(value: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    if *value != json!({}) {
-        out.push(json!({}));
-    }
+    const ONE_BY_ONE: usize = 16;
+    let mut out = vec![json!({})];
     match value {
         Value::Object(map) => {
-            for key in map.keys() {
-                let mut fewer = map.clone();
-                fewer.remove(key);
-                out.push(Value::Object(fewer));
+            let entries: Vec<(&String, &Value)> = map.iter().collect();
+            if entries.len() >= 2 {
+                let (front, back) = entries.split_at(entries.len() / 2);
+                for half in [front, back] {
+                    let kept: Map<String, Value> = half
+                        .iter()
+                        .map(|(k, v)| ((*k).clone(), (*v).clone()))
+                        .collect();
+                    out.push(Value::Object(kept));
+                }
             }
-            for (key, inner) in map {
-                for simpler in simpler_values(inner).into_iter().take(2) {
-                    let mut changed = map.clone();
-                    changed.insert(key.clone(), simpler);
-                    out.push(Value::Object(changed));
+            if entries.len() <= ONE_BY_ONE {
+                out.extend(map.values().cloned());
+                for key in map.keys() {
+                    let mut fewer = map.clone();
+                    fewer.remove(key);
+                    out.push(Value::Object(fewer));
+                }
+                for (key, inner) in map {
+                    for simpler in simpler_values(inner) {
+                        let mut changed = map.clone();
+                        changed.insert(key.clone(), simpler);
+                        out.push(Value::Object(changed));
+                    }
                 }
             }
         }
         Value::Array(items) => {
-            out.extend(items.iter().cloned());
-            for i in 0..items.len() {
-                let mut fewer = items.clone();
-                fewer.remove(i);
-                out.push(Value::Array(fewer));
+            if items.len() >= 2 {
+                let (front, back) = items.split_at(items.len() / 2);
+                out.push(Value::Array(front.to_vec()));
+                out.push(Value::Array(back.to_vec()));
+            }
+            if items.len() <= ONE_BY_ONE {
+                out.extend(items.iter().cloned());
+                for i in 0..items.len() {
+                    let mut fewer = items.clone();
+                    fewer.remove(i);
+                    out.push(Value::Array(fewer));
+                }
+                for (i, inner) in items.iter().enumerate() {
+                    for simpler in simpler_values(inner) {
+                        let mut changed = items.clone();
+                        changed[i] = simpler;
+                        out.push(Value::Array(changed));
+                    }
+                }
             }
         }
         Value::String(s) if s.chars().count() > 1 => {
@@ -279,6 +309,7 @@ pub(crate) fn simpler_values(value: &Value) -> Vec<Value> {
         _ => {}
     }
     out.retain(|v| v != value);
+    out.dedup();
     out
 }
 

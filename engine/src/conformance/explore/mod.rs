@@ -86,7 +86,7 @@ impl Default for ExploreOptions {
             first_case: 0,
             max_steps: 40,
             capabilities: BTreeSet::new(),
-            shrink_budget: 2_000,
+            shrink_budget: 1_000,
         }
     }
 }
