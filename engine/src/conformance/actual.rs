@@ -147,6 +147,19 @@ pub(crate) fn check(
         expected: describe_expect(expect),
         actual: describe_result(result),
     };
+    // store-contract C18: whatever a scenario expects of the entries, their sequence numbers
+    // increase in listing order (gaps allowed).
+    if let Ok(Actual::Audit(entries)) = result {
+        if let Some(pair) = entries.windows(2).find(|w| w[0].sequence >= w[1].sequence) {
+            return Err(Mismatch {
+                expected: "audit entries whose sequence numbers increase in listing order (store-contract C18)".to_owned(),
+                actual: format!(
+                    "sequence {} listed before sequence {}",
+                    pair[0].sequence, pair[1].sequence
+                ),
+            });
+        }
+    }
     let ok = match (expect, result) {
         (Expect::Error(kind), Err(e)) => e.kind().as_str() == kind,
         (Expect::Error(_), Ok(_)) | (_, Err(_)) => false,
