@@ -35,7 +35,9 @@ pub(crate) enum Observation {
         next: Option<Option<Result<Vec<Record>, ErrorKind>>>,
     },
     Records(Vec<Record>),
-    Audit(Vec<AuditEntry>),
+    /// The entries, and whether their sequence numbers increase in listing order (C18; the
+    /// numbers themselves are the store's to choose).
+    Audit(Vec<AuditEntry>, bool),
     Events(Vec<OutboxMessage>),
     Acknowledged(usize),
     Migration(MigrationReport),
@@ -71,7 +73,7 @@ impl Observation {
                 format!("{}{next}", keys(records))
             }
             Observation::Records(records) => keys(records),
-            Observation::Audit(entries) => {
+            Observation::Audit(entries, increasing) => {
                 let items: Vec<String> = entries
                     .iter()
                     .map(|e| {
@@ -86,7 +88,12 @@ impl Observation {
                         format!("{} by {actor} on {target}", e.action)
                     })
                     .collect();
-                format!("[{}]", items.join(", "))
+                let order = if *increasing {
+                    ""
+                } else {
+                    ", sequence numbers out of order"
+                };
+                format!("[{}]{order}", items.join(", "))
             }
             Observation::Events(events) => {
                 let items: Vec<String> = events
@@ -215,7 +222,8 @@ impl<'s, T: UserEngineStore> Side<'s, T> {
                 _ => Observation::Records(records),
             },
             Actual::Audit(entries) => {
-                Observation::Audit(entries.into_iter().map(|a| a.entry).collect())
+                let increasing = entries.windows(2).all(|w| w[0].sequence < w[1].sequence);
+                Observation::Audit(entries.into_iter().map(|a| a.entry).collect(), increasing)
             }
             Actual::Events(events) => {
                 Observation::Events(events.into_iter().map(|e| e.message).collect())

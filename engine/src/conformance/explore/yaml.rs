@@ -255,7 +255,7 @@ pub(crate) fn expectation(op: &Operation, answer: &Observation, full: bool) -> O
             _ => record(r),
         },
         Observation::Page { records, .. } | Observation::Records(records) => record_list(records),
-        Observation::Audit(entries) => {
+        Observation::Audit(entries, _) => {
             let items: Vec<String> = entries
                 .iter()
                 .map(|e| match &e.target {
