@@ -20,6 +20,9 @@ pub(crate) enum Fault {
     OwnerLostOnSecondSave,
     /// Deleted records still counted in diagnostics, as a store counting tombstone rows (C28).
     TombstonesCounted,
+    /// An acknowledgement naming an unknown id fails, but only after acknowledging the known
+    /// ones (C21: all or nothing).
+    PartialAcknowledgement,
 }
 
 /// The reference with `fault`.
@@ -140,7 +143,20 @@ impl UserEngineStore for Broken {
     }
 
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
-        self.inner.acknowledge(ids)
+        if self.fault != Fault::PartialAcknowledgement {
+            return self.inner.acknowledge(ids);
+        }
+        // Still refuses work before migration, like the reference: only all-or-nothing breaks.
+        self.inner.acknowledge(&[])?;
+        let mut newly = 0;
+        let mut unknown = None;
+        for id in ids {
+            match self.inner.acknowledge(std::slice::from_ref(id)) {
+                Ok(n) => newly += n,
+                Err(e) => unknown = Some(e),
+            }
+        }
+        unknown.map_or(Ok(newly), Err)
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {

@@ -10,7 +10,9 @@ use super::broken::{Broken, Fault};
 use super::corpus::{self, Rng};
 use super::history::History;
 use super::oracle::{Observation, Replay, lockstep, replay, tally};
-use super::{ExploreOptions, case_history, explore, run_case, yaml};
+use super::{
+    ExploreOptions, Progress, case_history, explore, explore_with_progress, run_case, yaml,
+};
 use crate::InMemoryUserEngineStore;
 use crate::conformance::{RunOptions, SnapshotCheck, run_scenario};
 
@@ -214,4 +216,34 @@ fn tombstones_counted_in_diagnostics_are_caught_and_written_up() {
 fn a_store_without_commit_time_conflicts_is_explored_one_transaction_at_a_time() {
     let (caught, _) = catch(Fault::OwnerLostOnSecondSave, 4, &[]);
     assert!(caught <= 300);
+}
+
+#[test]
+fn a_failure_the_spec_cannot_write_is_reported_with_its_history() {
+    let factory = || Broken::new(Fault::PartialAcknowledgement);
+    let mut options = reference_options(1);
+    options.cases = 500;
+    let mut events = Vec::new();
+    let report = explore_with_progress(&factory, &options, &mut |p| match p {
+        Progress::Diverged { keyword, .. } => events.push(format!("diverged at {keyword}")),
+        Progress::Shrinking { .. } => events.push("shrinking".to_owned()),
+        _ => {}
+    });
+    let failure = report
+        .failure
+        .clone()
+        .expect("a partial acknowledgement is caught");
+    assert!(events[0].starts_with("diverged at "), "{events:?}");
+    assert!(events.iter().any(|e| e == "shrinking"), "{events:?}");
+    // Only an acknowledgement naming an id no store issued shows it, and no scenario can.
+    assert_eq!(failure.scenario_yaml, None, "{failure}");
+    assert!(!failure.reproduces());
+    let why = failure.not_written.as_deref().unwrap_or_default();
+    assert!(why.contains("cannot write"), "{why}");
+    assert!(
+        failure.history.contains("an unknown id"),
+        "{}",
+        failure.history
+    );
+    println!("{report}");
 }

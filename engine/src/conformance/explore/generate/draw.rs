@@ -205,14 +205,16 @@ impl Generator<'_> {
             })
         };
         match self.rng.below(100) {
-            0..=34 => operation(Vec::new(), Some(self.rng.between(0, 3)), false),
-            35..=69 if !pending.is_empty() => {
+            0..=29 => operation(Vec::new(), Some(self.rng.between(0, 3)), false),
+            30..=59 if !pending.is_empty() => {
                 let count = self.rng.between(1, 3);
                 operation(self.rng.choose(&pending, count), None, false)
             }
-            35..=84 => operation(Vec::new(), None, true),
-            85..=92 => Action::AcknowledgeUnknown {
-                first: self.rng.between(0, 2),
+            30..=71 => operation(Vec::new(), None, true),
+            // Mostly with known ids beside the unknown one: all or nothing (C21) is only
+            // visible when there is something to acknowledge wrongly.
+            72..=87 => Action::AcknowledgeUnknown {
+                first: self.rng.between(0, 3).max(usize::from(!pending.is_empty())),
             },
             _ => Action::AcknowledgeRepeated {
                 first: self.rng.between(1, 3),
