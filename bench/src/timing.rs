@@ -114,7 +114,7 @@ fn compare_repeated(plan: &Plan, a: &mut Step<'_>, b: &mut Step<'_>) -> Result<C
         let mut turn = round;
         while done < iterations {
             let n = chunk.min(iterations - done);
-            if turn % 2 == 0 {
+            if turn.is_multiple_of(2) {
                 total_a += sample(a, counter_a, n)?;
                 total_b += sample(b, counter_b, n)?;
             } else {
@@ -150,7 +150,7 @@ fn compare_fresh(
     once(setup_a, run_a)?;
     once(setup_b, run_b)?;
     for round in 0..plan.fresh_rounds {
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             times_a.push(once(setup_a, run_a)?);
             times_b.push(once(setup_b, run_b)?);
         } else {

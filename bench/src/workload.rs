@@ -88,7 +88,7 @@ pub fn payload(n: u64) -> Value {
         "display_name": format!("Bench User {n}"),
         "email": format!("user{n}@example.com"),
         "locale": "en-GB",
-        "marketing": n % 2 == 0,
+        "marketing": n.is_multiple_of(2),
         "n": n,
     })
 }

@@ -15,10 +15,16 @@ use std::{env, fs};
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("this crate lives in conformance-spec/embedded/")
-        .to_path_buf();
+    // The spec package's folder, announced by its build script (`links`); in the repository that
+    // is the parent folder, and from the registry the unpacked `user-engine-conformance-spec`.
+    let root = env::var_os("DEP_USER_ENGINE_CONFORMANCE_SPEC_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            manifest_dir
+                .parent()
+                .expect("a parent folder")
+                .to_path_buf()
+        });
     println!("cargo:rerun-if-changed=build.rs");
     let mut out = String::new();
     for (constant, dir, extension) in [

@@ -2,7 +2,7 @@
 //! store contract's clause anchors, and the identifier alphabet.
 
 /// The store contract that every scenario's `clause` points into (`store-contract#ANCHOR`).
-pub const STORE_CONTRACT: &str = include_str!("../../docs/store-contract.md");
+pub const STORE_CONTRACT: &str = include_str!("../contract/store-contract.md");
 
 /// The prefix of every `clause` value.
 pub const CLAUSE_PREFIX: &str = "store-contract#";

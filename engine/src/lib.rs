@@ -39,6 +39,8 @@ pub mod migration;
 mod payload;
 mod readiness;
 mod record;
+#[cfg(test)]
+mod rust_version;
 mod store;
 pub mod testing;
 

@@ -137,6 +137,14 @@ mod tests {
     #[test]
     fn sql_folders_match_the_manifest() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        if !root.is_dir() {
+            // Packaged alone: the SQL lives in the repository and in each adapter's package.
+            eprintln!(
+                "note: {} is absent (packaged alone), so the SQL folders are not checked",
+                root.display()
+            );
+            return;
+        }
         let mut backends: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
             .map(|entry| entry.expect("directory entry").path())

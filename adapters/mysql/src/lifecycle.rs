@@ -19,11 +19,11 @@ pub(crate) const MIGRATION_SOURCE: MigrationSource = MigrationSource::Sql {
     files: &[
         (
             "0001_user_engine_store",
-            include_str!("../../../migrations/mysql/0001_user_engine_store.sql"),
+            include_str!("../migrations/0001_user_engine_store.sql"),
         ),
         (
             "0002_versions_survive_delete",
-            include_str!("../../../migrations/mysql/0002_versions_survive_delete.sql"),
+            include_str!("../migrations/0002_versions_survive_delete.sql"),
         ),
     ],
 };

@@ -3,4 +3,5 @@
 mod flow;
 mod load;
 mod model;
+mod packaged_copies;
 mod validate;

@@ -11,6 +11,7 @@
 
 mod connecting;
 mod locking;
+mod packaged_copies;
 mod payloads;
 mod redaction;
 mod schema;

@@ -16,8 +16,8 @@ use crate::support::{database, key, raw_batch, raw_rows, save, write};
 
 fn sql(version: usize) -> &'static str {
     [
-        include_str!("../../../../migrations/mysql/0001_user_engine_store.sql"),
-        include_str!("../../../../migrations/mysql/0002_versions_survive_delete.sql"),
+        include_str!("../../migrations/0001_user_engine_store.sql"),
+        include_str!("../../migrations/0002_versions_survive_delete.sql"),
     ][version - 1]
 }
 

@@ -20,6 +20,7 @@ mod faults;
 mod hooks;
 mod in_doubt;
 mod outbox;
+mod packaged_copies;
 mod redaction;
 mod schema;
 mod store;

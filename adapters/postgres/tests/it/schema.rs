@@ -28,7 +28,7 @@ fn recorded_versions(db: &IsolatedSchema) -> Vec<(i32, String)> {
 /// The checksum of a shipped migration file, read from disk (not from the adapter's copy).
 fn shipped_checksum_of(file: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../migrations/postgres")
+        .join("migrations")
         .join(file);
     checksum(&std::fs::read_to_string(path).unwrap())
 }

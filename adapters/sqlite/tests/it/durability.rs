@@ -329,7 +329,7 @@ fn the_recorded_checksum_is_that_of_the_shipped_file() {
     let store = SqliteUserEngineStore::open(&path).unwrap();
     store.migrate().unwrap();
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../migrations/sqlite/0001_user_engine_store.sql");
+        .join("migrations/0001_user_engine_store.sql");
     let text = std::fs::read_to_string(file).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     let (name, recorded): (String, String) = raw

@@ -4,6 +4,7 @@
 mod behaviour;
 mod durability;
 mod hooks;
+mod packaged_copies;
 mod store;
 
 // Each test gets a fresh, unmigrated store in its own temporary file, removed afterwards. The

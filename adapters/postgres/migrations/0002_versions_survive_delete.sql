@@ -1,0 +1,15 @@
+-- user-engine store, schema version 2, PostgreSQL: a key's versions never repeat.
+--
+-- Applied verbatim by user-engine-postgres inside its own transaction (no BEGIN/COMMIT here),
+-- after 0001. Append-only, like every migration.
+--
+-- Until now a delete removed the row, so a record written again after its delete started over at
+-- version 1, and a guard `expect version 1` taken on the old record was satisfied by the new one
+-- (a lost update through delete and re-create). From this version on a delete keeps the row as a
+-- tombstone: `deleted` is set, the owner and the payload are cleared (no value of a deleted
+-- record is kept), and `version` stays the key's last version, so the next write of the key
+-- continues from it (store-contract C2). Every read filters `NOT deleted`.
+--
+-- Keys deleted before this migration left no row; their last versions are not known, and such a
+-- key written again starts at 1 once more. Nothing else changes for existing rows.
+ALTER TABLE user_engine_records ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false;
