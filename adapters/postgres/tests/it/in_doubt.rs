@@ -128,7 +128,12 @@ fn killer(url: &str, application_name: &str, stop: &AtomicBool) -> u64 {
     while !stop.load(Ordering::Relaxed) {
         round += 1;
         // Every sort of round often, the ones aimed at a commit mostly.
-        let kill = &kills[if round.is_multiple_of(5) { 0 } else { 1 + round % 2 }];
+        let which = if round.is_multiple_of(5) {
+            0
+        } else {
+            1 + round % 2
+        };
+        let kill = &kills[which];
         let n: i64 = client.query_one(kill, &[&application_name]).unwrap().get(0);
         killed += u64::try_from(n).unwrap();
         let pause = if n > 0 { 4 + round % 9 * 3 } else { 1 };
