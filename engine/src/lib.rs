@@ -84,9 +84,48 @@ pub mod __private {
         pub capabilities: &'static [&'static str],
     }
 
+    /// What a factory may return: a store, or `Result<store, E: Display>` so a store that
+    /// cannot be made (a server that is down) is one clear failure per test.
+    #[diagnostic::on_unimplemented(
+        message = "a conformance factory must return a store or `Result<store, E: Display>`, not `{Self}`",
+        label = "this factory returns `{Self}`",
+        note = "a store implements `user_engine::UserEngineStore`"
+    )]
+    pub trait FactoryOutput {
+        /// The store the factory makes.
+        type Store: UserEngineStore;
+        /// The store, or why it could not be made.
+        fn into_store(self) -> Result<Self::Store, String>;
+    }
+
+    impl<S: UserEngineStore> FactoryOutput for S {
+        type Store = S;
+        fn into_store(self) -> Result<S, String> {
+            Ok(self)
+        }
+    }
+
+    impl<S: UserEngineStore, E: std::fmt::Display> FactoryOutput for Result<S, E> {
+        type Store = S;
+        fn into_store(self) -> Result<S, String> {
+            self.map_err(|e| e.to_string())
+        }
+    }
+
+    /// The store a factory made, or one clear failure naming the scenario when it could not.
+    #[track_caller]
+    fn made<O: FactoryOutput>(id: &str, output: O) -> O::Store {
+        match output.into_store() {
+            Ok(store) => store,
+            Err(error) => panic!(
+                "conformance scenario `{id}` did not run: the factory could not make a store: {error}"
+            ),
+        }
+    }
+
     /// Runs a generated test's scenario; panics with the located failure message.
     #[track_caller]
-    pub fn run_generated<S: UserEngineStore, F: Fn() -> S>(case: &GeneratedCase, factory: &F) {
+    pub fn run_generated<O: FactoryOutput, F: Fn() -> O>(case: &GeneratedCase, factory: &F) {
         let display = PathBuf::from(case.spec_root)
             .join(case.file)
             .display()
@@ -100,21 +139,94 @@ pub mod __private {
                 ),
             };
         // A generated test always runs: if the macro marked it #[ignore], the user asked for it
-        // with `--ignored`, so the scenario's requirements count as declared.
+        // with `--ignored`, so the scenario's requirements count as declared, and capabilities
+        // it excludes count as absent (it then checks the store as one without them).
         let mut options = RunOptions::with_capabilities(case.capabilities.iter().copied());
         options
             .capabilities
             .extend(scenario.requires.iter().cloned());
+        let excluded: Vec<&str> = scenario
+            .excludes
+            .iter()
+            .filter(|c| options.capabilities.contains(*c))
+            .map(String::as_str)
+            .collect();
+        let note = if excluded.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "note: run with --ignored, this scenario checked the store as one without \
+                 capability `{}`, which this adapter declares; a store that has it is expected \
+                 to fail here, and passing would mean the declaration is wrong\n",
+                excluded.join("`, `")
+            )
+        };
+        options
+            .capabilities
+            .retain(|c| !scenario.excludes.contains(c));
         let snapshots = SnapshotCheck::Insta {
             root: PathBuf::from(case.spec_root),
         };
-        let outcome = run_scenario(&scenario, factory, &options, &snapshots);
+        // The first store is made here, so a factory that fails (a server that is down) is one
+        // clear message naming the scenario, before the runner starts.
+        let first = std::cell::Cell::new(Some(made(case.id, factory())));
+        let stores = || first.take().unwrap_or_else(|| made(case.id, factory()));
+        let outcome = run_scenario(&scenario, &stores, &options, &snapshots);
         match outcome.status {
             Status::Passed => {}
-            Status::Failed(failure) => panic!("{failure}"),
+            Status::Failed(failure) => panic!("{note}{failure}"),
             Status::Skipped { reason } => {
-                unreachable!("generated tests are never skipped by the runner: {reason}")
+                // Only a scenario that both requires and excludes one capability gets here.
+                panic!("conformance scenario `{}` cannot run: {reason}", case.id)
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{GeneratedCase, run_generated};
+        use crate::InMemoryUserEngineStore;
+
+        const SOURCE: &str = "id: records/made\nsummary: s\nclause: store-contract#tx-rollback\nsteps:\n  - migrate: {}\n";
+
+        fn case() -> GeneratedCase {
+            GeneratedCase {
+                spec_root: "/spec",
+                file: "scenarios/records/made.yaml",
+                source: SOURCE,
+                id: "records/made",
+                capabilities: &[],
+            }
+        }
+
+        fn message(run: impl FnOnce() + std::panic::UnwindSafe) -> String {
+            let payload = std::panic::catch_unwind(run).expect_err("the run fails");
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default()
+        }
+
+        #[test]
+        fn a_factory_may_return_a_store_or_an_ok_result() {
+            run_generated(&case(), &InMemoryUserEngineStore::new);
+            run_generated(&case(), &|| {
+                Ok::<_, std::io::Error>(InMemoryUserEngineStore::new())
+            });
+        }
+
+        #[test]
+        fn a_factory_that_fails_is_one_clear_message_naming_the_scenario() {
+            let text = message(|| {
+                run_generated(&case(), &|| {
+                    Err::<InMemoryUserEngineStore, _>("connection refused (127.0.0.1:5432)")
+                })
+            });
+            assert_eq!(
+                text,
+                "conformance scenario `records/made` did not run: the factory could not make a \
+                 store: connection refused (127.0.0.1:5432)"
+            );
         }
     }
 }

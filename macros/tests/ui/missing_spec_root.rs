@@ -1,7 +1,7 @@
-// A spec root that does not exist.
+// A spec root that does not exist (absolute, so the message is the same wherever the target is).
 user_engine::conformance_suite! {
     factory: user_engine::InMemoryUserEngineStore::new,
-    spec: "specs/nowhere",
+    spec: "/nonexistent/user-engine/specs/nowhere",
 }
 
 fn main() {}
