@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::Location;
+use crate::lines::LineIndex;
 
 /// One problem in a spec file, located at the key or value that causes it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -103,19 +104,26 @@ impl SpecErrors {
     /// ```
     pub fn render_pretty(&self, sources: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
+        // One line index per file, built on its first error, not a walk per error.
+        let mut indexes: BTreeMap<&str, LineIndex> = BTreeMap::new();
         for error in &self.0 {
             out.push_str(&error.to_string());
             out.push('\n');
-            let line = sources
-                .get(&error.location.file)
-                .and_then(|text| text.lines().nth(error.location.line.saturating_sub(1)));
-            if let Some(line) = line {
+            let line = sources.get(&error.location.file).and_then(|text| {
+                let index = indexes
+                    .entry(error.location.file.as_str())
+                    .or_insert_with(|| LineIndex::new(text));
+                let line = index.line(text, error.location.line)?;
+                let line_start = index.byte_of(text, error.location.line, 1)?;
+                let at = index.byte_of(text, error.location.line, error.location.column)?;
+                Some(excerpt(line, at - line_start))
+            });
+            if let Some((line, before)) = line {
                 let number = error.location.line.to_string();
                 let gutter = " ".repeat(number.len());
                 // Keep tabs as tabs so the caret lines up under them.
-                let pad: String = line
+                let pad: String = before
                     .chars()
-                    .take(error.location.column.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 out.push_str(&format!(
@@ -125,6 +133,31 @@ impl SpecErrors {
         }
         out
     }
+}
+
+/// At most this many characters of a source line either side of an error's column.
+const EXCERPT_CHARS: usize = 100;
+
+/// The part of `line` shown under an error at byte `at`: the whole line when it is short, else
+/// a window around the column marked with `…`. Returns the excerpt and the part before the caret.
+fn excerpt(line: &str, at: usize) -> (String, String) {
+    let at = (0..=at.min(line.len()))
+        .rev()
+        .find(|i| line.is_char_boundary(*i))
+        .unwrap_or(0);
+    let (head, tail) = line.split_at(at);
+    let head_chars = head.chars().rev().take(EXCERPT_CHARS + 1).count();
+    let before: String = if head_chars > EXCERPT_CHARS {
+        let kept: Vec<char> = head.chars().rev().take(EXCERPT_CHARS).collect();
+        std::iter::once('…').chain(kept.into_iter().rev()).collect()
+    } else {
+        head.to_owned()
+    };
+    let mut after: String = tail.chars().take(EXCERPT_CHARS).collect();
+    if after.len() < tail.len() {
+        after.push('…');
+    }
+    (format!("{before}{after}"), before)
 }
 
 impl IntoIterator for SpecErrors {

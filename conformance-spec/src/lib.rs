@@ -55,6 +55,8 @@ mod check;
 mod error;
 mod expect;
 mod flow;
+mod limits;
+mod lines;
 mod load;
 mod model;
 mod operations;
@@ -65,6 +67,7 @@ mod validate;
 mod vocabulary;
 
 pub use error::{SpecError, SpecErrors};
+pub use limits::{MAX_CONCURRENT_TIMES, MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_STEPS};
 pub use load::{
     SPEC_ROOT, load_dir, load_dir_as, load_texts, parse_scenario, read_scenario_sources,
 };

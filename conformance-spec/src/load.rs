@@ -2,9 +2,12 @@
 //! such as the copy `user-engine-conformance-spec-embedded` compiles in), checks every file, and
 //! assembles a [`Spec`] or every error of every file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::limits::MAX_FILE_BYTES;
 
 use crate::source::SourceFile;
 use crate::validate::check_file;
@@ -85,12 +88,9 @@ pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
         if !relative.ends_with(".yaml") {
             continue;
         }
-        match fs::read_to_string(&path) {
+        match read_spec_file(&path) {
             Ok(text) => texts.push((shown, relative, text)),
-            Err(error) => errors.push(SpecError::new(
-                at_start(&shown),
-                format!("cannot read the file: {error}"),
-            )),
+            Err(problem) => errors.push(SpecError::new(at_start(&shown), problem)),
         }
     }
     let mut snapshots = BTreeMap::new();
@@ -99,13 +99,13 @@ pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
             let Some(stem) = snapshot_stem(&relative) else {
                 continue;
             };
-            match fs::read_to_string(&path) {
+            match read_spec_file(&path) {
                 Ok(text) => {
                     snapshots.insert(stem.to_owned(), text);
                 }
-                Err(error) => errors.push(SpecError::new(
+                Err(problem) => errors.push(SpecError::new(
                     at_start(&shown_path(shown_as, &relative)),
-                    format!("cannot read the snapshot: {error}"),
+                    problem,
                 )),
             }
         }
@@ -128,7 +128,7 @@ pub fn read_scenario_sources(root: &Path) -> BTreeMap<String, String> {
     files_under(root, "scenarios", &mut Vec::new())
         .into_iter()
         .filter_map(|(relative, path)| {
-            let text = fs::read_to_string(path).ok()?;
+            let text = read_spec_file(&path).ok()?;
             Some((shown_path(&shown_as, &relative), text))
         })
         .collect()
@@ -228,10 +228,17 @@ fn assemble(
     })
 }
 
-/// Every file under `root/dir`, recursively, as (`dir/...` with `/`, path), sorted.
+/// Every file under `root/dir`, recursively, as (`dir/...` with `/`, path), sorted. Symlinks
+/// are followed, but each directory is entered once (by its canonical path), so a symlink back up
+/// the tree is reported instead of walked forever.
 fn files_under(root: &Path, dir: &str, errors: &mut Vec<SpecError>) -> Vec<(String, PathBuf)> {
     let mut found = Vec::new();
-    let mut pending = vec![(dir.to_owned(), root.join(dir))];
+    let mut visited = BTreeSet::new();
+    let start = root.join(dir);
+    if let Ok(canonical) = fs::canonicalize(&start) {
+        visited.insert(canonical);
+    }
+    let mut pending = vec![(dir.to_owned(), start)];
     while let Some((relative, path)) = pending.pop() {
         let entries = match fs::read_dir(&path) {
             Ok(entries) => entries,
@@ -249,15 +256,85 @@ fn files_under(root: &Path, dir: &str, errors: &mut Vec<SpecError>) -> Vec<(Stri
                 continue;
             }
             let child = format!("{relative}/{name}");
-            if entry.path().is_dir() {
-                pending.push((child, entry.path()));
+            let child_path = entry.path();
+            // `metadata` follows symlinks: a link to a directory is walked like one.
+            if fs::metadata(&child_path).is_ok_and(|m| m.is_dir()) {
+                match fs::canonicalize(&child_path) {
+                    Ok(canonical) if !visited.insert(canonical.clone()) => {
+                        errors.push(SpecError::new(
+                            at_start(&child_path.display().to_string()),
+                            format!(
+                                "the directory \"{}\" is reached twice (a symlink loop or a second link to it); each spec directory is read once",
+                                canonical.display()
+                            ),
+                        ));
+                    }
+                    _ => pending.push((child, child_path)),
+                }
             } else {
-                found.push((child, entry.path()));
+                found.push((child, child_path));
             }
         }
     }
     found.sort();
     found
+}
+
+/// Reads one spec file: only a regular file (or a symlink to one), at most [`MAX_FILE_BYTES`],
+/// in UTF-8. A FIFO, a device or a socket is refused before it is opened, so none can block or
+/// stream forever.
+fn read_spec_file(path: &Path) -> Result<String, String> {
+    let refuse =
+        |what: &str| format!("not a regular file ({what}); spec files must be regular files");
+    let metadata = fs::metadata(path).map_err(|error| format!("cannot read the file: {error}"))?;
+    if !metadata.is_file() {
+        return Err(refuse(file_kind(&metadata)));
+    }
+    let file = fs::File::open(path).map_err(|error| format!("cannot read the file: {error}"))?;
+    // It may have been swapped since: check what was opened, too.
+    let opened = file
+        .metadata()
+        .map_err(|error| format!("cannot read the file: {error}"))?;
+    if !opened.is_file() {
+        return Err(refuse(file_kind(&opened)));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read the file: {error}"))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is larger than {MAX_FILE_BYTES} bytes; a spec file may hold at most {MAX_FILE_BYTES} bytes (1 MiB)"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        format!(
+            "the file is not UTF-8 (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn file_kind(metadata: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = metadata.file_type();
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if metadata.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
 }
 
 /// `snapshots/NAME.snap` → `NAME`; pending `.snap.new` files and anything else → `None`.

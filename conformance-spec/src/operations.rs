@@ -4,6 +4,7 @@
 use serde_yaml::Value;
 
 use crate::check::{Checker, describe};
+use crate::limits::MAX_CONCURRENT_TIMES;
 use crate::spans::YamlPath;
 use crate::vocabulary::{CONCURRENT_OPERATIONS, STEP_KEYWORDS, one_of, suggestion};
 use crate::{FaultSpec, Operation};
@@ -296,6 +297,15 @@ impl Checker<'_, '_> {
                     p,
                     format!(
                         "\"times\" must be at least 2, found {n}; a single copy is an ordinary step"
+                    ),
+                );
+                return None;
+            }
+            if n > MAX_CONCURRENT_TIMES {
+                c.at_value(
+                    p,
+                    format!(
+                        "\"times\" is {n}; \"concurrently\" runs at most {MAX_CONCURRENT_TIMES} copies"
                     ),
                 );
                 return None;

@@ -23,10 +23,6 @@ impl SourceFile<'_> {
         }
     }
 
-    fn line(&self, line: usize) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)?)
-    }
-
     /// The id this file must declare (`area/name`), from its path.
     pub(crate) fn expected_id(&self) -> Option<&str> {
         self.relative
@@ -38,44 +34,60 @@ impl SourceFile<'_> {
     /// the node (the usual block style), else the node itself.
     pub(crate) fn item_start(&self, spans: &Spans, path: &YamlPath) -> Pos {
         let start = spans.value(path);
-        let Some(line) = self.line(start.line) else {
+        let (Some(line), Some(byte)) = (
+            spans.lines.line(self.text, start.line),
+            spans.lines.byte_of(self.text, start.line, start.column),
+        ) else {
             return start;
         };
-        let before: Vec<char> = line.chars().take(start.column - 1).collect();
-        let trimmed = before
-            .iter()
-            .rposition(|c| *c != ' ')
-            .filter(|&i| before[i] == '-');
-        match trimmed {
-            Some(dash) => Pos {
-                line: start.line,
-                column: dash + 1,
-            },
-            None => start,
+        let line_start = spans
+            .lines
+            .byte_of(self.text, start.line, 1)
+            .unwrap_or(byte);
+        // Only spaces may stand between the dash and the node; look back over them alone, so a
+        // long line costs nothing here.
+        let before = line.get(..byte - line_start).unwrap_or("");
+        let trimmed = before.trim_end_matches(' ');
+        if !trimmed.ends_with('-') {
+            return start;
+        }
+        let spaces = before.len() - trimmed.len();
+        Pos {
+            line: start.line,
+            column: start.column - spaces - 1,
         }
     }
 
     /// The item at `path` as written: its lines from `item_start` to its last content line,
     /// dedented so the first line starts at the `-`, with trailing blank and comment-only lines
-    /// dropped.
+    /// dropped. An item of a flow list (`[a, b]`) ends where it ends, not at the end of its line.
     pub(crate) fn item_text(&self, spans: &Spans, path: &YamlPath) -> String {
         let start = self.item_start(spans, path);
-        let last = spans
-            .node(path)
-            .map_or(start.line, |node| node.last_line.max(start.line));
+        let node = spans.node(path);
+        let last = node.map_or(start.line, |node| node.last_line.max(start.line));
+        let from = spans
+            .lines
+            .byte_of(self.text, start.line, start.column)
+            .unwrap_or(self.text.len());
+        let to = node
+            .and_then(|node| node.flow_end)
+            .map_or(usize::MAX, |end| spans.lines.byte_of_char(self.text, end));
         let indent = start.column - 1;
-        let mut lines: Vec<String> = (start.line..=last)
-            .filter_map(|n| self.line(n))
-            .enumerate()
-            .map(|(i, line)| {
-                if i == 0 {
-                    line.chars().skip(indent).collect()
-                } else {
-                    let spaces = line.chars().take(indent).take_while(|c| *c == ' ').count();
-                    line.chars().skip(spaces).collect()
-                }
-            })
-            .collect();
+        let mut lines: Vec<&str> = Vec::new();
+        for n in start.line..=last {
+            let Some(line) = spans.lines.line(self.text, n) else {
+                break;
+            };
+            let line_start = spans.lines.byte_of(self.text, n, 1).unwrap_or(0);
+            let cut_from = if n == start.line { from } else { line_start };
+            let cut_to = (line_start + line.len()).min(to.max(cut_from));
+            let mut text = self.text.get(cut_from..cut_to).unwrap_or("");
+            if n != start.line {
+                let spaces = text.bytes().take(indent).take_while(|b| *b == b' ').count();
+                text = &text[spaces..];
+            }
+            lines.push(text);
+        }
         while lines.len() > 1 && lines.last().is_some_and(|l| is_blank_or_comment(l)) {
             lines.pop();
         }

@@ -1,11 +1,17 @@
 //! YAML positions: walks saphyr-parser's events to map every node's path (`steps[3].save.tenant`)
-//! to where its key and its value start, so validation can point at the exact token.
+//! to where its key and its value start, so validation can point at the exact token. The walk
+//! holds at most [`MAX_NESTING_DEPTH`] open collections: deeper nesting is refused on the event
+//! that opens one too many, so no later stage ever sees a deep document.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::rc::Rc;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
+
+use crate::limits::MAX_NESTING_DEPTH;
+use crate::lines::LineIndex;
 
 /// A 1-based line and column (columns count characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,14 +33,15 @@ impl Pos {
 }
 
 /// One step of a path into a YAML document.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Segment {
-    Key(String),
+    /// Shared, so that the paths of a mapping's many children do not each copy a long key.
+    Key(Rc<str>),
     Index(usize),
 }
 
 /// The path of a node from the document root, e.g. `steps[3].save.tenant`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct YamlPath(Vec<Segment>);
 
 impl YamlPath {
@@ -44,7 +51,7 @@ impl YamlPath {
 
     pub(crate) fn key(&self, key: &str) -> Self {
         let mut next = self.clone();
-        next.0.push(Segment::Key(key.to_owned()));
+        next.0.push(Segment::Key(Rc::from(key)));
         next
     }
 
@@ -82,20 +89,28 @@ pub(crate) struct NodeSpan {
     pub(crate) start: Pos,
     /// The last line holding any of its content.
     pub(crate) last_line: usize,
+    /// Inside a flow collection (`[a, {b: c}]`), the character offset just past its end: a flow
+    /// item may share its line with its siblings.
+    pub(crate) flow_end: Option<usize>,
 }
 
 /// Every node's position in one document.
 #[derive(Debug, Default)]
 pub(crate) struct Spans {
-    nodes: BTreeMap<YamlPath, NodeSpan>,
+    /// Only ever looked up, never iterated, so its order cannot show; hashing keeps a large
+    /// document's walk from spending its time comparing paths.
+    nodes: HashMap<YamlPath, NodeSpan>,
+    /// The document's line index, to cut excerpts without walking the text.
+    pub(crate) lines: LineIndex,
     /// Keys that appear twice in one mapping: the second occurrence and the key text.
     pub(crate) duplicate_keys: Vec<(Pos, String)>,
 }
 
-/// A YAML syntax error.
+/// A YAML syntax error, or nesting deeper than [`MAX_NESTING_DEPTH`].
 #[derive(Debug)]
 pub(crate) struct SyntaxError {
     pub(crate) pos: Pos,
+    /// The whole message (`invalid yaml: ...`).
     pub(crate) message: String,
 }
 
@@ -103,7 +118,7 @@ impl From<ScanError> for SyntaxError {
     fn from(error: ScanError) -> Self {
         SyntaxError {
             pos: Pos::from_marker(error.marker()),
-            message: error.info().to_owned(),
+            message: format!("invalid yaml: {}", error.info()),
         }
     }
 }
@@ -112,14 +127,22 @@ impl Spans {
     /// Walks `source`; fails on the first syntax error.
     pub(crate) fn parse(source: &str) -> Result<Spans, SyntaxError> {
         let mut walk = Walk {
-            lines: source.lines().collect(),
-            spans: Spans::default(),
+            text: source,
+            spans: Spans {
+                lines: LineIndex::new(source),
+                ..Spans::default()
+            },
             stack: Vec::new(),
         };
         let mut parser = Parser::new_from_str(source);
         while let Some(next) = parser.next_event() {
             let (event, span) = next?;
-            walk.event(event, Pos::from_marker(&span.start), span.end.line());
+            walk.event(
+                event,
+                Pos::from_marker(&span.start),
+                span.start.index(),
+                span.end,
+            )?;
         }
         Ok(walk.spans)
     }
@@ -176,7 +199,7 @@ struct Frame {
 }
 
 struct Walk<'s> {
-    lines: Vec<&'s str>,
+    text: &'s str,
     spans: Spans,
     stack: Vec<Frame>,
 }
@@ -188,7 +211,14 @@ enum Slot {
 }
 
 impl Walk<'_> {
-    fn event(&mut self, event: Event<'_>, start: Pos, end_line: usize) {
+    fn event(
+        &mut self,
+        event: Event<'_>,
+        start: Pos,
+        start_index: usize,
+        end: Marker,
+    ) -> Result<(), SyntaxError> {
+        let end_line = end.line();
         match event {
             Event::Scalar(text, style, ..) => {
                 // A block scalar (`|`, `>`) ends where the next token starts, a line too far.
@@ -196,15 +226,23 @@ impl Walk<'_> {
                     ScalarStyle::Literal | ScalarStyle::Folded => end_line.saturating_sub(1),
                     _ => end_line,
                 };
-                self.leaf(text, start, end_line);
+                self.leaf(text, start, end_line, end.index());
             }
-            Event::Alias(_) => self.leaf(Cow::Borrowed("*alias"), start, end_line),
+            Event::Alias(_) => self.leaf(Cow::Borrowed("*alias"), start, end_line, end.index()),
             Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if self.stack.len() >= MAX_NESTING_DEPTH {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: format!(
+                            "nesting deeper than {MAX_NESTING_DEPTH} levels; a scenario file may nest lists and mappings at most {MAX_NESTING_DEPTH} deep"
+                        ),
+                    });
+                }
                 let mapping = matches!(event, Event::MappingStart(..));
                 let (path, is_key) = match self.slot() {
                     Slot::Key => (self.top_path().key("?"), true),
                     Slot::Value(path, key) => {
-                        self.record(&path, key, start, start.line);
+                        self.record(path.clone(), key, start, start.line, None);
                         (path, false)
                     }
                 };
@@ -219,22 +257,26 @@ impl Walk<'_> {
                 self.stack.push(Frame {
                     path,
                     container,
-                    flow: self.char_at(start).is_some_and(|c| c == '{' || c == '['),
+                    flow: self
+                        .char_at(start_index)
+                        .is_some_and(|c| c == '{' || c == '['),
                     is_key,
                     last_line: start.line,
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let Some(frame) = self.stack.pop() else {
-                    return;
+                    return Ok(());
                 };
                 let last_line = if frame.flow {
                     start.line.max(frame.last_line)
                 } else {
                     frame.last_line
                 };
+                let flow_end = self.in_flow().then_some(end.index());
                 if let Some(node) = self.spans.nodes.get_mut(&frame.path) {
                     node.last_line = last_line;
+                    node.flow_end = flow_end;
                 }
                 self.extend_top(last_line);
                 if frame.is_key {
@@ -245,14 +287,21 @@ impl Walk<'_> {
             }
             _ => {}
         }
+        Ok(())
     }
 
-    fn leaf(&mut self, text: Cow<'_, str>, start: Pos, end_line: usize) {
+    /// Whether the innermost open collection is a flow one.
+    fn in_flow(&self) -> bool {
+        self.stack.last().is_some_and(|frame| frame.flow)
+    }
+
+    fn leaf(&mut self, text: Cow<'_, str>, start: Pos, end_line: usize, end_index: usize) {
         let end_line = end_line.max(start.line);
         match self.slot() {
             Slot::Key => self.set_key(text.into_owned(), start),
             Slot::Value(path, key) => {
-                self.record(&path, key, start, end_line);
+                let flow_end = self.in_flow().then_some(end_index);
+                self.record(path, key, start, end_line, flow_end);
                 self.advance();
             }
         }
@@ -308,21 +357,29 @@ impl Walk<'_> {
         }
     }
 
-    fn record(&mut self, path: &YamlPath, key: Option<Pos>, start: Pos, last_line: usize) {
+    fn record(
+        &mut self,
+        path: YamlPath,
+        key: Option<Pos>,
+        start: Pos,
+        last_line: usize,
+        flow_end: Option<usize>,
+    ) {
         self.spans.nodes.insert(
-            path.clone(),
+            path,
             NodeSpan {
                 key,
                 start,
                 last_line,
+                flow_end,
             },
         );
     }
 
-    fn char_at(&self, pos: Pos) -> Option<char> {
-        self.lines
-            .get(pos.line - 1)
-            .and_then(|line| line.chars().nth(pos.column - 1))
+    /// The character at parser offset `index` (the parser counts characters, not bytes).
+    fn char_at(&self, index: usize) -> Option<char> {
+        let byte = self.spans.lines.byte_of_char(self.text, index);
+        self.text.get(byte..)?.chars().next()
     }
 }
 

@@ -5,6 +5,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::check::{Checker, describe};
 use crate::flow::{Capabilities, Flow};
+use crate::limits::MAX_STEPS;
 use crate::spans::YamlPath;
 use crate::vocabulary::{STEP_KEYS, STEP_KEYWORDS, one_of, suggestion};
 use crate::{Expect, Step};
@@ -38,6 +39,16 @@ impl Checker<'_, '_> {
                 return None;
             }
         };
+        if items.len() > MAX_STEPS {
+            self.at_value(
+                &path.index(MAX_STEPS),
+                format!(
+                    "\"steps\" holds {} steps; a scenario may hold at most {MAX_STEPS}",
+                    items.len()
+                ),
+            );
+            return None;
+        }
         let mut flow = Flow::new(capabilities);
         let read: Vec<Option<Step>> = items
             .iter()

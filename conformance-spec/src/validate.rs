@@ -8,6 +8,7 @@ use serde_yaml::Value;
 
 use crate::check::{Checker, describe};
 use crate::flow::Capabilities;
+use crate::limits::MAX_FILE_BYTES;
 use crate::source::SourceFile;
 use crate::spans::{Pos, Spans, YamlPath};
 use crate::vocabulary::{
@@ -28,9 +29,16 @@ pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
         declared_id: None,
         result: Err(vec![SpecError::new(file.location(pos), message)]),
     };
+    if file.text.len() > MAX_FILE_BYTES {
+        let message = format!(
+            "the file is {} bytes; a scenario file may hold at most {MAX_FILE_BYTES} bytes (1 MiB)",
+            file.text.len()
+        );
+        return failed(Pos::START, message);
+    }
     let spans = match Spans::parse(file.text) {
         Ok(spans) => spans,
-        Err(error) => return failed(error.pos, format!("invalid yaml: {}", error.message)),
+        Err(error) => return failed(error.pos, error.message),
     };
     if !spans.duplicate_keys.is_empty() {
         let errors = spans
