@@ -45,7 +45,7 @@
 //!     "rollback.yaml:8:5: unknown step \"rolback\" (did you mean \"rollback\"?); expected one of: \
 //!      migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, \
 //!      save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, \
-//!      tamper_migration, await, deliver, delivered, inject_fault, reopen, concurrently \
+//!      tamper_migration, migrate_to, await, deliver, delivered, inject_fault, reopen, concurrently \
 //!      (scenario transactions/rollback_discards_records)"
 //! );
 //! ```

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::thread::{self, Scope};
 use std::time::Duration;
 
@@ -220,6 +220,10 @@ fn spawn<'a, 'scope, S: UserEngineStore>(
 type Copies = Vec<Result<Result<Actual, StoreError>, String>>;
 
 /// Runs `times` copies of `operation` at once, each on its own thread and session.
+///
+/// The copies start together through a [`StartGate`], not a `Barrier` of `times`: when a thread
+/// cannot be started (the system is out of threads), a barrier would hold the started ones
+/// forever; the gate sends them home and the step fails with the reason.
 fn concurrently<'a, 'scope, S: UserEngineStore>(
     scope: &'scope Scope<'scope, 'a>,
     store: &'a S,
@@ -228,29 +232,101 @@ fn concurrently<'a, 'scope, S: UserEngineStore>(
     times: usize,
     operation: &'a Operation,
 ) -> Copies {
-    let start = Arc::new(Barrier::new(times));
-    let handles: Vec<_> = (0..times)
-        .map(|_| {
-            let start = Arc::clone(&start);
-            scope.spawn(move || {
-                let mut session = Session::new(store, shared, scenario);
-                start.wait();
-                match catch_unwind(AssertUnwindSafe(|| session.perform(operation, None))) {
-                    Ok(Ok(result)) => Ok(result),
-                    Ok(Err(StepFailure::Broken(why))) => Err(why),
-                    Ok(Err(StepFailure::Mismatch(m))) => Err(m.actual),
-                    Err(panic) => Err(format!("the store panicked: {}", panic_text(&panic))),
-                }
-            })
-        })
-        .collect();
-    handles
+    let gate = Arc::new(StartGate::default());
+    let mut handles = Vec::with_capacity(times);
+    let mut not_started = None;
+    for copy in 0..times {
+        let gate = Arc::clone(&gate);
+        let started = thread::Builder::new().spawn_scoped(scope, move || {
+            let session = catch_unwind(AssertUnwindSafe(|| Session::new(store, shared, scenario)));
+            if !gate.arrive() {
+                return Err("not run: another copy could not be started".to_owned());
+            }
+            let mut session =
+                session.map_err(|panic| format!("the store panicked: {}", panic_text(&panic)))?;
+            match catch_unwind(AssertUnwindSafe(|| session.perform(operation, None))) {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(StepFailure::Broken(why))) => Err(why),
+                Ok(Err(StepFailure::Mismatch(m))) => Err(m.actual),
+                Err(panic) => Err(format!("the store panicked: {}", panic_text(&panic))),
+            }
+        });
+        match started {
+            Ok(handle) => handles.push(handle),
+            Err(error) => {
+                not_started = Some(format!(
+                    "cannot start a thread for copy {} of {times}: {error}",
+                    copy + 1
+                ));
+                break;
+            }
+        }
+    }
+    gate.decide(handles.len(), not_started.is_none());
+    let mut copies: Copies = handles
         .into_iter()
         .map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err("a copy's thread panicked".to_owned()))
         })
-        .collect()
+        .collect();
+    if let Some(why) = not_started {
+        let missing = times - copies.len();
+        copies.extend(std::iter::repeat_with(|| Err(why.clone())).take(missing));
+    }
+    copies
+}
+
+/// Where the copies of a `concurrently` step wait until all of them exist, or until the step is
+/// given up; the coordinator, which knows how many threads it made, decides which.
+#[derive(Default)]
+struct StartGate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    arrived: usize,
+    /// How many copies were started, once the coordinator knows all of them were.
+    expected: Option<usize>,
+    /// `true` to run, `false` to give up.
+    decision: Option<bool>,
+}
+
+impl StartGate {
+    /// Called by each copy once its session exists; blocks until the decision and returns it.
+    fn arrive(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.arrived += 1;
+        if state.expected == Some(state.arrived) {
+            state.decision = Some(true);
+            self.changed.notify_all();
+        }
+        loop {
+            if let Some(decision) = state.decision {
+                return decision;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Called by the coordinator after starting `started` copies: run them all once they have
+    /// arrived (`all_started`), or release them at once to give up.
+    fn decide(&self, started: usize, all_started: bool) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !all_started {
+            state.decision = Some(false);
+        } else if state.arrived == started {
+            state.decision = Some(true);
+        } else {
+            state.expected = Some(started);
+        }
+        self.changed.notify_all();
+    }
 }
 
 fn check_concurrent(shared: &Shared, expect: &Expect, copies: &Copies) -> Result<(), StepFailure> {
@@ -314,4 +390,42 @@ pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_gate_sends_started_copies_home_when_one_cannot_start() {
+        let gate = Arc::new(StartGate::default());
+        let waiting: Vec<_> = (0..3)
+            .map(|_| {
+                let gate = Arc::clone(&gate);
+                thread::spawn(move || gate.arrive())
+            })
+            .collect();
+        // The fourth copy never started.
+        gate.decide(3, false);
+        for copy in waiting {
+            assert!(!copy.join().unwrap());
+        }
+    }
+
+    #[test]
+    fn the_start_gate_opens_once_every_started_copy_has_arrived() {
+        for arrive_first in [0, 2, 4] {
+            let gate = Arc::new(StartGate::default());
+            let spawn = |gate: &Arc<StartGate>| {
+                let gate = Arc::clone(gate);
+                thread::spawn(move || gate.arrive())
+            };
+            let mut copies: Vec<_> = (0..arrive_first).map(|_| spawn(&gate)).collect();
+            gate.decide(4, true);
+            copies.extend((arrive_first..4).map(|_| spawn(&gate)));
+            for copy in copies {
+                assert!(copy.join().unwrap());
+            }
+        }
+    }
 }
