@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use user_engine::buffered::BufferedTransaction;
 use user_engine::kit::acknowledgement;
 use user_engine::migration::MigrationReport;
@@ -50,6 +50,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteUserEngineStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// Opened by [`open_read_only`](Self::open_read_only): reopening keeps it read-only.
+    read_only: bool,
     /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
     fault: ArmedFault,
 }
@@ -64,6 +66,30 @@ impl SqliteUserEngineStore {
         Ok(Self {
             path,
             connection: Mutex::new(connection),
+            read_only: false,
+            fault: ArmedFault::new(),
+        })
+    }
+
+    /// Opens an existing database file only to read it, for readiness and diagnostics: SQLite's
+    /// `SQLITE_OPEN_READ_ONLY`, no journal-mode change, no pragma that writes, and no file created
+    /// when `path` does not exist (that is an `unavailable` error). Every write the store is asked
+    /// for fails.
+    ///
+    /// ```
+    /// use user_engine_sqlite::SqliteUserEngineStore;
+    ///
+    /// let missing = std::env::temp_dir().join(format!("user-engine-ro-{}.db", std::process::id()));
+    /// assert!(SqliteUserEngineStore::open_read_only(&missing).is_err());
+    /// assert!(!missing.exists());
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let connection = open_read_only_connection(&path)?;
+        Ok(Self {
+            path,
+            connection: Mutex::new(connection),
+            read_only: true,
             fault: ArmedFault::new(),
         })
     }
@@ -99,7 +125,11 @@ impl SqliteUserEngineStore {
     /// nothing but the file (no shared cache), so the new one reads only what reached it.
     pub(crate) fn reopen_connection(&self) -> Result<(), StoreError> {
         let mut guard = self.connection();
-        let fresh = open_connection(&self.path)?;
+        let fresh = if self.read_only {
+            open_read_only_connection(&self.path)?
+        } else {
+            open_connection(&self.path)?
+        };
         let old = std::mem::replace(&mut *guard, fresh);
         self.fault.disarm();
         drop(guard);
@@ -108,20 +138,38 @@ impl SqliteUserEngineStore {
     }
 }
 
+/// The error for a database that cannot be opened, naming the file.
+fn cannot_open(path: &Path, err: &rusqlite::Error) -> StoreError {
+    let StoreError::Unavailable { reason } = map("opening the database", err) else {
+        return StoreError::unavailable(format!("cannot open sqlite database {}", path.display()));
+    };
+    StoreError::unavailable(format!(
+        "cannot open sqlite database {}: {reason}",
+        path.display()
+    ))
+}
+
+/// Opens the existing file at `path` read-only, with a busy timeout and nothing else changed.
+fn open_read_only_connection(path: &Path) -> Result<Connection, StoreError> {
+    // No SQLITE_OPEN_CREATE: a missing file is an error, not a new database.
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, &e))?;
+    connection
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| cannot_open(path, &e))?;
+    // Opening reads nothing; read the schema now, so a file that is not a database is an error
+    // naming it, as for a read-write open.
+    connection
+        .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(|e| cannot_open(path, &e))?;
+    Ok(connection)
+}
+
 /// Opens (creating if needed) the database file at `path`, in WAL mode with a busy timeout.
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let cannot = |err: &rusqlite::Error| {
-        let StoreError::Unavailable { reason } = map("opening the database", err) else {
-            return StoreError::unavailable(format!(
-                "cannot open sqlite database {}",
-                path.display()
-            ));
-        };
-        StoreError::unavailable(format!(
-            "cannot open sqlite database {}: {reason}",
-            path.display()
-        ))
-    };
+    let cannot = |err: &rusqlite::Error| cannot_open(path, err);
     let connection = Connection::open(path).map_err(|e| cannot(&e))?;
     connection
         .busy_timeout(BUSY_TIMEOUT)

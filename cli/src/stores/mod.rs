@@ -248,7 +248,12 @@ pub fn open_single(
                     );
                 }
             }
-            Box::new(SqliteUserEngineStore::open(path)?)
+            if creating {
+                Box::new(SqliteUserEngineStore::open(path)?)
+            } else {
+                // readiness and diagnostics only read: no journal-mode change, nothing created.
+                Box::new(SqliteUserEngineStore::open_read_only(path)?)
+            }
         }
         StoreUrl::Postgres(conninfo) => postgres::open_single(conninfo, schema)?,
         StoreUrl::Mysql(url) => mysql::open_single(url)?,

@@ -103,5 +103,90 @@ fn readiness_never_writes() {
         0
     );
     assert_eq!(std::fs::read(sandbox.work().join("r.db")).unwrap(), before);
+    // A read-only connection to a WAL database needs SQLite's shared-memory file and cannot remove
+    // it (nor the empty log) when it closes; the next read-write open does. Nothing else appears.
+    let sidecars = ["work/r.db-shm", "work/r.db-wal"];
+    let after: Vec<String> = sandbox
+        .listing()
+        .into_iter()
+        .filter(|path| !sidecars.contains(&path.as_str()))
+        .collect();
+    assert_eq!(after, listing);
+    let wal = sandbox.work().join("r.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
+/// The smallest valid SQLite database in rollback-journal mode (as SQLite itself writes a fresh
+/// file, but without a table): a 100-byte header and one empty table b-tree page. Written by hand
+/// so the test needs no SQLite of its own.
+fn rollback_journal_database() -> Vec<u8> {
+    let mut page = vec![0u8; 4096];
+    page[..16].copy_from_slice(b"SQLite format 3\0");
+    page[16..18].copy_from_slice(&4096u16.to_be_bytes());
+    page[18] = 1; // write version 1: rollback journal (WAL is 2)
+    page[19] = 1; // read version 1
+    page[21] = 64; // payload fractions, fixed by the format
+    page[22] = 32;
+    page[23] = 32;
+    page[24..28].copy_from_slice(&1u32.to_be_bytes()); // change counter
+    page[28..32].copy_from_slice(&1u32.to_be_bytes()); // size in pages
+    page[44..48].copy_from_slice(&4u32.to_be_bytes()); // schema format
+    page[56..60].copy_from_slice(&1u32.to_be_bytes()); // UTF-8
+    page[92..96].copy_from_slice(&1u32.to_be_bytes()); // version-valid-for = change counter
+    page[96..100].copy_from_slice(&3_045_000u32.to_be_bytes());
+    page[100] = 0x0d; // a leaf table b-tree page (the empty schema table)
+    page[105..107].copy_from_slice(&4096u16.to_be_bytes()); // cell content starts at the end
+    page
+}
+
+#[test]
+fn readiness_and_diagnostics_leave_a_foreign_database_byte_for_byte() {
+    let sandbox = Sandbox::new();
+    let foreign = rollback_journal_database();
+    std::fs::write(sandbox.work().join("foreign.db"), &foreign).unwrap();
+    std::fs::write(sandbox.work().join("empty.db"), b"").unwrap();
+    let listing = sandbox.listing();
+    for file in ["foreign.db", "empty.db"] {
+        let store = format!("sqlite:{file}");
+        let run = sandbox.run(&["readiness", "--store", &store]);
+        assert_eq!(run.status, 1, "{run:?}");
+        assert_eq!(
+            run.stdout,
+            format!("{store}: not ready: not migrated (latest schema version is 2)\n")
+        );
+        let run = sandbox.run(&["diagnostics", "--store", &store]);
+        assert_eq!(run.status, 0, "{run:?}");
+        assert!(run.stdout.starts_with("schema_version: none"), "{run:?}");
+    }
+    assert_eq!(
+        std::fs::read(sandbox.work().join("foreign.db")).unwrap(),
+        foreign
+    );
+    assert_eq!(std::fs::read(sandbox.work().join("empty.db")).unwrap(), b"");
+    assert_eq!(sandbox.listing(), listing);
+
+    // The check can fail: a command that does write (migrate) changes both files.
+    assert_eq!(
+        sandbox
+            .run(&["migrate", "--store", "sqlite:foreign.db"])
+            .status,
+        0
+    );
+    assert_ne!(
+        std::fs::read(sandbox.work().join("foreign.db")).unwrap(),
+        foreign
+    );
+}
+
+#[test]
+fn readiness_on_a_missing_file_creates_nothing() {
+    let sandbox = Sandbox::new();
+    let listing = sandbox.listing();
+    for command in ["readiness", "diagnostics"] {
+        let run = sandbox.run(&[command, "--store", "sqlite:absent.db"]);
+        assert_eq!(run.status, 2, "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(run.stderr.contains("does not exist"), "{run:?}");
+    }
     assert_eq!(sandbox.listing(), listing);
 }
