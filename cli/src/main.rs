@@ -25,7 +25,10 @@ use output::Verdict;
 
 fn main() -> ExitCode {
     output::install_panic_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     // A panic is a bug; the hook has printed one `error:` line for it, and the status says "could
     // not run" rather than Rust's 101.
     let result = std::panic::catch_unwind(|| run(cli))
@@ -38,6 +41,53 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--help` and `--version` print as clap prints them; every other argument error is one
+/// `error: ...` line and exit 2, as the docs promise (clap's own is several lines with usage).
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let words: Vec<String> = std::env::args().skip(1).collect();
+            eprintln!(
+                "error: `user-engine {}` needs a subcommand; see `user-engine {} --help`",
+                words.join(" "),
+                words.join(" ")
+            );
+            return ExitCode::from(2);
+        }
+        _ => {}
+    }
+    eprintln!("{}", one_line(&error.render().to_string()));
+    ExitCode::from(2)
+}
+
+/// clap's message as one line: its first paragraph with the list lines folded in, then its tip.
+fn one_line(rendered: &str) -> String {
+    let mut paragraphs = rendered.split("\n\n");
+    let first = paragraphs.next().unwrap_or_default();
+    let mut line = first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !line.starts_with("error: ") {
+        line = format!("error: {line}");
+    }
+    for tip in paragraphs.flat_map(str::lines).map(str::trim) {
+        if let Some(tip) = tip.strip_prefix("tip: ") {
+            line.push_str("; ");
+            line.push_str(tip);
+        }
+    }
+    line.push_str("; see `user-engine --help`");
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<Verdict> {

@@ -69,6 +69,11 @@ pub fn try_load(dir: Option<&Path>) -> Result<std::result::Result<LoadedSpec, Pr
         trimmed => trimmed,
     };
     Ok(match spec::load_dir_as(dir, shown_as) {
+        // A CI job pointed at the wrong folder must not pass by running nothing.
+        Ok(spec) if spec.scenarios.is_empty() => bail!(
+            "spec root {:?} holds no scenarios; scenarios are files scenarios/<area>/<name>.yaml",
+            dir.display().to_string()
+        ),
         Ok(spec) => Ok(Cow::Owned(spec)),
         Err(errors) => Err(render(&errors, &sources_named_as(dir, shown_as))),
     })

@@ -2,10 +2,10 @@
 //! (the adapter's `IsolatedSchema`), dropped when the scenario ends; for the single-store
 //! commands, the tables in one named schema.
 
-use anyhow::{Context, Result};
-use user_engine::UserEngineStore;
+use anyhow::{Result, anyhow};
 use user_engine::conformance::spec::Scenario;
 use user_engine::conformance::{RunOptions, ScenarioOutcome, SnapshotCheck, run_scenario};
+use user_engine::{StoreError, UserEngineStore};
 use user_engine_postgres::PostgresUserEngineStore;
 use user_engine_postgres::testing::IsolatedSchema;
 
@@ -24,7 +24,7 @@ impl PostgresBackend {
     /// before the run rather than a failure in every scenario.
     pub fn connect(conninfo: &str) -> Result<Self> {
         let probe = IsolatedSchema::create(conninfo)
-            .with_context(|| format!("cannot use postgres:{}", redact_password(conninfo)))?;
+            .map_err(|e| anyhow!("cannot use {}: {}", shown(conninfo), in_the_users_words(&e)))?;
         drop(probe);
         Ok(Self {
             conninfo: conninfo.to_owned(),
@@ -42,7 +42,7 @@ impl PostgresBackend {
         let schema = match IsolatedSchema::create(&self.conninfo) {
             Ok(schema) => schema,
             Err(e) => {
-                let why = format!("cannot create a fresh schema: {e}");
+                let why = format!("cannot create a fresh schema: {}", in_the_users_words(&e));
                 return run_scenario(
                     scenario,
                     &move || -> PostgresUserEngineStore { panic!("{why}") },
@@ -56,6 +56,29 @@ impl PostgresBackend {
             Err(e) => panic!("cannot connect to schema {}: {e}", schema.name()),
         };
         run_scenario(scenario, &factory, options, snapshots)
+    }
+}
+
+/// `postgres:CONNINFO`, or the URL as given, password redacted.
+fn shown(conninfo: &str) -> String {
+    let redacted = redact_password(conninfo);
+    if redacted.contains("://") {
+        redacted
+    } else {
+        format!("postgres:{redacted}")
+    }
+}
+
+/// The adapter's test support words a malformed connection string for test authors (naming
+/// itself and its environment variable); a user of the command gets the store's own wording.
+fn in_the_users_words(error: &StoreError) -> String {
+    let text = error.to_string();
+    if text.contains("IsolatedSchema") || text.contains("USER_ENGINE_") {
+        "malformed postgresql connection string; expected key=value pairs such as \
+         `host=127.0.0.1 user=root dbname=test` or a URL such as `postgres://root@127.0.0.1:5432/test`"
+            .to_owned()
+    } else {
+        text
     }
 }
 

@@ -143,23 +143,114 @@ fn an_invalid_spec_is_the_pretty_report_and_exit_2() {
 }
 
 #[test]
-fn usage_errors_exit_2_with_clap_s_message() {
+fn usage_errors_are_one_line_and_exit_2() {
     let sandbox = Sandbox::new();
-    for args in [
-        &["conformance", "--format", "xml"][..],
-        &["readiness"],
-        &["frobnicate"],
-        &["spec"],
+    for (args, says) in [
+        (
+            &["conformance", "--format", "xml"][..],
+            "invalid value 'xml' for '--format <FORMAT>'",
+        ),
+        (
+            &["readiness"],
+            "the following required arguments were not provided: --store <STORE>",
+        ),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["spec"], "`user-engine spec` needs a subcommand"),
+        (
+            &["conformance", "--stor", "memory"],
+            "a similar argument exists: '--store'",
+        ),
+        (
+            &["readiness", "--store"],
+            "a value is required for '--store <STORE>'",
+        ),
+        (&["spec", "lint", "a", "b"], "unexpected argument 'b' found"),
     ] {
         let run = sandbox.run(args);
         assert_eq!(run.status, 2, "{args:?}");
         assert_eq!(run.stdout, "", "{args:?}");
-        // clap's own format: `error: ...` with a hint, or the usage when a subcommand is missing.
         assert!(
-            run.stderr.starts_with("error: ") || run.stderr.contains("Usage: user-engine"),
-            "{args:?}: {}",
+            run.stderr.starts_with("error: ") && run.stderr.lines().count() == 1,
+            "{args:?}:\n{}",
             run.stderr
         );
-        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    // Help and version are not errors.
+    assert_eq!(sandbox.run(&["--version"]).status, 0);
+    assert!(
+        sandbox
+            .run(&["spec", "--help"])
+            .stdout
+            .contains("Usage: user-engine spec")
+    );
+}
+
+#[test]
+fn a_spec_root_without_scenarios_is_an_error_not_a_green_run() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.work().join("empty/scenarios/outbox")).unwrap();
+    std::fs::write(
+        sandbox.work().join("empty/scenarios/README.md"),
+        "no yaml here\n",
+    )
+    .unwrap();
+    let passing = fixtures::passing_spec(&sandbox);
+    for args in [
+        &["conformance", "--store", "memory", "--spec", "empty"][..],
+        &["spec", "lint", "empty"],
+        &["spec", "list", "empty"],
+        &[
+            "conformance",
+            "--store",
+            "memory",
+            "--spec",
+            &passing,
+            "--filter",
+            "nothing/*",
+        ],
+        &["spec", "list", &passing, "--filter", "nothing"],
+    ] {
+        let run = sandbox.run(args);
+        assert_eq!(run.status, 2, "{args:?}: {run:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.lines().count() == 1,
+            "{args:?}:\n{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        sandbox.run(&["spec", "lint", "empty"]).stderr,
+        "error: spec root \"empty\" holds no scenarios; scenarios are files scenarios/<area>/<name>.yaml\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn hostile_spec_folders_are_refused_quickly_by_name() {
+    use std::os::unix::fs::symlink;
+
+    let sandbox = Sandbox::new();
+    let spec = fixtures::passing_spec(&sandbox);
+    let area = sandbox.work().join(&spec).join("scenarios/hostile");
+    std::fs::create_dir_all(&area).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(area.join("fifo.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    symlink("/dev/zero", area.join("zero.yaml")).unwrap();
+    symlink("..", area.join("loop")).unwrap();
+    std::fs::write(area.join("deep.yaml"), format!("{}x\n", "- ".repeat(8_000))).unwrap();
+    let run = sandbox.run(&["spec", "lint", &spec]);
+    assert_eq!(run.status, 1, "{run:?}");
+    for says in [
+        "hostile/fifo.yaml:1:1: not a regular file (a FIFO)",
+        "hostile/zero.yaml:1:1: not a regular file (a device)",
+        "is reached twice (a symlink loop",
+        "hostile/deep.yaml:1:129: nesting deeper than 64 levels",
+    ] {
+        assert!(run.stdout.contains(says), "{says}:\n{}", run.stdout);
     }
 }
