@@ -49,8 +49,10 @@ use invocation::Invocation;
 /// their bodies: `cargo test -- --ignored` runs them. The tests exist only under `cfg(test)`;
 /// the factory is type-checked in every build.
 ///
-/// The factory must return a type implementing `user_engine::UserEngineStore`; the runner calls
-/// it for each test, so every test starts from an empty store.
+/// The factory must return a type implementing `user_engine::UserEngineStore`, or
+/// `Result<store, E>` with `E: Display` — a factory that fails (a server that is down) is one
+/// clear failure per test naming the scenario. The runner calls it for each test, so every test
+/// starts from an empty store.
 ///
 /// # Errors at compile time
 ///
