@@ -546,6 +546,22 @@ const LOCK_VERSION: &str = "SELECT version, deleted FROM user_engine_records WHE
 const DELETE: &str =
     "UPDATE user_engine_records SET deleted = true, user_id = NULL, payload = 'null'::jsonb
      WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted";
+/// A tombstone at the version `$4` a transaction leaves the key at — for a record it created and
+/// deleted itself there may be no row yet — never lowering the version a row already holds.
+const TOMBSTONE_AT: &str =
+    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
+     VALUES ($1, $2, $3, NULL, 'null'::jsonb, $4, true)
+     ON CONFLICT (tenant_id, kind, record_id)
+     DO UPDATE SET deleted = true, user_id = NULL, payload = 'null'::jsonb,
+                   version = GREATEST(user_engine_records.version, EXCLUDED.version)";
+/// Unguarded delete by a transaction that also wrote the key: a tombstone `$4` versions past
+/// whatever is committed (the versions it gave are used up, C2).
+const TOMBSTONE_RELATIVE: &str =
+    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
+     VALUES ($1, $2, $3, NULL, 'null'::jsonb, $4, true)
+     ON CONFLICT (tenant_id, kind, record_id)
+     DO UPDATE SET deleted = true, user_id = NULL, payload = 'null'::jsonb,
+                   version = user_engine_records.version + EXCLUDED.version";
 const INSERT: &str =
     "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
      VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)";
@@ -611,12 +627,23 @@ fn apply_write(
                 version,
                 record,
             },
-            _ if now.live.is_some() => Action::Delete,
-            _ => Action::Nothing,
+            _ => match write.last_to_keep(now) {
+                // Only deleted what was committed: the row keeps its version.
+                last if last == now.last && now.live.is_some() => Action::Delete,
+                last if last == now.last => Action::Nothing,
+                last => Action::Tombstone {
+                    sql: TOMBSTONE_AT,
+                    version: last,
+                },
+            },
         }
     } else {
         match write.current() {
-            None => Action::Delete,
+            None if write.versions_added() == 0 => Action::Delete,
+            None => Action::Tombstone {
+                sql: TOMBSTONE_RELATIVE,
+                version: write.versions_added(),
+            },
             Some(record) => Action::Write {
                 sql: UPSERT_RELATIVE,
                 version: write.versions_added(),
@@ -628,6 +655,11 @@ fn apply_write(
         Action::Nothing => {}
         Action::Delete => {
             tx.execute(DELETE, &[&tenant, &kind, &id]).map_err(failed)?;
+        }
+        Action::Tombstone { sql, version } => {
+            let version = to_i64(version)?;
+            tx.execute(sql, &[&tenant, &kind, &id, &version])
+                .map_err(failed)?;
         }
         Action::Write {
             sql,
@@ -657,6 +689,11 @@ fn apply_write(
 enum Action<'a> {
     Nothing,
     Delete,
+    /// Runs `sql` binding the key and the tombstone's `version`.
+    Tombstone {
+        sql: &'static str,
+        version: u64,
+    },
     /// Runs `sql` binding the record's owner and payload, and `version`.
     Write {
         sql: &'static str,

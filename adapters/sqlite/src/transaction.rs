@@ -108,13 +108,19 @@ fn apply_change(conn: &Connection, change: &RecordChange) -> Result<(), StoreErr
     let key = &change.key;
     let [tenant, kind, id] = key_params(key);
     let Some(record) = &change.record else {
-        // The row stays as a tombstone holding the key's last version (C2), without its owner or
-        // payload (C4: nothing of a deleted record is kept).
+        // The row stays (or, for a record the transaction created and deleted itself, becomes) a
+        // tombstone holding the key's last version (C2), without its owner or payload (C4:
+        // nothing of a deleted record is kept).
+        let last = i64::try_from(change.last)
+            .map_err(|_| StoreError::invalid(format!("version of {key} overflows")))?;
         conn.prepare_cached(
-            "UPDATE user_engine_records SET deleted = 1, user_id = NULL, payload = 'null'
-             WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0",
+            "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
+             VALUES (?1, ?2, ?3, NULL, 'null', ?4, 1)
+             ON CONFLICT (tenant_id, kind, record_id)
+             DO UPDATE SET deleted = 1, user_id = NULL, payload = 'null',
+                           version = max(version, excluded.version)",
         )
-        .and_then(|mut s| s.execute([tenant, kind, id]))
+        .and_then(|mut s| s.execute(rusqlite::params![tenant, kind, id, last]))
         .map_err(|e| map("deleting a record", &e))?;
         return Ok(());
     };

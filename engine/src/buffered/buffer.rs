@@ -111,11 +111,19 @@ impl PendingWrite {
     /// writes, or for guarded ones over a key deleted and absent both times) are rebased onto its
     /// last version, so no version is ever given twice.
     pub fn version_to_store(&self, committed: KeyVersions) -> Option<u64> {
-        let version = self.current_version()?;
+        self.current_version()?;
+        Some(self.last_to_keep(committed))
+    }
+
+    /// The key's last version once this transaction commits over `committed`: the last version
+    /// it gave the key, rebased like [`version_to_store`](Self::version_to_store). A key the
+    /// transaction deleted keeps it in its tombstone, so a version a committed transaction gave
+    /// is never given again — even one it gave a record it then deleted itself.
+    pub fn last_to_keep(&self, committed: KeyVersions) -> u64 {
         if committed.last == self.observed.last {
-            Some(version)
+            self.last
         } else {
-            Some(committed.last.saturating_add(self.versions_added()))
+            committed.last.saturating_add(self.versions_added())
         }
     }
 

@@ -35,6 +35,7 @@ impl WriteBuffer {
             .map(|(key, write, committed)| {
                 let expected = write.expectation();
                 let version = write.version_to_store(committed);
+                let last = write.last_to_keep(committed);
                 let record = write.current.zip(version).map(|(mut record, version)| {
                     record.version = version;
                     record
@@ -44,6 +45,7 @@ impl WriteBuffer {
                     record,
                     expected,
                     committed: committed.live,
+                    last,
                 }
             })
             .collect();
@@ -78,6 +80,9 @@ pub struct RecordChange {
     pub expected: Expectation,
     /// The committed version the re-check read.
     pub committed: Option<u64>,
+    /// The key's last version after the commit: the version of `record`, or for a delete the
+    /// version the key's tombstone keeps (C2: a version is never given twice).
+    pub last: u64,
 }
 
 impl RecordChange {

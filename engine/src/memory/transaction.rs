@@ -205,6 +205,16 @@ impl StoreTransaction for MemoryTransaction<'_> {
                     state.records.insert(key, record);
                 }
                 None => {
+                    // What the transaction numbered stays used up, even for a record it created
+                    // and deleted again itself: versions never repeat (C2).
+                    let last = if committed_last == written.seen.last {
+                        written.last
+                    } else {
+                        committed_last.saturating_add(written.last - written.seen.last)
+                    };
+                    if last > committed_last {
+                        state.last_versions.insert(key.clone(), last);
+                    }
                     state.records.remove(&key);
                 }
             }

@@ -174,9 +174,9 @@ impl<S: Slip> BufferedStore for BufferedMapStore<S> {
         for change in plan.changes {
             let row = match (change.record, rows.get(&change.key)) {
                 (Some(record), _) => Row::Live(record),
-                (None, Some(Row::Live(record))) => Row::Deleted(record.version),
-                (None, Some(Row::Deleted(last))) => Row::Deleted(*last),
-                (None, None) => continue,
+                (None, Some(Row::Live(record))) => Row::Deleted(record.version.max(change.last)),
+                (None, Some(Row::Deleted(last))) => Row::Deleted((*last).max(change.last)),
+                (None, None) => Row::Deleted(change.last),
             };
             rows.insert(change.key, row);
         }
