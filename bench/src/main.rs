@@ -7,11 +7,12 @@
 //! `USER_ENGINE_MYSQL_URL` is. `docs/performance.md` holds the figures.
 //!
 //! Options: `--quick` (a smoke run), `--only memory,sqlite,postgres,mysql`,
-//! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`. Parsed by hand: five flags do
-//! not need a dependency.
+//! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`, `--skip-loader`. Parsed by
+//! hand: six flags do not need a dependency.
 
 mod explain;
 mod explain_mysql;
+mod loader;
 mod raw_memory;
 mod raw_mysql;
 mod raw_postgres;
@@ -69,6 +70,7 @@ struct Args {
     operations: Vec<Operation>,
     ops: bool,
     suite: bool,
+    loader: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -78,6 +80,7 @@ fn parse_args() -> Result<Args> {
         operations: Operation::ALL.to_vec(),
         ops: true,
         suite: true,
+        loader: true,
     };
     let mut input = std::env::args().skip(1);
     while let Some(arg) = input.next() {
@@ -85,6 +88,7 @@ fn parse_args() -> Result<Args> {
             "--quick" => args.plan = Plan::quick(),
             "--skip-ops" => args.ops = false,
             "--skip-suite" => args.suite = false,
+            "--skip-loader" => args.loader = false,
             "--only" => {
                 let list = input
                     .next()
@@ -118,7 +122,7 @@ fn parse_args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres,mysql] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite]\n\
+                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres,mysql] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite] [--skip-loader]\n\
                      PostgreSQL is measured when {URL_VAR} is set, MySQL/MariaDB when {MYSQL_URL_VAR} is."
                 );
                 std::process::exit(0);
@@ -130,6 +134,12 @@ fn parse_args() -> Result<Args> {
 }
 
 fn main() -> Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag, shape, k] = argv.as_slice() {
+        if flag == "--loader-peak" {
+            return loader::peak_child(shape, k.parse()?);
+        }
+    }
     let args = parse_args()?;
     println!("user-engine-bench — {}", report::machine());
     if cfg!(debug_assertions) {
@@ -256,6 +266,17 @@ fn main() -> Result<()> {
         if let (Some(url), true) = (&servers.mysql, backends.contains(&"mysql")) {
             let setup = suite::isolated_database_setup(url, if quick { 3 } else { 25 })?;
             println!("{}", report::isolated_database(&setup));
+        }
+    }
+    if args.loader {
+        println!(
+            "\nspec loader scaling (one generated scenario file at 1×, 2×, 4×, 8×; median load, ratio per doubling):"
+        );
+        let quick = args.plan.rounds < Plan::standard().rounds;
+        for scaling in loader::measure(if quick { 3 } else { 15 })? {
+            for line in loader::report(&scaling) {
+                println!("{line}");
+            }
         }
     }
     let targeted: Vec<&Row> = rows.iter().filter(|r| r.has_target()).collect();
