@@ -80,6 +80,8 @@ pub mod __private {
         pub source: &'static str,
         /// The scenario id.
         pub id: &'static str,
+        /// The invoking crate's `CARGO_MANIFEST_DIR`.
+        pub crate_dir: &'static str,
         /// Capabilities declared in the invocation.
         pub capabilities: &'static [&'static str],
     }
@@ -164,9 +166,16 @@ pub mod __private {
         options
             .capabilities
             .retain(|c| !scenario.excludes.contains(c));
-        let snapshots = SnapshotCheck::Insta {
-            root: PathBuf::from(case.spec_root),
+        // A differing snapshot is written for review beside the canonical one in a working copy
+        // of the spec, but never into a packaged crate (a registry dependency's source, which
+        // cargo marks with `Cargo.toml.orig`): there it goes to the crate under test.
+        let root = PathBuf::from(case.spec_root);
+        let review = if root.join("Cargo.toml.orig").is_file() {
+            PathBuf::from(case.crate_dir).join("conformance-snapshots")
+        } else {
+            root.join("snapshots")
         };
+        let snapshots = SnapshotCheck::Insta { root, review };
         // The first store is made here, so a factory that fails (a server that is down) is one
         // clear message naming the scenario, before the runner starts.
         let first = std::cell::Cell::new(Some(made(case.id, factory())));
@@ -195,6 +204,7 @@ pub mod __private {
                 file: "scenarios/records/made.yaml",
                 source: SOURCE,
                 id: "records/made",
+                crate_dir: env!("CARGO_MANIFEST_DIR"),
                 capabilities: &[],
             }
         }

@@ -108,6 +108,7 @@ fn test_fn(
                 file: #file,
                 source: ::core::include_str!(#path),
                 id: #id,
+                crate_dir: ::core::env!("CARGO_MANIFEST_DIR"),
                 capabilities: &[#(#declared),*],
             });
         }

@@ -17,6 +17,9 @@ pub enum SnapshotCheck<'a> {
     Insta {
         /// The spec root holding `snapshots/`.
         root: PathBuf,
+        /// Where insta writes a differing snapshot for review: the spec's `snapshots/` in a
+        /// working copy, a folder of the crate under test when the spec is a packaged dependency.
+        review: PathBuf,
     },
 }
 
@@ -44,16 +47,20 @@ impl SnapshotCheck<'_> {
     ) -> Result<(), Mismatch> {
         let canonical: Option<String> = match self {
             SnapshotCheck::Loaded(map) => map.get(name).cloned(),
-            SnapshotCheck::Insta { root } => {
+            SnapshotCheck::Insta { root, .. } => {
                 std::fs::read_to_string(root.join("snapshots").join(format!("{name}.snap"))).ok()
             }
         };
         if canonical.as_deref().is_some_and(|c| same(c, rendered)) {
             return Ok(());
         }
-        if let SnapshotCheck::Insta { root } = self {
+        let mut written_to = None;
+        if let SnapshotCheck::Insta { root, review } = self {
             let mut settings = insta::Settings::clone_current();
-            settings.set_snapshot_path(root.join("snapshots"));
+            settings.set_snapshot_path(review);
+            if *review != root.join("snapshots") {
+                written_to = Some(review.clone());
+            }
             settings.set_prepend_module_to_snapshot(false);
             settings.set_omit_expression(true);
             settings.set_description(format!(
@@ -75,7 +82,14 @@ impl SnapshotCheck<'_> {
                     "a canonical snapshot `{name}.snap` (none exists yet; review it with `cargo insta review`)"
                 ),
             },
-            actual: rendered.trim_end().to_owned(),
+            actual: match written_to {
+                Some(dir) => format!(
+                    "{}\n(the spec is a packaged dependency, so a differing snapshot for review goes to {}, not into it)",
+                    rendered.trim_end(),
+                    dir.display()
+                ),
+                None => rendered.trim_end().to_owned(),
+            },
         })
     }
 }
