@@ -139,14 +139,21 @@ fn remove_database(file: &Path) {
     }
 }
 
+/// What every run's scratch directory is called before its process id.
+const SCRATCH_PREFIX: &str = "user-engine-conformance-";
+
 /// A temporary directory for one run's database files: under `parent` when given (which must be
-/// an existing directory), else in the system temp directory. Removed when the run ends.
+/// an existing directory), else in the system temp directory. Removed when the run ends; named
+/// with the run's process id, so that one left by a run that was killed is removed by the next
+/// run in the same place (see [`remove_abandoned_scratch_dirs`]).
 fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
+    let prefix = format!("{SCRATCH_PREFIX}{}-", std::process::id());
     let builder = {
         let mut b = tempfile::Builder::new();
-        b.prefix("user-engine-conformance-");
+        b.prefix(&prefix);
         b
     };
+    remove_abandoned_scratch_dirs(&parent.map_or_else(std::env::temp_dir, Path::to_path_buf));
     let dir = match parent {
         None => builder
             .tempdir()
@@ -179,6 +186,46 @@ fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
         )
     })?;
     Ok(dir)
+}
+
+/// How long a scratch directory must have been left alone before it counts as abandoned. A run
+/// creates and removes a file in it for every scenario, so a live run's directory is always newer;
+/// the age also covers a process id from another PID namespace sharing the directory.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the scratch directories under `parent` whose run has ended without removing them (it
+/// was killed): named `user-engine-conformance-PID-...` for a process id that no longer runs, and
+/// untouched for [`ABANDONED_AFTER`]. Any other directory is never touched. Linux only: elsewhere
+/// there is no cheap way to ask whether a process id runs.
+fn remove_abandoned_scratch_dirs(parent: &Path) {
+    let proc_root = Path::new("/proc/self");
+    if !proc_root.exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let idle = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|idle| idle >= ABANDONED_AFTER);
+        if is_dir && idle && !Path::new("/proc").join(pid.to_string()).exists() {
+            // Best effort: what cannot be removed now is tried again by the next run.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn shown_dir(parent: Option<&Path>, dir: &Path) -> String {

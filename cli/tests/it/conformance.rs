@@ -327,3 +327,41 @@ fn element(start: &quick_xml::events::BytesStart<'_>) -> Element {
         ..Element::default()
     }
 }
+
+/// A scratch folder of a run that was killed (its process gone, untouched for an hour) is removed
+/// by the next run in the same place; one of a live process, a recent one, or any other folder is
+/// left alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_next_run_removes_the_sqlite_scratch_folder_a_killed_run_left() {
+    let sandbox = Sandbox::new();
+    let spec = crate::fixtures::passing_spec(&sandbox);
+    // Beyond the kernel's largest process id, so never a running process.
+    let dead = "user-engine-conformance-4294967295-abc123";
+    let live = format!("user-engine-conformance-{}-def456", std::process::id());
+    let recent = "user-engine-conformance-4294967294-ghi789";
+    let unrelated = "user-engine-conformance-old";
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for name in [dead, &live, recent, unrelated] {
+        let dir = sandbox.tmp().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("001-a-b.db"), b"").unwrap();
+        if name != recent {
+            std::fs::File::open(&dir)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+    }
+    let run = sandbox.run(&["conformance", "--store", "sqlite:", "--spec", &spec]);
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(!sandbox.tmp().join(dead).exists());
+    for kept in [&live[..], recent, unrelated] {
+        assert!(sandbox.tmp().join(kept).exists(), "{kept} was removed");
+    }
+    let left: Vec<String> = std::fs::read_dir(sandbox.tmp())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+}
