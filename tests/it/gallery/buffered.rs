@@ -73,7 +73,12 @@ pub(crate) fn run_buffered<S: Slip>(
     spec: &Spec,
     capabilities: &'static [&'static str],
 ) -> Vec<ScenarioOutcome> {
-    super::run_gallery_spec(spec, &BufferedMapStore::<S>::new, capabilities)
+    super::run_gallery_spec(
+        spec,
+        &BufferedMapStore::<S>::new,
+        capabilities,
+        super::Races::Skip,
+    )
 }
 
 /// A key's row: the record, or a tombstone holding the last version.

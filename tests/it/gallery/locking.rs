@@ -75,7 +75,12 @@ pub(crate) fn run_locking<M: Mutation>(
     spec: &Spec,
     capabilities: &'static [&'static str],
 ) -> Vec<ScenarioOutcome> {
-    super::run_gallery_spec(spec, &LockingStore::<M>::new, capabilities)
+    super::run_gallery_spec(
+        spec,
+        &LockingStore::<M>::new,
+        capabilities,
+        super::Races::Skip,
+    )
 }
 
 /// A store whose writers lock records; see the module docs.
