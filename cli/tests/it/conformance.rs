@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 use serde_json::Value;
 use user_engine_conformance_spec_embedded::embedded;
 
-use crate::{Run, Sandbox, fixtures};
+use crate::{Run, Sandbox, fixtures, json_schema};
 
 fn embedded_count() -> usize {
     embedded()
@@ -105,6 +105,54 @@ fn json_report_parses_and_is_pinned() {
     insta::assert_snapshot!("conformance_failure_json", sandbox.normalize(&run.stdout));
 }
 
+/// The JSON reports of real runs — passes, failures and skips — validate against the committed
+/// `report.schema.json`, which names itself as their `$schema` and pins their `format_version`;
+/// and the schema is not so loose that it takes anything.
+#[test]
+fn json_reports_validate_against_the_committed_report_schema() {
+    let schema = json_schema::committed("report.schema.json");
+    let sandbox = Sandbox::new();
+    let failing = run_mixed_spec(&sandbox, &["--store", "sqlite:", "--format", "json"]);
+    let embedded_run = sandbox.run(&["conformance", "--format", "json"]);
+    assert_eq!(embedded_run.status, 0, "{}", embedded_run.stderr);
+    let mut statuses = BTreeMap::new();
+    for run in [&failing, &embedded_run] {
+        let document: Value = serde_json::from_str(&run.stdout).expect("--format json prints JSON");
+        assert_eq!(document["$schema"], schema["$id"]);
+        assert_eq!(document["format_version"], 1);
+        let found = json_schema::problems(&schema, &document);
+        assert!(
+            found.is_empty(),
+            "the report does not validate:\n{}",
+            found.join("\n")
+        );
+        for store in document["stores"].as_array().unwrap() {
+            for scenario in store["scenarios"].as_array().unwrap() {
+                *statuses
+                    .entry(scenario["status"].as_str().unwrap().to_owned())
+                    .or_insert(0) += 1;
+            }
+        }
+        let mut broken = document.clone();
+        broken["stores"][0]["scenarios"][0]["status"] = "flaky".into();
+        assert!(!json_schema::problems(&schema, &broken).is_empty());
+        let mut broken = document.clone();
+        broken["stores"][0]["tally"]["passed"] = (-1).into();
+        assert!(!json_schema::problems(&schema, &broken).is_empty());
+        let mut broken = document;
+        broken["stores"][0]["scenarios"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("line");
+        assert!(!json_schema::problems(&schema, &broken).is_empty());
+    }
+    assert_eq!(
+        statuses.keys().collect::<Vec<_>>(),
+        ["failed", "passed", "skipped"],
+        "the runs cover every status"
+    );
+}
+
 #[test]
 fn json_report_of_the_embedded_spec() {
     let sandbox = Sandbox::new();
@@ -137,7 +185,7 @@ fn junit_report_is_well_formed_xml() {
         (
             root.attr("tests"),
             root.attr("failures"),
-            root.attr("skipped")
+            root.attr("errors")
         ),
         ("4", "2", "0")
     );
@@ -169,9 +217,69 @@ fn junit_report_is_well_formed_xml() {
             "{}",
             failure.text
         );
-        assert!(cases[0].children.is_empty(), "a pass has no child element");
+        let names = |case: &Element| {
+            case.children
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(cases[0]),
+            ["system-out"],
+            "a pass has only its location"
+        );
+        assert_eq!(names(cases[1]), ["failure", "system-out"]);
+        for (case, file) in cases.iter().zip([
+            "mixed-spec/scenarios/records/first_save_is_version_one.yaml:1",
+            "mixed-spec/scenarios/records/wrong_version_on_purpose.yaml:1",
+        ]) {
+            let location = &case.children_named("system-out")[0].text;
+            assert_eq!(location, &format!("scenario: {file}"));
+        }
     }
     insta::assert_snapshot!("conformance_failure_junit", sandbox.normalize(&run.stdout));
+}
+
+/// Real JUnit reports — passes, a failure, skips — are valid against `conformance-spec/junit.xsd`
+/// (which admits only what the common `junit-10.xsd` admits), checked by `xmllint`. Ignored
+/// where `xmllint` may be missing; `.ci/run` installs it and runs this test.
+#[test]
+#[ignore = "needs xmllint (libxml2-utils); .ci/run installs it and runs this test with --ignored"]
+fn junit_reports_validate_against_the_junit_xsd() {
+    let xsd = crate::workspace_root().join("conformance-spec/junit.xsd");
+    let sandbox = Sandbox::new();
+    let failing = run_mixed_spec(&sandbox, &["--store", "sqlite:", "--format", "junit"]);
+    let embedded_run = sandbox.run(&["conformance", "--format", "junit"]);
+    assert_eq!(embedded_run.status, 0, "{}", embedded_run.stderr);
+    assert!(
+        embedded_run.stdout.contains("<skipped "),
+        "the run shows a skip"
+    );
+    let validate = |report: &str| {
+        let file = sandbox.tmp().join("report.xml");
+        std::fs::write(&file, report).unwrap();
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(&xsd)
+            .arg(&file)
+            .output()
+            .expect("run xmllint (apt-get install libxml2-utils)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for report in [&failing.stdout, &embedded_run.stdout] {
+        let (valid, says) = validate(report);
+        assert!(valid, "xmllint rejects the report:\n{says}");
+    }
+    // The schema has teeth: an attribute junit-10.xsd does not know is refused.
+    let (valid, says) = validate(&failing.stdout.replacen(
+        "<testcase ",
+        "<testcase line=\"1\" ",
+        1,
+    ));
+    assert!(!valid && says.contains("line"), "{says}");
 }
 
 #[test]

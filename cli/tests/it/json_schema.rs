@@ -1,5 +1,6 @@
-//! The committed JSON Schema against real scenarios: every scenario of the spec must validate, and
-//! mistakes the loader rejects must be rejected by the schema too.
+//! The committed JSON Schemas against real documents: every scenario of the spec must validate
+//! against `scenario.schema.json`, and mistakes the loader rejects must be rejected by it too; the
+//! JSON reports of real runs must validate against `report.schema.json`.
 //!
 //! The validator below implements exactly the keywords `spec schema` uses (and panics on any
 //! other, so the schema cannot outgrow this test unnoticed). It does not evaluate `pattern`: there
@@ -14,9 +15,13 @@ use user_engine_conformance_spec_embedded::embedded;
 use crate::{fixtures, workspace_root};
 
 fn schema() -> Value {
-    let text =
-        std::fs::read_to_string(workspace_root().join("conformance-spec/scenario.schema.json"))
-            .expect("read the committed schema");
+    committed("scenario.schema.json")
+}
+
+/// A committed schema of `conformance-spec/`.
+pub fn committed(name: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("conformance-spec").join(name))
+        .expect("read the committed schema");
     serde_json::from_str(&text).expect("the schema is JSON")
 }
 
@@ -25,7 +30,7 @@ fn yaml_to_json(text: &str) -> Value {
 }
 
 /// Problems of `value` against the root schema (empty: valid).
-fn problems(root: &Value, value: &Value) -> Vec<String> {
+pub fn problems(root: &Value, value: &Value) -> Vec<String> {
     let mut found = Vec::new();
     check(root, root, value, "$", &mut found);
     found
@@ -37,7 +42,7 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, found: &mut Vec<
     };
     for (keyword, arg) in schema {
         match keyword.as_str() {
-            "$schema" | "title" | "description" | "$defs" | "pattern" => {}
+            "$schema" | "$id" | "title" | "description" | "$defs" | "pattern" => {}
             "$ref" => {
                 let name = arg
                     .as_str()
@@ -358,4 +363,35 @@ fn mistakes_are_rejected_by_the_schema_and_the_loader_alike() {
             "{what}: the schema accepts it"
         );
     }
+}
+
+/// The editor mapping committed for this repository names the committed schema and the folder the
+/// scenarios are in, so completion needs no setup here.
+#[test]
+fn the_committed_editor_mapping_points_at_the_schema_and_the_scenarios() {
+    let text = std::fs::read_to_string(workspace_root().join(".vscode/settings.json"))
+        .expect("read .vscode/settings.json");
+    let settings: Value = serde_json::from_str(&text).expect("the settings are JSON");
+    let mapping = settings["yaml.schemas"]
+        .as_object()
+        .expect("a yaml.schemas map");
+    assert_eq!(mapping.len(), 1, "{mapping:?}");
+    let (schema_path, glob) = mapping.iter().next().unwrap();
+    assert!(
+        workspace_root().join(schema_path).is_file(),
+        "{schema_path}"
+    );
+    let folder = glob
+        .as_str()
+        .unwrap()
+        .strip_suffix("/**/*.yaml")
+        .expect("a folder glob");
+    assert!(workspace_root().join(folder).is_dir(), "{folder}");
+    assert_eq!(
+        schema()["$id"],
+        committed("report.schema.json")["$id"]
+            .as_str()
+            .unwrap()
+            .replace("report", "scenario")
+    );
 }
