@@ -135,6 +135,7 @@ pub fn explore_with_progress<S: UserEngineStore>(
         seed: options.seed,
         histories: 0,
         steps: 0,
+        digest: DIGEST_START,
         elapsed: started.elapsed(),
         failure: None,
     };
@@ -142,6 +143,7 @@ pub fn explore_with_progress<S: UserEngineStore>(
         let run = run_case(factory, options, case);
         report.histories += 1;
         report.steps += run.history.steps.len();
+        report.digest = digest(report.digest, &run.history);
         match run.divergence {
             None => progress(&Progress::Agreed {
                 case,
@@ -170,6 +172,18 @@ pub fn explore_with_progress<S: UserEngineStore>(
 /// The steps case `case` of `options` runs, one per line, as the reference sees them.
 pub fn case_history(options: &ExploreOptions, case: usize) -> String {
     yaml::history_text(&run_case(&InMemoryUserEngineStore::new, options, case).history)
+}
+
+/// FNV-1a's offset basis: the digest of a run that drew no history.
+const DIGEST_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// `so_far` continued (FNV-1a) over one history's text and a separator, so two runs that drew
+/// the same histories in the same order have the same [`ExploreReport::digest`].
+fn digest(so_far: u64, history: &History) -> u64 {
+    let text = yaml::history_text(history);
+    text.bytes().chain([0]).fold(so_far, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// One case: its history, and where it diverged if it did.

@@ -42,6 +42,9 @@ pub struct ExploreReport {
     pub histories: usize,
     /// Steps run across them (before shrinking).
     pub steps: usize,
+    /// A digest (FNV-1a) of every history run, as written one step per line: equal for two runs
+    /// that drew the same histories, whatever the store and however long they took.
+    pub digest: u64,
     /// Wall time, shrinking included.
     pub elapsed: Duration,
     /// The first history the store answered differently from the reference, if any.
@@ -64,9 +67,15 @@ impl fmt::Display for ExploreReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "explored {} histories ({} steps) from seed {} in {:.2} s",
+            "explored {} {} ({} steps, digest {:016x}) from seed {} in {:.2} s",
             self.histories,
+            if self.histories == 1 {
+                "history"
+            } else {
+                "histories"
+            },
             self.steps,
+            self.digest,
             self.seed,
             self.elapsed.as_secs_f64()
         )?;

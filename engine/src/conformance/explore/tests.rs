@@ -96,6 +96,39 @@ fn the_same_seed_gives_the_same_histories() {
 }
 
 #[test]
+fn the_digest_names_the_histories_run() {
+    let mut options = reference_options(7);
+    options.cases = 20;
+    let first = explore(&InMemoryUserEngineStore::new, &options);
+    let again = explore(&InMemoryUserEngineStore::new, &options);
+    assert_eq!(first.digest, again.digest);
+    assert!(
+        first
+            .to_string()
+            .contains(&format!("digest {:016x}", first.digest))
+    );
+    let other_seed = ExploreOptions {
+        seed: 8,
+        ..options.clone()
+    };
+    let fewer = ExploreOptions {
+        cases: 19,
+        ..options.clone()
+    };
+    let shifted = ExploreOptions {
+        first_case: 1,
+        ..options.clone()
+    };
+    for other in [other_seed, fewer, shifted] {
+        assert_ne!(
+            explore(&InMemoryUserEngineStore::new, &other).digest,
+            first.digest,
+            "{other:?}"
+        );
+    }
+}
+
+#[test]
 fn payloads_read_back_exactly_from_written_yaml() {
     let mut rng = Rng::new(11);
     for n in 0..300 {
