@@ -77,6 +77,14 @@ Examples:
         #[arg(long, value_enum, default_value_t = DiagnosticsFormat::Text)]
         format: DiagnosticsFormat,
     },
+    /// Run seeded random histories on a store and on the reference store, compare every result,
+    /// and write the first divergence, shrunk, as a scenario. Exits 1 when the store diverges.
+    #[command(after_help = "\
+Examples:
+  user-engine explore --store sqlite: --cases 2000 --seed 7
+  user-engine explore --store mysql://root@127.0.0.1:3306/test --cases 200 --out ./found
+  user-engine explore --store sqlite: --seed 7 --first-case 41 --cases 1    # replay one case")]
+    Explore(ExploreArgs),
 }
 
 impl Default for Command {
@@ -100,6 +108,32 @@ pub struct ConformanceArgs {
     /// Run the spec in DIR (holding `scenarios/` and `snapshots/`) instead of the embedded one.
     #[arg(long, value_name = "DIR")]
     pub spec: Option<PathBuf>,
+}
+
+/// Options of `explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The store: `memory`, `sqlite:` (or `sqlite:DIR`), `postgres:CONNINFO` or
+    /// `mysql://USER@HOST/DATABASE`. Each history gets a fresh one.
+    #[arg(long, value_name = "STORE")]
+    pub store: String,
+    /// How many histories to run; the run stops at the first that diverges.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cases: u64,
+    /// The seed (default: one taken from the clock, and printed); the same seed draws the same
+    /// histories.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Write the failing history's scenario under DIR (`DIR/scenarios/explore/...yaml`, so DIR is
+    /// a spec root); without it the scenario is printed.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The longest history, in steps; each case draws its length up to this.
+    #[arg(long, value_name = "M", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_steps: u64,
+    /// The index of the first case, so a reported case replays alone (with `--cases 1`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub first_case: u64,
 }
 
 /// How `conformance` reports.

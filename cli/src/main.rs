@@ -8,6 +8,7 @@
 mod args;
 mod catalogue;
 mod conformance;
+mod explore;
 mod output;
 mod report;
 mod schema;
@@ -102,5 +103,6 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Command::Migrate { store } => store_ops::migrate(&store),
         Command::Readiness { store } => store_ops::readiness(&store),
         Command::Diagnostics { store, format } => store_ops::diagnostics(&store, format),
+        Command::Explore(args) => explore::run(&args),
     }
 }

@@ -13,6 +13,7 @@ const SUBCOMMANDS: &[&[&str]] = &[
     &["migrate"],
     &["readiness"],
     &["diagnostics"],
+    &["explore"],
 ];
 
 #[test]

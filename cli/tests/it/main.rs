@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance;
+mod explore;
 mod fixtures;
 mod help;
 mod json_schema;

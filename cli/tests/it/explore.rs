@@ -1,0 +1,136 @@
+//! `explore`: a clean run exits 0 and prints its seed, a seed replays the same histories (their
+//! digest) on every store, and a store that cannot be used is one error line.
+
+use crate::Sandbox;
+
+/// The report's line, with its wall time taken out.
+fn report_line(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("explored "))
+        .unwrap_or_else(|| panic!("no report line in:\n{stdout}"));
+    crate::replace_number_between(line, " in ", " s")
+}
+
+/// The digest the report line names.
+fn digest(stdout: &str) -> String {
+    let line = report_line(stdout);
+    let start = line.find("digest ").expect("the report names a digest") + "digest ".len();
+    line[start..start + 16].to_owned()
+}
+
+#[test]
+fn a_clean_sqlite_run_exits_0_prints_its_seed_and_replays() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "explore", "--store", "sqlite:", "--cases", "200", "--seed", "7",
+    ];
+    let first = sandbox.run(&args);
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    // Not a terminal: no progress.
+    assert_eq!(first.stderr, "");
+    let opening = first.stdout.lines().next().unwrap();
+    assert_eq!(
+        opening,
+        "user-engine explore: 200 histories of up to 40 steps against sqlite from seed 7"
+    );
+    assert!(
+        report_line(&first.stdout).starts_with("explored 200 histories ("),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        report_line(&first.stdout)
+            .ends_with("from seed 7 in [TIME] s; every result agreed with the reference"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains(
+            "replay: user-engine explore --store sqlite: --seed 7 --cases 200 --max-steps 40\n"
+        ),
+        "{}",
+        first.stdout
+    );
+
+    let second = sandbox.run(&args);
+    assert_eq!(second.status, 0, "{}", second.stderr);
+    assert_eq!(report_line(&first.stdout), report_line(&second.stdout));
+    // Every history's database file is gone with its store, and the run's folder with the run.
+    assert_eq!(sandbox.listing(), ["tmp", "work"]);
+
+    // The histories are the seed's, not the store's: the reference draws the same ones.
+    let memory = sandbox.run(&[
+        "explore", "--store", "memory", "--cases", "200", "--seed", "7",
+    ]);
+    assert_eq!(memory.status, 0, "{}", memory.stderr);
+    assert_eq!(digest(&memory.stdout), digest(&first.stdout));
+    let other = sandbox.run(&[
+        "explore", "--store", "memory", "--cases", "200", "--seed", "8",
+    ]);
+    assert_ne!(digest(&other.stdout), digest(&first.stdout));
+}
+
+#[test]
+fn a_run_without_a_seed_prints_one_that_replays_it() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["explore", "--store", "memory", "--cases", "50"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let seed = run
+        .stdout
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once("from seed "))
+        .map(|(_, seed)| seed.to_owned())
+        .unwrap_or_else(|| panic!("no seed in:\n{}", run.stdout));
+    let replay = format!(
+        "replay: user-engine explore --store memory --seed {seed} --cases 50 --max-steps 40"
+    );
+    assert!(run.stdout.contains(&replay), "{}", run.stdout);
+    let again = sandbox.run(&[
+        "explore", "--store", "memory", "--cases", "50", "--seed", &seed,
+    ]);
+    assert_eq!(digest(&again.stdout), digest(&run.stdout));
+}
+
+#[test]
+fn a_store_that_cannot_be_used_is_one_error_line_and_exit_2() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.work().join("notes.txt"), "not a directory\n").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["explore", "--store", "redis://localhost"],
+            "error: unknown store scheme \"redis\" in \"redis://localhost\"; expected memory, sqlite:PATH, postgres:CONNINFO (a `postgres://` URL works too) or mysql://user@host[:port]/database\n",
+        ),
+        (
+            &["explore", "--store", "sqlite:missing-dir"],
+            "error: sqlite directory \"missing-dir\" does not exist; create it, or write `sqlite:` for a temporary one\n",
+        ),
+        (
+            &[
+                "explore",
+                "--store",
+                "postgres:host=127.0.0.1 port=1 user=root connect_timeout=5",
+            ],
+            "error: cannot use postgres:host=127.0.0.1 port=1 user=root connect_timeout=5: store unavailable: cannot connect to postgresql at 127.0.0.1:1: connection refused\n",
+        ),
+        (
+            &["explore", "--store", "memory", "--out", "notes.txt"],
+            "error: --out \"notes.txt\" is not a directory; name a directory to hold `scenarios/explore/`\n",
+        ),
+        (
+            &["explore", "--store", "memory", "--cases", "0"],
+            "error: invalid value '0' for '--cases <N>': 0 is not in 1..18446744073709551615; see `user-engine --help`\n",
+        ),
+        (
+            &["explore"],
+            "error: the following required arguments were not provided: --store <STORE>; see `user-engine --help`\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = sandbox.run(args);
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert_eq!(run.stderr, *expected, "{args:?}");
+    }
+}
