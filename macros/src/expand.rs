@@ -1,6 +1,7 @@
 //! Expansion: one `#[test]` per scenario in `mod conformance { mod <area> { fn <name>() } }`,
 //! each calling the engine's runner; `#[ignore = "..."]` for skipped scenarios and for those
-//! that need a capability the adapter does not declare.
+//! that need a capability the adapter does not declare; with `explore: {..}`, one more test,
+//! `conformance::explore_histories`, calling the engine's explorer.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,10 @@ use crate::load::LoadedSpec;
 /// The generated tests reach it through `super::super`.
 const RUN_FN: &str = "__user_engine_conformance_run";
 
+/// The hidden function that runs the explore test with the factory, defined beside [`RUN_FN`]
+/// for the same reasons.
+const EXPLORE_FN: &str = "__user_engine_conformance_explore";
+
 /// The generated tests.
 pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStream {
     let declared: Vec<String> = invocation
@@ -31,7 +36,7 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
         let test = test_fn(scenario, invocation, loaded, &declared);
         areas.entry(&scenario.area).or_default().push(test);
     }
-    if areas.is_empty() {
+    if areas.is_empty() && invocation.explore.is_none() {
         return quote! {
             #[cfg(test)]
             mod conformance {}
@@ -61,6 +66,53 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
     let run = quote_spanned! {factory.span()=>
         ::user_engine::__private::run_generated(#case, &#binding)
     };
+    let (explore_fn, explore_test) = match &invocation.explore {
+        None => (None, None),
+        Some(explore) => {
+            let explore_fn = Ident::new(EXPLORE_FN, Span::call_site());
+            let settings = Ident::new("settings", factory.span());
+            let run = quote_spanned! {factory.span()=>
+                ::user_engine::conformance::explore::__private::run_generated(#settings, &#binding)
+            };
+            let (cases, seed) = (explore.cases, explore.seed);
+            let ignore = unset_env_reason(invocation).map(|reason| {
+                quote! { #[ignore = #reason] }
+            });
+            let doc = format!(
+                "{cases} seeded random histories (seed {seed}) run on the store and on the \
+                 reference, every result compared; `USER_ENGINE_EXPLORE_SEED` and \
+                 `USER_ENGINE_EXPLORE_CASES` override"
+            );
+            (
+                Some(quote! {
+                    #[doc(hidden)]
+                    fn #explore_fn(
+                        #settings: &::user_engine::conformance::explore::__private::GeneratedExplore,
+                    ) {
+                        let #binding = #factory;
+                        #run;
+                    }
+                    const _: () = {
+                        let _ = #explore_fn;
+                    };
+                }),
+                Some(quote! {
+                    #[doc = #doc]
+                    #[test]
+                    #ignore
+                    fn explore_histories() {
+                        super::#explore_fn(
+                            &::user_engine::conformance::explore::__private::GeneratedExplore {
+                                cases: #cases,
+                                seed: #seed,
+                                capabilities: &[#(#declared),*],
+                            },
+                        );
+                    }
+                }),
+            )
+        }
+    };
     quote! {
         #[doc(hidden)]
         fn #run_fn(#case: &::user_engine::__private::GeneratedCase) {
@@ -74,10 +126,12 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
             let _ = #run_fn;
         };
         #env_dependency
+        #explore_fn
 
         #[cfg(test)]
         mod conformance {
             #(#modules)*
+            #explore_test
         }
     }
 }
@@ -122,13 +176,8 @@ fn ignore_reason(
     invocation: &Invocation,
     declared: &[String],
 ) -> Option<String> {
-    if let Some(var) = &invocation.ignore_unless_env {
-        let name = var.value();
-        if std::env::var_os(&name).is_none_or(|v| v.is_empty()) {
-            return Some(format!(
-                "skipped: {name} is not set; set it when running `cargo test` to run this test"
-            ));
-        }
+    if let Some(reason) = unset_env_reason(invocation) {
+        return Some(reason);
     }
     if let Some(skip) = invocation
         .skips
@@ -158,4 +207,14 @@ fn ignore_reason(
             many.join(" and ")
         )),
     }
+}
+
+/// Why every test is ignored: `ignore_unless_env` names a variable that was not set at build time.
+fn unset_env_reason(invocation: &Invocation) -> Option<String> {
+    let name = invocation.ignore_unless_env.as_ref()?.value();
+    std::env::var_os(&name)
+        .is_none_or(|v| v.is_empty())
+        .then(|| {
+            format!("skipped: {name} is not set; set it when running `cargo test` to run this test")
+        })
 }

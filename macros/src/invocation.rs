@@ -1,10 +1,11 @@
 //! Parsing the invocation: `conformance_suite!(factory)` or the `factory: ..., capabilities: [..],
-//! skip: {..}, spec: ".."` option form, with every option checked at its own token.
+//! skip: {..}, spec: "..", explore: {..}` option form, with every option checked at its own
+//! token.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, LitStr, Token, braced, bracketed};
+use syn::{Expr, Ident, LitInt, LitStr, Token, braced, bracketed};
 use user_engine_conformance_spec::{KNOWN_CAPABILITIES, did_you_mean};
 
 const OPTIONS: &[&str] = &[
@@ -13,7 +14,14 @@ const OPTIONS: &[&str] = &[
     "skip",
     "spec",
     "ignore_unless_env",
+    "explore",
 ];
+
+/// The settings of `explore: {..}`.
+const EXPLORE_SETTINGS: &[&str] = &["cases", "seed"];
+
+/// Histories the explore test runs when `cases` is not given.
+const DEFAULT_EXPLORE_CASES: usize = 100;
 
 /// What the invocation asks for.
 pub(crate) struct Invocation {
@@ -28,6 +36,29 @@ pub(crate) struct Invocation {
     /// An environment variable that must be set when the tests are built, or they are ignored
     /// (e.g. the URL of a database server).
     pub(crate) ignore_unless_env: Option<LitStr>,
+    /// One more test, running seeded random histories against the factory.
+    pub(crate) explore: Option<Explore>,
+}
+
+/// `explore: {cases: N, seed: S}`: how many histories, from which seed.
+pub(crate) struct Explore {
+    pub(crate) cases: usize,
+    pub(crate) seed: u64,
+}
+
+/// One `name: 123` inside `explore: {..}`.
+struct Setting {
+    name: Ident,
+    value: LitInt,
+}
+
+impl Parse for Setting {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let value: LitInt = input.parse()?;
+        Ok(Setting { name, value })
+    }
 }
 
 /// `"area/name": "reason"`.
@@ -60,6 +91,7 @@ impl Parse for Invocation {
                 skips: Vec::new(),
                 spec: None,
                 ignore_unless_env: None,
+                explore: None,
             });
         }
         parse_options(input)
@@ -72,6 +104,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
     let mut skips = None;
     let mut spec = None;
     let mut ignore_unless_env = None;
+    let mut explore = None;
     let mut errors: Option<syn::Error> = None;
     let mut push = |error: syn::Error| match &mut errors {
         Some(all) => all.combine(error),
@@ -99,6 +132,12 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
             "ignore_unless_env" => ignore_unless_env
                 .replace(input.parse::<LitStr>()?)
                 .is_some(),
+            "explore" => {
+                let content;
+                braced!(content in input);
+                let list = Punctuated::<Setting, Token![,]>::parse_terminated(&content)?;
+                explore.replace(list).is_some()
+            }
             _ => {
                 let hint = did_you_mean(&name, OPTIONS)
                     .map(|o| format!(" (did you mean `{o}`?)"))
@@ -147,6 +186,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
         }
         seen.push(name);
     }
+    let explore = explore.map(|settings| explore_settings(settings, &mut push));
     if factory.is_none() {
         push(syn::Error::new(
             Span::call_site(),
@@ -163,7 +203,59 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
         skips: skips.into_iter().flatten().collect(),
         spec,
         ignore_unless_env,
+        explore,
     })
+}
+
+/// Checks `explore: {..}`: known names, each once, numbers in range; problems go to `push`.
+fn explore_settings(
+    settings: Punctuated<Setting, Token![,]>,
+    push: &mut impl FnMut(syn::Error),
+) -> Explore {
+    let mut explore = Explore {
+        cases: DEFAULT_EXPLORE_CASES,
+        seed: 0,
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for Setting { name, value } in settings {
+        let key = name.to_string();
+        if seen.contains(&key) {
+            push(syn::Error::new(
+                name.span(),
+                format!("`{key}` is given twice in `explore`"),
+            ));
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            "cases" => match value.base10_parse::<usize>() {
+                Ok(n) if n > 0 => explore.cases = n,
+                _ => push(syn::Error::new(
+                    value.span(),
+                    "`cases` is how many histories to run: a whole number above 0",
+                )),
+            },
+            "seed" => match value.base10_parse::<u64>() {
+                Ok(n) => explore.seed = n,
+                Err(_) => push(syn::Error::new(
+                    value.span(),
+                    "`seed` must be a whole number from 0 to 2^64-1",
+                )),
+            },
+            _ => {
+                let hint = did_you_mean(&key, EXPLORE_SETTINGS)
+                    .map(|o| format!(" (did you mean `{o}`?)"))
+                    .unwrap_or_default();
+                push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "unknown `explore` setting `{key}`{hint}; expected one of: {}",
+                        EXPLORE_SETTINGS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    explore
 }
 
 impl Parse for Skip {
@@ -215,6 +307,29 @@ mod tests {
         assert_eq!(long.skips[0].id.value(), "outbox/late_commit");
         assert_eq!(long.skips[0].reason.value(), "needs two connections");
         assert_eq!(long.spec.unwrap().value(), "specs/x");
+        assert!(long.explore.is_none());
+    }
+
+    #[test]
+    fn explore_takes_cases_and_seed() {
+        let given = parse("factory: f, explore: {cases: 250, seed: 18446744073709551615}").unwrap();
+        let explore = given.explore.unwrap();
+        assert_eq!((explore.cases, explore.seed), (250, u64::MAX));
+        let defaults = parse("factory: f, explore: {}").unwrap().explore.unwrap();
+        assert_eq!((defaults.cases, defaults.seed), (100, 0));
+        assert_eq!(
+            error("factory: f, explore: {case: 5, cases: 0, seed: 1, seed: 2}"),
+            "unknown `explore` setting `case` (did you mean `cases`?); expected one of: cases, seed\n\
+             `cases` is how many histories to run: a whole number above 0\n\
+             `seed` is given twice in `explore`"
+        );
+        assert_eq!(
+            error("factory: f, explore: {seed: 18446744073709551616}"),
+            "`seed` must be a whole number from 0 to 2^64-1"
+        );
+        assert!(
+            error("factory: f, explore: {cases: \"many\"}").starts_with("expected integer literal")
+        );
     }
 
     #[test]
@@ -223,7 +338,7 @@ mod tests {
             error(
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
-            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env\n\
+            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env, explore\n\
              unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration\n\
              capability `migration_tamper` is declared twice"
         );

@@ -41,6 +41,11 @@ use invocation::Invocation;
 ///     // Ignore every test, with a reason naming the variable, unless it is set at build time
 ///     // (e.g. a database URL). Setting or clearing it rebuilds the tests.
 ///     ignore_unless_env: "MY_STORE_URL",
+///     // One more test, `conformance::explore_histories`: `cases` seeded random histories run on
+///     // a store from the factory and on the reference, every result compared; on the first
+///     // divergence it panics with the report and the shrunk scenario. The environment variables
+///     // USER_ENGINE_EXPLORE_SEED and USER_ENGINE_EXPLORE_CASES override the two at run time.
+///     explore: {cases: 200, seed: 1},
 /// }
 /// ```
 ///

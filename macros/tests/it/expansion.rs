@@ -8,6 +8,7 @@ user_engine::conformance_suite! {
     capabilities: [commit_time_conflicts],
     skip: { "smoke/skipped_by_invocation": "skipped to show that a skip becomes an ignore" },
     spec: "tests/ui/specs/valid",
+    explore: {cases: 40, seed: 3},
 }
 
 /// The tests libtest reports for `args`, as `path: test` lines.
@@ -33,6 +34,7 @@ fn one_test_per_scenario_in_a_module_per_area() {
     assert_eq!(
         listed(&[]),
         [
+            "expansion::conformance::explore_histories: test",
             "expansion::conformance::smoke::migrate_then_ready: test",
             "expansion::conformance::smoke::needs_tampering: test",
             "expansion::conformance::smoke::rollback_leaves_nothing: test",

@@ -13,6 +13,7 @@ mod store;
 user_engine::conformance_suite! {
     factory: user_engine_sqlite::testing::TempSqliteStore::new,
     capabilities: [migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, stepwise_migration],
+    explore: {cases: 150, seed: 1},
 }
 
 #[test]

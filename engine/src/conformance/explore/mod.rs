@@ -34,6 +34,7 @@
 
 mod corpus;
 mod generate;
+mod generated;
 mod history;
 mod oracle;
 mod report;
@@ -50,6 +51,12 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 pub use report::{ExploreFailure, ExploreReport, Progress};
+
+/// Support for the test `conformance_suite!`'s `explore` option generates; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::generated::{CASES_VAR, GeneratedExplore, SEED_VAR, run_generated};
+}
 
 use crate::{InMemoryUserEngineStore, UserEngineStore};
 use generate::Generator;
