@@ -17,6 +17,7 @@ use crate::stores::{self, StoreUnderTest};
 
 /// Runs the command.
 pub fn run(args: &ConformanceArgs) -> Result<Verdict> {
+    stores::watch_interrupts();
     let urls: Vec<StoreUrl> = if args.stores.is_empty() {
         vec![StoreUrl::Memory, StoreUrl::Sqlite(None)]
     } else {
@@ -37,6 +38,7 @@ pub fn run(args: &ConformanceArgs) -> Result<Verdict> {
         .iter()
         .map(|store| run_store(store, &scenarios, &snapshots, &mut progress))
         .collect();
+    stores::hold_if_interrupted();
     progress.finish();
 
     let report = Report {
@@ -70,6 +72,7 @@ fn run_store<'a>(
     let results = scenarios
         .iter()
         .map(|scenario| {
+            stores::hold_if_interrupted();
             progress.show(&store.label, &scenario.id);
             let started = Instant::now();
             let outcome = {

@@ -7,13 +7,21 @@
 //! This crate's own tests are built `#[ignore]` when it is unset (see `build.rs`). With
 //! `USER_ENGINE_REQUIRE_MYSQL=1` a missing URL or an unusable server is an error instead of a
 //! skip. Nothing here panics: every failure is a one-line [`StoreError`].
+//!
+//! Nothing outlives its run (see `user_engine::testing::scratch`): while a process has test
+//! databases on a server it keeps one session there holding the named lock
+//! `ue_owner_<run token>`; each database is registered for `scratch::drop_live` (what a signal
+//! handler calls); and [`drop_abandoned`] drops the `ue_test_*` databases whose run's lock is free
+//! — a run killed hard — never one a live run owns.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 use user_engine::StoreError;
+use user_engine::testing::scratch;
 
 use crate::MysqlUserEngineStore;
 
@@ -56,6 +64,7 @@ pub struct IsolatedDatabase {
     /// The server's options as given (the database they name is where `CREATE DATABASE` runs).
     admin: Opts,
     name: String,
+    _registration: scratch::Registration,
 }
 
 user_engine::delegate_store!(IsolatedDatabase => |db| &db.store);
@@ -81,25 +90,23 @@ impl IsolatedDatabase {
     /// unmigrated store to it. A malformed URL or an unreachable server is `unavailable`, in one
     /// line that never repeats the password.
     pub fn create(url: &str) -> Result<Self, StoreError> {
-        let admin = Opts::from_url(url).map_err(|_| {
-            StoreError::unavailable(format!(
-                "the test server's url (normally {URL_VAR}) is malformed; expected mysql://user[:password]@host[:port]/database"
-            ))
-        })?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("ue_test_{}_{n}_{nanos:08x}", std::process::id());
-        run_admin(
-            &admin,
-            &format!(
-                "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                quote_identifier(&name)
-            ),
-            "creating a test database",
-        )?;
+        let admin = Opts::from_url(url).map_err(|_| malformed_url())?;
+        let name = scratch::fresh_name();
+        let create = format!(
+            "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            quote_identifier(&name)
+        );
+        let ((), registration) = {
+            let (opts, dropper_name) = (admin.clone(), name.clone());
+            scratch::create(
+                name.clone(),
+                || on_owner(&admin, &create),
+                move || drop_now(&opts, &dropper_name),
+            )
+            .ok_or_else(|| {
+                StoreError::unavailable("the test run is ending: no new test database is made")
+            })??
+        };
         let opts: Opts = OptsBuilder::from_opts(admin.clone())
             .db_name(Some(&name))
             .into();
@@ -107,11 +114,16 @@ impl IsolatedDatabase {
             Ok(store) => store,
             Err(err) => {
                 // Best effort: the database is empty, and the connect error is what matters.
-                let _ = run_admin(&admin, &drop_database(&name), "dropping a test database");
+                let _ = on_owner(&admin, &drop_database(&name));
                 return Err(err);
             }
         };
-        Ok(Self { store, admin, name })
+        Ok(Self {
+            store,
+            admin,
+            name,
+            _registration: registration,
+        })
     }
 
     /// The database's name.
@@ -143,12 +155,10 @@ impl IsolatedDatabase {
     }
 }
 
-/// Runs one statement on a short-lived connection to the server.
-fn run_admin(opts: &Opts, sql: &str, what: &'static str) -> Result<(), StoreError> {
-    let place = format!("{}:{}", opts.get_ip_or_hostname(), opts.get_tcp_port());
-    let mut conn = Conn::new(opts.clone()).map_err(|e| crate::error::connect(&place, &e))?;
-    conn.query_drop(sql)
-        .map_err(|e| crate::error::map(what, &e))
+fn malformed_url() -> StoreError {
+    StoreError::unavailable(format!(
+        "the test server's url (normally {URL_VAR}) is malformed; expected mysql://user[:password]@host[:port]/database"
+    ))
 }
 
 fn drop_database(name: &str) -> String {
@@ -171,14 +181,115 @@ impl Drop for IsolatedDatabase {
         }
         // Close the store's sessions first: DROP DATABASE would wait for any open transaction.
         self.store.close_connections();
-        if let Err(err) = run_admin(
-            &self.admin,
-            &drop_database(&self.name),
-            "dropping a test database",
-        ) {
+        if let Err(err) = on_owner(&self.admin, &drop_database(&self.name)) {
             eprintln!("could not drop mysql test database {}: {err}", self.name);
         }
     }
+}
+
+/// The owner session of this process on each server it has test databases on, by address. It
+/// holds the named lock `ue_owner_<run token>` until the process ends.
+fn owners() -> &'static Mutex<HashMap<String, Conn>> {
+    static OWNERS: OnceLock<Mutex<HashMap<String, Conn>>> = OnceLock::new();
+    OWNERS.get_or_init(Mutex::default)
+}
+
+fn place(opts: &Opts) -> String {
+    format!("{}:{}", opts.get_ip_or_hostname(), opts.get_tcp_port())
+}
+
+/// Runs `sql` on this process's owner session on the server of `opts`, opening it (and taking its
+/// named lock) first if there is none or it stopped answering.
+fn on_owner(opts: &Opts, sql: &str) -> Result<(), StoreError> {
+    let place = place(opts);
+    let mut owners = owners().lock().unwrap_or_else(PoisonError::into_inner);
+    if owners
+        .get_mut(&place)
+        .is_none_or(|conn| conn.ping().is_err())
+    {
+        let mut conn = Conn::new(opts.clone()).map_err(|e| crate::error::connect(&place, &e))?;
+        let owner = scratch::owner_name(scratch::run_token());
+        let held: Option<i64> = conn
+            .exec_first("SELECT GET_LOCK(?, 0)", (owner.as_str(),))
+            .map_err(|e| crate::error::map("taking the test run's owner lock", &e))?
+            .flatten();
+        if held != Some(1) {
+            return Err(StoreError::unavailable(format!(
+                "another session holds this run's owner lock {owner}"
+            )));
+        }
+        owners.insert(place.clone(), conn);
+    }
+    let conn = owners.get_mut(&place).expect("inserted above");
+    conn.query_drop(sql)
+        .map_err(|e| crate::error::map("creating or dropping a test database", &e))
+}
+
+/// A plain connection of its own, for cleanup that must not wait on the owner session.
+fn admin(opts: &Opts) -> Result<Conn, StoreError> {
+    Conn::new(opts.clone()).map_err(|e| crate::error::connect(&place(opts), &e))
+}
+
+/// Drops the database `name` now, from any thread: ends the sessions using it first (only this
+/// run's stores use it), so an open transaction cannot hold the drop up. What
+/// `scratch::drop_live` runs for each live database.
+fn drop_now(opts: &Opts, name: &str) {
+    let dropped = admin(opts).and_then(|mut conn| {
+        let map = |e: mysql::Error| crate::error::map("dropping a test database", &e);
+        let sessions: Vec<u64> = conn
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+                (name,),
+            )
+            .map_err(map)?;
+        for id in sessions {
+            // A session that ended meanwhile is no error.
+            let _ = conn.query_drop(format!("KILL {id}"));
+        }
+        conn.query_drop(drop_database(name)).map_err(map)
+    });
+    if let Err(err) = dropped {
+        eprintln!("could not drop mysql test database {name}: {err}");
+    }
+}
+
+/// Drops every `ue_test_*` database on the server at `url` whose run is gone: its run's owner lock
+/// is free and no session uses it. A database a live run owns is never touched, whichever host
+/// that run is on. Returns the names dropped, in name order. The user needs the `PROCESS`
+/// privilege to see other users' sessions; without it only its own are seen.
+pub fn drop_abandoned(url: &str) -> Result<Vec<String>, StoreError> {
+    let opts = Opts::from_url(url).map_err(|_| malformed_url())?;
+    let mut conn = admin(&opts)?;
+    let map = |e: mysql::Error| crate::error::map("finding abandoned test databases", &e);
+    let databases: Vec<String> = conn
+        .exec(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA \
+             WHERE LEFT(SCHEMA_NAME, CHAR_LENGTH(?)) = ? ORDER BY SCHEMA_NAME",
+            (scratch::PREFIX, scratch::PREFIX),
+        )
+        .map_err(map)?;
+    let mut dropped = Vec::new();
+    for database in databases {
+        let Some(token) = scratch::token_of(&database) else {
+            continue;
+        };
+        let owned: Option<Option<u64>> = conn
+            .exec_first("SELECT IS_USED_LOCK(?)", (scratch::owner_name(token),))
+            .map_err(map)?;
+        let in_use: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?",
+                (database.as_str(),),
+            )
+            .map_err(map)?;
+        if owned.flatten().is_some() || in_use.unwrap_or(0) > 0 {
+            continue;
+        }
+        conn.query_drop(drop_database(&database))
+            .map_err(|e| crate::error::map("dropping an abandoned test database", &e))?;
+        dropped.push(database);
+    }
+    Ok(dropped)
 }
 
 impl fmt::Debug for IsolatedDatabase {

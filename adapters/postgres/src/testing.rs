@@ -7,11 +7,19 @@
 //! `skipped: USER_ENGINE_POSTGRES_URL is not set` and returns `None` for callers built with it set
 //! but run without it. With `USER_ENGINE_REQUIRE_POSTGRES=1` a missing URL or an unreachable
 //! server fails them instead.
+//!
+//! Nothing outlives its run (see `user_engine::testing::scratch`): while a process has test
+//! schemas on a server it keeps one session there whose `application_name` is
+//! `ue_owner_<run token>`; each schema is registered for `scratch::drop_live` (what a signal
+//! handler calls); and [`drop_abandoned`] drops the `ue_test_*` schemas whose run has no owner
+//! session left — a run killed hard — never one a live run owns.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use user_engine::StoreError;
+use user_engine::testing::scratch;
 
 use crate::PostgresUserEngineStore;
 use crate::pool::quote_identifier;
@@ -64,6 +72,7 @@ pub struct IsolatedSchema {
     store: PostgresUserEngineStore,
     url: String,
     name: String,
+    _registration: scratch::Registration,
 }
 
 impl IsolatedSchema {
@@ -80,26 +89,25 @@ impl IsolatedSchema {
         }
     }
 
-    /// Creates a uniquely named schema on the server at `url` and connects a store to it.
+    /// Creates a uniquely named schema (`ue_test_<run token>_<n>`) on the server at `url` and
+    /// connects a store to it.
     pub fn create(url: &str) -> Result<Self, StoreError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("ue_test_{}_{n}_{nanos:08x}", std::process::id());
-        let mut admin = Self::admin(url)?;
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {}", quote_identifier(&name)))
-            .map_err(|e| crate::error::map("creating a test schema", &e))?;
-        let mut config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
-        // Lets a test find this store's sessions in pg_stat_activity.
-        config.application_name(&name);
+        let name = scratch::fresh_name();
+        let config = Self::config(url, &name)?;
+        let ((), registration) = {
+            let (dropper_url, dropper_name) = (url.to_owned(), name.clone());
+            scratch::create(
+                name.clone(),
+                || on_owner(url, &format!("CREATE SCHEMA {}", quote_identifier(&name))),
+                move || drop_now(&dropper_url, &dropper_name),
+            )
+            .ok_or_else(ending)??
+        };
         let store = match PostgresUserEngineStore::with_config(config, &name) {
             Ok(store) => store,
             Err(err) => {
                 // Best effort: the schema is empty, and the connect error is what matters.
-                let _ = admin.batch_execute(&format!("DROP SCHEMA {}", quote_identifier(&name)));
+                let _ = on_owner(url, &format!("DROP SCHEMA {}", quote_identifier(&name)));
                 return Err(err);
             }
         };
@@ -107,15 +115,16 @@ impl IsolatedSchema {
             store,
             url: url.to_owned(),
             name,
+            _registration: registration,
         })
     }
 
-    /// A plain connection for creating and dropping schemas.
-    fn admin(url: &str) -> Result<postgres::Client, StoreError> {
-        let config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
-        config
-            .connect(postgres::NoTls)
-            .map_err(|e| crate::error::connect(&config, &e))
+    /// The server's configuration, with `application_name` set to the schema's name so a test
+    /// (and [`drop_now`]) can find this schema's sessions in `pg_stat_activity`.
+    fn config(url: &str, name: &str) -> Result<postgres::Config, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
+        config.application_name(name);
+        Ok(config)
     }
 
     /// The schema's name, also the `application_name` of the store's sessions.
@@ -129,15 +138,20 @@ impl IsolatedSchema {
     }
 
     /// Another, independent store on the same schema (its own connections), as a second process
-    /// would have. Its sessions' `application_name` is not the schema's.
+    /// would have. Its sessions' `application_name` is the schema's name too.
     pub fn connect_another(&self) -> Result<PostgresUserEngineStore, StoreError> {
-        PostgresUserEngineStore::connect(&self.url, &self.name)
+        PostgresUserEngineStore::with_config(Self::config(&self.url, &self.name)?, &self.name)
     }
 
     /// A plain client whose `search_path` is this schema, for tests that need raw SQL.
     pub fn raw_client(&self) -> Result<postgres::Client, StoreError> {
         self.store.raw_client()
     }
+}
+
+/// What [`IsolatedSchema::create`] says once the run is ending (`scratch::drop_live` has run).
+fn ending() -> StoreError {
+    StoreError::unavailable("the test run is ending: no new test schema is made")
 }
 
 fn invalid_url() -> StoreError {
@@ -155,18 +169,115 @@ impl Drop for IsolatedSchema {
             );
             return;
         }
-        let dropped = Self::admin(&self.url).and_then(|mut admin| {
-            admin
-                .batch_execute(&format!(
-                    "DROP SCHEMA IF EXISTS {} CASCADE",
-                    quote_identifier(&self.name)
-                ))
-                .map_err(|e| crate::error::map("dropping a test schema", &e))
-        });
-        if let Err(err) = dropped {
+        let sql = format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_identifier(&self.name)
+        );
+        if let Err(err) = on_owner(&self.url, &sql) {
             eprintln!("could not drop postgresql test schema {}: {err}", self.name);
         }
     }
+}
+
+/// The owner session of this process on each server it has test schemas on, by URL.
+fn owners() -> &'static Mutex<HashMap<String, postgres::Client>> {
+    static OWNERS: OnceLock<Mutex<HashMap<String, postgres::Client>>> = OnceLock::new();
+    OWNERS.get_or_init(Mutex::default)
+}
+
+/// Runs `sql` on this process's owner session on the server at `url`, opening it first if there
+/// is none (or it was closed). The session lives until the process ends.
+fn on_owner(url: &str, sql: &str) -> Result<(), StoreError> {
+    let mut owners = owners().lock().unwrap_or_else(PoisonError::into_inner);
+    if owners.get(url).is_none_or(postgres::Client::is_closed) {
+        let mut config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
+        config.application_name(&scratch::owner_name(scratch::run_token()));
+        let client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| crate::error::connect(&config, &e))?;
+        owners.insert(url.to_owned(), client);
+    }
+    let client = owners.get_mut(url).expect("inserted above");
+    client
+        .batch_execute(sql)
+        .map_err(|e| crate::error::map("creating or dropping a test schema", &e))
+}
+
+/// A plain connection of its own, for cleanup that must not wait on the owner session.
+fn admin(url: &str) -> Result<postgres::Client, StoreError> {
+    let config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| crate::error::connect(&config, &e))
+}
+
+/// Drops the schema `name` now, from any thread: ends the sessions of its stores first (found by
+/// their `application_name`, which only this run's stores on it carry), so an open transaction
+/// cannot hold the drop up. What `scratch::drop_live` runs for each live schema.
+fn drop_now(url: &str, name: &str) {
+    let dropped = admin(url).and_then(|mut admin| {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .and_then(|_| {
+                admin.batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    quote_identifier(name)
+                ))
+            })
+            .map_err(|e| crate::error::map("dropping a test schema", &e))
+    });
+    if let Err(err) = dropped {
+        eprintln!("could not drop postgresql test schema {name}: {err}");
+    }
+}
+
+/// Drops every `ue_test_*` schema on the server at `url` whose run is gone: no session holds its
+/// run's owner name, and none of its own stores is connected. A schema a live run owns is never
+/// touched, whichever host that run is on. Returns the names dropped, in name order.
+pub fn drop_abandoned(url: &str) -> Result<Vec<String>, StoreError> {
+    let mut admin = admin(url)?;
+    let map = |e: postgres::Error| crate::error::map("finding abandoned test schemas", &e);
+    let schemas: Vec<String> = admin
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1",
+            &[&scratch::PREFIX],
+        )
+        .map_err(map)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let sessions: Vec<String> = admin
+        .query(
+            "SELECT DISTINCT coalesce(application_name, '') FROM pg_stat_activity \
+             WHERE pid <> pg_backend_pid()",
+            &[],
+        )
+        .map_err(map)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut dropped = Vec::new();
+    for schema in schemas {
+        let Some(token) = scratch::token_of(&schema) else {
+            continue;
+        };
+        let owner = scratch::owner_name(token);
+        if sessions.iter().any(|s| *s == owner || *s == schema) {
+            continue;
+        }
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quote_identifier(&schema)
+            ))
+            .map_err(|e| crate::error::map("dropping an abandoned test schema", &e))?;
+        dropped.push(schema);
+    }
+    Ok(dropped)
 }
 
 impl fmt::Debug for IsolatedSchema {

@@ -10,13 +10,17 @@ use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 use user_engine::conformance::spec::Scenario;
 use user_engine::conformance::{RunOptions, ScenarioOutcome, SnapshotCheck, run_scenario};
+use user_engine::testing::scratch;
 use user_engine::{InMemoryUserEngineStore, UserEngineStore};
 use user_engine_sqlite::SqliteUserEngineStore;
 
 use crate::store_url::StoreUrl;
 
+mod interrupt;
 mod mysql;
 mod postgres;
+
+pub use interrupt::{hold_if_interrupted, watch as watch_interrupts};
 
 /// What the reference store declares (the same list `tests/it/reference.rs` gives the macro).
 const MEMORY_CAPABILITIES: &[&str] = user_engine::InMemoryUserEngineStore::CAPABILITIES;
@@ -36,7 +40,12 @@ pub struct StoreUnderTest {
 
 enum Backend {
     Memory,
-    Sqlite { dir: TempDir, next: AtomicUsize },
+    Sqlite {
+        dir: TempDir,
+        next: AtomicUsize,
+        /// Removes `dir` if a signal ends the run.
+        _on_interrupt: scratch::Registration,
+    },
     Postgres(postgres::PostgresBackend),
     Mysql(mysql::MysqlBackend),
 }
@@ -48,7 +57,7 @@ impl StoreUnderTest {
         let (backend, place, capabilities) = match &url {
             StoreUrl::Memory => (Backend::Memory, "in memory".to_owned(), MEMORY_CAPABILITIES),
             StoreUrl::Sqlite(path) => {
-                let dir = sqlite_scratch_dir(path.as_deref())?;
+                let (dir, on_interrupt) = sqlite_scratch_dir(path.as_deref())?;
                 let place = format!(
                     "a fresh database file per scenario under {}",
                     shown_dir(path.as_deref(), dir.path())
@@ -56,6 +65,7 @@ impl StoreUnderTest {
                 let backend = Backend::Sqlite {
                     dir,
                     next: AtomicUsize::new(0),
+                    _on_interrupt: on_interrupt,
                 };
                 (backend, place, user_engine_sqlite::CAPABILITIES)
             }
@@ -105,7 +115,7 @@ impl StoreUnderTest {
             Backend::Memory => {
                 run_scenario(scenario, &InMemoryUserEngineStore::new, options, snapshots)
             }
-            Backend::Sqlite { dir, next } => {
+            Backend::Sqlite { dir, next, .. } => {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let file = dir
                     .path()
@@ -146,7 +156,10 @@ const SCRATCH_PREFIX: &str = "user-engine-conformance-";
 /// an existing directory), else in the system temp directory. Removed when the run ends; named
 /// with the run's process id, so that one left by a run that was killed is removed by the next
 /// run in the same place (see [`remove_abandoned_scratch_dirs`]).
-fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
+///
+/// The directory is registered with `scratch::drop_live` as soon as it exists, so a signal removes
+/// it (see `interrupt`); the registration lasts as long as the returned guard.
+fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<(TempDir, scratch::Registration)> {
     let prefix = format!("{SCRATCH_PREFIX}{}-", std::process::id());
     let builder = {
         let mut b = tempfile::Builder::new();
@@ -175,6 +188,12 @@ fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
                 .with_context(|| format!("cannot create a directory under {shown:?}"))?
         }
     };
+    let registration = {
+        let path = dir.path().to_path_buf();
+        scratch::register(path.display().to_string(), move || {
+            let _ = std::fs::remove_dir_all(&path);
+        })
+    };
     // One probe file proves the directory is writable and SQLite works there.
     let probe = dir.path().join("probe.db");
     let opened = SqliteUserEngineStore::open(&probe).map(|store| store.readiness());
@@ -185,7 +204,7 @@ fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<TempDir> {
             dir.path().display().to_string()
         )
     })?;
-    Ok(dir)
+    Ok((dir, registration))
 }
 
 /// How long a scratch directory must have been left alone before it counts as abandoned. A run
@@ -225,6 +244,18 @@ fn remove_abandoned_scratch_dirs(parent: &Path) {
             // Best effort: what cannot be removed now is tried again by the next run.
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// One line on stderr for the scratch a run found and dropped, if any.
+fn report_abandoned(dropped: &[String], what: &str) {
+    if !dropped.is_empty() {
+        eprintln!(
+            "dropped {} test {what}{} left by runs that are gone: {}",
+            dropped.len(),
+            if dropped.len() == 1 { "" } else { "s" },
+            dropped.join(", ")
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use user_engine::UserEngineStore;
 use user_engine::conformance::spec::Scenario;
 use user_engine::conformance::{RunOptions, ScenarioOutcome, SnapshotCheck, run_scenario};
 use user_engine_mysql::MysqlUserEngineStore;
-use user_engine_mysql::testing::IsolatedDatabase;
+use user_engine_mysql::testing::{self, IsolatedDatabase};
 
 use crate::store_url::{mysql_driver_url, redact_password};
 
@@ -28,6 +28,10 @@ impl MysqlBackend {
     /// error before the run rather than a failure in every scenario.
     pub fn connect(url: &str) -> Result<Self> {
         let driver = driver_url(url)?;
+        // Databases that runs killed hard left behind; a live run's are never touched.
+        if let Ok(dropped) = testing::drop_abandoned(&driver) {
+            super::report_abandoned(&dropped, "mysql database");
+        }
         // The URL was checked when it was parsed, so what can fail here is the server: its
         // message names host and port, never the password or where the URL came from.
         let probe = IsolatedDatabase::create(&driver)

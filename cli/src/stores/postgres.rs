@@ -7,7 +7,7 @@ use user_engine::conformance::spec::Scenario;
 use user_engine::conformance::{RunOptions, ScenarioOutcome, SnapshotCheck, run_scenario};
 use user_engine::{StoreError, UserEngineStore};
 use user_engine_postgres::PostgresUserEngineStore;
-use user_engine_postgres::testing::IsolatedSchema;
+use user_engine_postgres::testing::{self, IsolatedSchema};
 
 use crate::store_url::redact_password;
 
@@ -23,6 +23,10 @@ impl PostgresBackend {
     /// Creates and drops one schema, so an unreachable server or a missing privilege is one error
     /// before the run rather than a failure in every scenario.
     pub fn connect(conninfo: &str) -> Result<Self> {
+        // Schemas that runs killed hard left behind; a live run's are never touched.
+        if let Ok(dropped) = testing::drop_abandoned(conninfo) {
+            super::report_abandoned(&dropped, "postgresql schema");
+        }
         let probe = IsolatedSchema::create(conninfo)
             .map_err(|e| anyhow!("cannot use {}: {}", shown(conninfo), in_the_users_words(&e)))?;
         drop(probe);

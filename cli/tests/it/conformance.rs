@@ -440,6 +440,57 @@ fn element(start: &quick_xml::events::BytesStart<'_>) -> Element {
 /// by the next run in the same place; one of a live process, a recent one, or any other folder is
 /// left alone.
 #[cfg(target_os = "linux")]
+/// SIGINT and SIGTERM in the middle of a SQLite run: the run's scratch folder is gone, nothing
+/// else was printed to stdout, and the status is the shell's 128 + signal.
+#[test]
+fn an_interrupted_run_removes_its_sqlite_folder_and_exits_128_plus_the_signal() {
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        let sandbox = Sandbox::new();
+        let child = sandbox.spawn(&["conformance", "--store", "sqlite:"]);
+        let scratch = |sandbox: &Sandbox| {
+            std::fs::read_dir(sandbox.tmp())
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("user-engine-conformance-")
+                })
+                .count()
+        };
+        // Interrupt once the folder holds a scenario's database, i.e. mid-run.
+        let run = sandbox.interrupt(child, signal, || {
+            std::fs::read_dir(sandbox.tmp())
+                .unwrap()
+                .flatten()
+                .any(|dir| {
+                    std::fs::read_dir(dir.path()).is_ok_and(|mut files| {
+                        files.any(|f| {
+                            f.is_ok_and(|f| {
+                                let name = f.file_name().to_string_lossy().into_owned();
+                                name.ends_with(".db") && name != "probe.db"
+                            })
+                        })
+                    })
+                })
+        });
+        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("interrupted: removed 1 temporary store"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "", "no report after an interruption");
+        assert_eq!(
+            scratch(&sandbox),
+            0,
+            "SIG{signal} left {:?}",
+            sandbox.listing()
+        );
+    }
+}
+
 #[test]
 fn the_next_run_removes_the_sqlite_scratch_folder_a_killed_run_left() {
     let sandbox = Sandbox::new();

@@ -77,6 +77,48 @@ impl Sandbox {
         }
     }
 
+    /// Starts `user-engine ARGS...` without waiting for it, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_user-engine"))
+            .args(args)
+            .current_dir(self.work())
+            .env("TMPDIR", self.tmp())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the user-engine binary")
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to a started run once `started` holds (polled for up to 60
+    /// s), then waits for it to end.
+    pub fn interrupt(
+        &self,
+        child: std::process::Child,
+        signal: &str,
+        mut started: impl FnMut() -> bool,
+    ) -> Run {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !started() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never reached the point to interrupt it at"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+        let output = child.wait_with_output().expect("wait for the run");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
     /// `text` with the sandbox's path as `[SANDBOX]` and durations as `[TIME]`.
     pub fn normalize(&self, text: &str) -> String {
         let mut text = text.to_owned();

@@ -223,3 +223,80 @@ fn migrate_readiness_and_diagnostics_on_a_fresh_database() {
     let json: Value = serde_json::from_str(&json.stdout).expect("--format json prints JSON");
     assert_eq!(json["schema_version"], user_engine::LATEST_SCHEMA_VERSION);
 }
+
+/// The databases whose name starts with `prefix`.
+fn databases_named(conn: &mut mysql::Conn, prefix: &str) -> Vec<String> {
+    use mysql::prelude::Queryable;
+    conn.exec(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA \
+         WHERE LEFT(SCHEMA_NAME, CHAR_LENGTH(?)) = ? ORDER BY SCHEMA_NAME",
+        (prefix, prefix),
+    )
+    .unwrap()
+}
+
+/// A run's databases all carry its process id (`ue_test_<pid>t<time>_<n>`): SIGINT and SIGTERM in
+/// the middle of a run leave none of them, and the status is 128 + the signal. Each run first
+/// drops the databases of runs that are gone — a new-style name whose owner lock is free and an
+/// old-style one — and keeps one whose owner lock is held, as a live run's on another host would be.
+#[test]
+#[cfg_attr(
+    mysql_url_unset,
+    ignore = "skipped: USER_ENGINE_MYSQL_URL was not set when the tests were built"
+)]
+fn an_interrupted_run_leaves_no_database_and_a_run_drops_what_dead_runs_left() {
+    use mysql::prelude::Queryable;
+    let sandbox = Sandbox::new();
+    let Some(url) = server(&sandbox) else {
+        return;
+    };
+    let opts = mysql::Opts::from_url(&url.replacen("mariadb://", "mysql://", 1)).unwrap();
+    let mut conn = mysql::Conn::new(opts.clone()).unwrap();
+    let mut live_owner = mysql::Conn::new(opts).unwrap();
+    let held: Option<i64> = live_owner
+        .query_first("SELECT GET_LOCK('ue_owner_2t2', 0)")
+        .unwrap();
+    assert_eq!(held, Some(1));
+    for name in ["ue_test_1t1_0", "ue_test_99_0_00000000", "ue_test_2t2_0"] {
+        conn.query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        conn.query_drop(format!("CREATE DATABASE {name}")).unwrap();
+    }
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        let child = sandbox.spawn(&["conformance", "--store", &url]);
+        let ours = format!("ue_test_{}t", child.id());
+        // Mid-run: the probe is `_0`, scenarios' stores come after it.
+        let run = sandbox.interrupt(child, signal, || {
+            databases_named(&mut conn, &ours)
+                .iter()
+                .any(|name| name.rsplit('_').next().and_then(|n| n.parse::<u32>().ok()) >= Some(3))
+        });
+        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
+        assert_eq!(
+            databases_named(&mut conn, &ours),
+            Vec::<String>::new(),
+            "SIG{signal}"
+        );
+        if signal == "INT" {
+            assert!(
+                run.stderr.contains("left by runs that are gone: ")
+                    && run.stderr.contains("ue_test_1t1_0")
+                    && run.stderr.contains("ue_test_99_0_00000000"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(
+        databases_named(&mut conn, "ue_test_1t1_0"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        databases_named(&mut conn, "ue_test_2t2_0"),
+        ["ue_test_2t2_0"],
+        "a live run's database is kept"
+    );
+    live_owner
+        .query_drop("DROP DATABASE ue_test_2t2_0")
+        .unwrap();
+}

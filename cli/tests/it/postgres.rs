@@ -162,3 +162,87 @@ fn migrate_readiness_and_diagnostics_on_a_schema() {
             .stdout
     );
 }
+
+/// The schemas whose name starts with `prefix`.
+fn schemas_named(client: &mut postgres::Client, prefix: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1",
+            &[&prefix],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// A run's schemas all carry its process id (`ue_test_<pid>t<time>_<n>`): SIGINT and SIGTERM in
+/// the middle of a run leave none of them, and the status is 128 + the signal. Each run first
+/// drops the schemas of runs that are gone — a new-style name whose owner session is gone and an
+/// old-style one — and keeps one whose owner session is open, as a live run's on another host
+/// would be.
+#[test]
+#[cfg_attr(
+    postgres_url_unset,
+    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
+)]
+fn an_interrupted_run_leaves_no_schema_and_a_run_drops_what_dead_runs_left() {
+    let sandbox = Sandbox::new();
+    let Some(store) = server(&sandbox) else {
+        return;
+    };
+    let url = url_from_env().unwrap();
+    let mut client: postgres::Client = url
+        .parse::<postgres::Config>()
+        .unwrap()
+        .connect(postgres::NoTls)
+        .unwrap();
+    let mut live_owner = {
+        let mut config: postgres::Config = url.parse().unwrap();
+        config.application_name("ue_owner_2t2");
+        config.connect(postgres::NoTls).unwrap()
+    };
+    client
+        .batch_execute(
+            "DROP SCHEMA IF EXISTS ue_test_1t1_0, ue_test_99_0_00000000, ue_test_2t2_0 CASCADE;
+             CREATE SCHEMA ue_test_1t1_0; CREATE SCHEMA ue_test_99_0_00000000; CREATE SCHEMA ue_test_2t2_0",
+        )
+        .unwrap();
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        let child = sandbox.spawn(&["conformance", "--store", &store]);
+        let ours = format!("ue_test_{}t", child.id());
+        // Mid-run: the probe is `_0`, scenarios' stores come after it.
+        let run = sandbox.interrupt(child, signal, || {
+            schemas_named(&mut client, &ours)
+                .iter()
+                .any(|name| name.rsplit('_').next().and_then(|n| n.parse::<u32>().ok()) >= Some(3))
+        });
+        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
+        assert_eq!(
+            schemas_named(&mut client, &ours),
+            Vec::<String>::new(),
+            "SIG{signal}"
+        );
+        if signal == "INT" {
+            assert!(
+                run.stderr.contains("left by runs that are gone: ")
+                    && run.stderr.contains("ue_test_1t1_0")
+                    && run.stderr.contains("ue_test_99_0_00000000"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(
+        schemas_named(&mut client, "ue_test_1t1_0"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        schemas_named(&mut client, "ue_test_2t2_0"),
+        ["ue_test_2t2_0"],
+        "a live run's schema is kept"
+    );
+    live_owner
+        .batch_execute("DROP SCHEMA ue_test_2t2_0")
+        .unwrap();
+}

@@ -7,10 +7,12 @@
 //! | [`ArmedFault`], [`FaultCountdown`] | which change of the next commit an injected fault strikes before (`ConformanceHooks::inject_fault`) |
 //! | [`delegate_store!`](crate::delegate_store) | a fixture that owns a store (a temporary file, a throw-away schema) and forwards every call to it |
 //! | [`check_shipped_migrations`] | an adapter's packaged copy of its SQL is byte for byte the repository's |
+//! | [`scratch`] | names, owners and cleanup of per-test schemas and databases on a server: nothing outlives its run |
 
 mod delegate;
 mod faults;
 mod packaged;
+pub mod scratch;
 
 pub use faults::{ArmedFault, FaultCountdown};
 pub use packaged::check_shipped_migrations;
