@@ -345,6 +345,14 @@ fn arguments(keyword: &str, allow_tx: bool) -> Value {
                     ("events", json!({"type": "array", "items": event})),
                     ("first", r("count")),
                     ("again", json!({"const": true})),
+                    (
+                        "twice",
+                        json!({"const": true, "description": "every id given twice in the call"}),
+                    ),
+                    (
+                        "unknown",
+                        json!({"const": true, "description": "and an id no store issued, after the others"}),
+                    ),
                 ],
                 &[],
             );

@@ -270,7 +270,10 @@ pub enum Operation {
     },
     /// `acknowledge: {events: [tenant/topic/key, ...]}`, `acknowledge: {first: N}` or
     /// `acknowledge: {again: true}` — acknowledges the named pending events, the first N pending
-    /// ones, or once more exactly the events the previous `acknowledge` step acknowledged.
+    /// ones, or once more exactly the events the previous `acknowledge` step acknowledged. Any of
+    /// the three may add `twice: true` (every id given twice in the one call) and
+    /// `unknown: true` (an id no store issued, after the others), for C21's harmless repeats and
+    /// all-or-nothing refusals.
     Acknowledge {
         /// Events by `tenant/topic/key`.
         events: Vec<String>,
@@ -278,6 +281,10 @@ pub enum Operation {
         first: Option<usize>,
         /// Or the previous step's events again.
         again: bool,
+        /// Every id given twice in the call.
+        twice: bool,
+        /// An id no store issued, after the others.
+        unknown: bool,
     },
     /// `migrate_to: {version}` — migrate up to this schema version only, as an older release
     /// would have; needs capability `stepwise_migration`.

@@ -181,7 +181,7 @@ impl Checker<'_, '_> {
 
     fn acknowledge(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
         const SHAPE: &str = "{events: [tenant/topic/key, ...]}, {first: N} or {again: true}";
-        let keys = ["events?", "first?", "again?"];
+        let keys = ["events?", "first?", "again?", "twice?", "unknown?"];
         let args = self.mapping(value, path, "\"acknowledge\"", &keys)?;
         let events = self.optional(&args, "events", |c, v, p| {
             let Value::Sequence(items) = v else {
@@ -205,14 +205,22 @@ impl Checker<'_, '_> {
             let n = c.uint(v, p, "\"first\"")?;
             usize::try_from(n).ok()
         });
-        let again = self.optional(&args, "again", |c, v, p| {
-            let again = c.boolean(v, p, "\"again\"")?;
-            if !again {
-                c.at_value(p, "\"again\" can only be true; leave it out otherwise");
-                return None;
-            }
-            Some(again)
-        });
+        let only_true = |c: &mut Self, key: &str| {
+            c.optional(&args, key, |c, v, p| {
+                let set = c.boolean(v, p, &format!("\"{key}\""))?;
+                if !set {
+                    c.at_value(
+                        p,
+                        format!("\"{key}\" can only be true; leave it out otherwise"),
+                    );
+                    return None;
+                }
+                Some(set)
+            })
+        };
+        let again = only_true(self, "again");
+        let twice = only_true(self, "twice");
+        let unknown = only_true(self, "unknown");
         let given: Vec<&str> = [
             ("events", matches!(events, Some(Some(_)))),
             ("first", matches!(first, Some(Some(_)))),
@@ -235,6 +243,8 @@ impl Checker<'_, '_> {
                 events: events?.unwrap_or_default(),
                 first: first?,
                 again: again?.unwrap_or(false),
+                twice: twice?.unwrap_or(false),
+                unknown: unknown?.unwrap_or(false),
             }),
             [_, second, ..] => {
                 let (_, second_path) = args.get(second)?;

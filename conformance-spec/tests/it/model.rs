@@ -217,6 +217,8 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
                 events: vec![],
                 first: Some(2),
                 again: false,
+                twice: false,
+                unknown: false,
             },
             Expect::Count(0),
             None,
@@ -226,6 +228,8 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
                 events: vec!["acme/profile.saved/p2".into()],
                 first: None,
                 again: false,
+                twice: false,
+                unknown: false,
             },
             Expect::Ok,
             None,
@@ -485,4 +489,61 @@ fn sessions_faults_and_concurrency_become_the_exact_model() {
         "- commit: ta\n  session: a\n  background: true\n  expect: {error: conflict}"
     );
     assert_eq!(scenario.steps[3].location.line, 15);
+}
+
+#[test]
+fn acknowledge_takes_twice_and_unknown_beside_any_form() {
+    let text = "\
+id: outbox/acks
+summary: s
+clause: store-contract#outbox-ack
+steps:
+  - acknowledge: {first: 2, twice: true, unknown: true}
+  - acknowledge: {events: [acme/t/k], unknown: true}
+  - acknowledge: {again: true, twice: true}
+";
+    let scenario = parse_scenario("acks.yaml", "scenarios/outbox/acks.yaml", text).unwrap();
+    let forms: Vec<(Option<usize>, usize, bool, bool, bool)> = scenario
+        .steps
+        .iter()
+        .map(|step| match &step.operation {
+            Operation::Acknowledge {
+                events,
+                first,
+                again,
+                twice,
+                unknown,
+            } => (*first, events.len(), *again, *twice, *unknown),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        forms,
+        [
+            (Some(2), 0, false, true, true),
+            (None, 1, false, false, true),
+            (None, 0, true, true, false),
+        ]
+    );
+    let refused = "\
+id: outbox/acks
+summary: s
+clause: store-contract#outbox-ack
+steps:
+  - acknowledge: {first: 1, unknown: false}
+  - acknowledge: {twice: true}
+";
+    let errors = parse_scenario("acks.yaml", "scenarios/outbox/acks.yaml", refused)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("\"unknown\" can only be true; leave it out otherwise"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(
+            "\"acknowledge\" needs {events: [tenant/topic/key, ...]}, {first: N} or {again: true}"
+        ),
+        "{errors}"
+    );
 }

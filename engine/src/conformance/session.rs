@@ -13,7 +13,7 @@ use super::actual::{Actual, Mismatch, check, describe_expect, describe_result};
 use super::shared::{Shared, StepFailure};
 use super::snapshot::SnapshotCheck;
 use crate::{
-    AuditEntry, Expectation, InjectedFault, OutboxMessage, Payload, RecordId, RecordKey,
+    AuditEntry, EventId, Expectation, InjectedFault, OutboxMessage, Payload, RecordId, RecordKey,
     RecordWrite, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
 };
 
@@ -207,13 +207,19 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
                 events,
                 first,
                 again,
+                twice,
+                unknown,
             } => {
+                let adjust = Adjust {
+                    twice: *twice,
+                    unknown: *unknown,
+                };
                 if *again {
                     store
-                        .acknowledge(&shared.last_acknowledged())
+                        .acknowledge(&adjust.apply(shared.last_acknowledged()))
                         .map(Actual::Acknowledged)
                 } else {
-                    self.acknowledge(events, *first)?
+                    self.acknowledge(events, *first, adjust)?
                 }
             }
             Operation::Deliver { limit, acknowledge } => store
@@ -268,7 +274,12 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
         })
     }
 
-    fn acknowledge(&mut self, events: &[String], first: Option<usize>) -> Performed {
+    fn acknowledge(
+        &mut self,
+        events: &[String],
+        first: Option<usize>,
+        adjust: Adjust,
+    ) -> Performed {
         let pending = match self.store.outbox_pending(first.unwrap_or(10_000)) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
@@ -292,6 +303,7 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
             taken.insert(event.id);
             ids.push(event.id);
         }
+        let ids = adjust.apply(ids);
         let result = self.store.acknowledge(&ids).map(Actual::Acknowledged);
         if result.is_ok() {
             self.shared.set_last_acknowledged(ids);
@@ -406,6 +418,31 @@ fn quiet_deliberate_panics() {
             }
         }));
     });
+}
+
+/// An id no store issues, for `acknowledge: {unknown: true}`: the largest a signed 64-bit
+/// column holds, minus one, so an adapter that converts ids to `i64` still gets as far as
+/// looking it up.
+pub(crate) const UNKNOWN_EVENT: EventId = EventId(i64::MAX as u64 - 1);
+
+/// What `twice` and `unknown` do to an acknowledgement's ids.
+#[derive(Clone, Copy)]
+struct Adjust {
+    twice: bool,
+    unknown: bool,
+}
+
+impl Adjust {
+    /// Every id twice (the list, then the list again), then the unknown one.
+    fn apply(self, mut ids: Vec<EventId>) -> Vec<EventId> {
+        if self.twice {
+            ids.extend(ids.clone());
+        }
+        if self.unknown {
+            ids.push(UNKNOWN_EVENT);
+        }
+        ids
+    }
 }
 
 fn not_open(name: &str) -> StepFailure {

@@ -15,13 +15,6 @@ pub(crate) enum Action {
         operation: Operation,
         capture: Option<String>,
     },
-    /// Acknowledges the first `first` pending events together with an id no store issued. The
-    /// spec has no way to name such an id, so a history that needs this step to diverge cannot
-    /// be written as a scenario.
-    AcknowledgeUnknown { first: usize },
-    /// Acknowledges the first `first` pending events with every id given twice in one call; not
-    /// expressible in the spec either.
-    AcknowledgeRepeated { first: usize },
 }
 
 impl Action {
@@ -35,17 +28,13 @@ impl Action {
 
     /// The step keyword, as a scenario would write it.
     pub(crate) fn keyword(&self) -> &'static str {
-        match self {
-            Action::Spec { operation, .. } => operation.keyword(),
-            Action::AcknowledgeUnknown { .. } | Action::AcknowledgeRepeated { .. } => "acknowledge",
-        }
+        let Action::Spec { operation, .. } = self;
+        operation.keyword()
     }
 
     pub(crate) fn operation(&self) -> Option<&Operation> {
-        match self {
-            Action::Spec { operation, .. } => Some(operation),
-            _ => None,
-        }
+        let Action::Spec { operation, .. } = self;
+        Some(operation)
     }
 
     /// The named transaction the step uses, begins or ends.
@@ -69,22 +58,15 @@ impl Action {
     /// acknowledgement, a migration. A store that locks rows could wait on its own open
     /// transaction for these.
     pub(crate) fn writes_outside(&self) -> bool {
-        match self {
-            Action::AcknowledgeUnknown { .. } | Action::AcknowledgeRepeated { .. } => true,
-            Action::Spec { operation, .. } => match operation {
-                Operation::Save { tx, .. }
-                | Operation::Delete { tx, .. }
-                | Operation::Audit { tx, .. }
-                | Operation::Enqueue { tx, .. } => tx.is_none(),
-                Operation::Acknowledge { .. } | Operation::Migrate => true,
-                _ => false,
-            },
+        let Action::Spec { operation, .. } = self;
+        match operation {
+            Operation::Save { tx, .. }
+            | Operation::Delete { tx, .. }
+            | Operation::Audit { tx, .. }
+            | Operation::Enqueue { tx, .. } => tx.is_none(),
+            Operation::Acknowledge { .. } | Operation::Migrate => true,
+            _ => false,
         }
-    }
-
-    /// Whether a scenario can hold this step.
-    pub(crate) fn expressible(&self) -> bool {
-        matches!(self, Action::Spec { .. })
     }
 }
 
@@ -205,9 +187,7 @@ impl History {
                 steps.push(action.clone());
                 continue;
             }
-            let Action::Spec { operation, capture } = action else {
-                continue;
-            };
+            let Action::Spec { operation, capture } = action;
             let mut operation = operation.clone();
             match &mut operation {
                 Operation::Save { tx, .. }

@@ -12,14 +12,10 @@ use crate::conformance::coordinator::panic_text;
 use crate::conformance::session::Session;
 use crate::conformance::shared::{Shared, StepFailure};
 use crate::{
-    AuditEntry, Diagnostics, ErrorKind, EventId, InMemoryUserEngineStore, MigrationReport,
-    NotReadyReason, OutboxMessage, Readiness, Record, RecordKind, StoreError, TenantId,
-    TenantQuery, UserEngineStore,
+    AuditEntry, Diagnostics, ErrorKind, InMemoryUserEngineStore, MigrationReport, NotReadyReason,
+    OutboxMessage, Readiness, Record, RecordKind, StoreError, TenantId, TenantQuery,
+    UserEngineStore,
 };
-
-/// An id no store issues: the largest a signed 64-bit column holds, minus one, so an adapter
-/// that converts ids to `i64` still gets as far as looking it up.
-const UNKNOWN_EVENT: EventId = EventId(i64::MAX as u64 - 1);
 
 /// Everything a step lets a caller observe, with the store's private choices (event ids, audit
 /// sequence numbers, cursor tokens, error messages) left out.
@@ -163,36 +159,13 @@ impl<'s, T: UserEngineStore> Side<'s, T> {
     }
 
     fn perform_unguarded(&mut self, action: &Action) -> Observation {
-        match action {
-            Action::Spec { operation, capture } => {
-                match self.session.perform(operation, capture.as_deref()) {
-                    Err(StepFailure::Broken(why)) => Observation::Unusable(why),
-                    Err(StepFailure::Mismatch(m)) => Observation::Unusable(format!(
-                        "expected {}, found {}",
-                        m.expected, m.actual
-                    )),
-                    Ok(result) => self.observe(operation, capture.as_deref(), result),
-                }
+        let Action::Spec { operation, capture } = action;
+        match self.session.perform(operation, capture.as_deref()) {
+            Err(StepFailure::Broken(why)) => Observation::Unusable(why),
+            Err(StepFailure::Mismatch(m)) => {
+                Observation::Unusable(format!("expected {}, found {}", m.expected, m.actual))
             }
-            Action::AcknowledgeUnknown { first } => self.acknowledge(*first, |ids| {
-                ids.push(UNKNOWN_EVENT);
-            }),
-            Action::AcknowledgeRepeated { first } => self.acknowledge(*first, |ids| {
-                let again = ids.clone();
-                ids.extend(again);
-            }),
-        }
-    }
-
-    fn acknowledge(&self, first: usize, adjust: impl FnOnce(&mut Vec<EventId>)) -> Observation {
-        let result = self.store.outbox_pending(first).and_then(|pending| {
-            let mut ids: Vec<EventId> = pending.iter().map(|e| e.id).collect();
-            adjust(&mut ids);
-            self.store.acknowledge(&ids)
-        });
-        match result {
-            Ok(n) => Observation::Acknowledged(n),
-            Err(e) => Observation::Failed(e.kind()),
+            Ok(result) => self.observe(operation, capture.as_deref(), result),
         }
     }
 

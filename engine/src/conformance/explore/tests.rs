@@ -252,7 +252,7 @@ fn a_store_without_commit_time_conflicts_is_explored_one_transaction_at_a_time()
 }
 
 #[test]
-fn a_failure_the_spec_cannot_write_is_reported_with_its_history() {
+fn a_partial_acknowledgement_is_caught_and_written_up_with_an_unknown_id() {
     let factory = || Broken::new(Fault::PartialAcknowledgement);
     let mut options = reference_options(1);
     options.cases = 500;
@@ -268,15 +268,62 @@ fn a_failure_the_spec_cannot_write_is_reported_with_its_history() {
         .expect("a partial acknowledgement is caught");
     assert!(events[0].starts_with("diverged at "), "{events:?}");
     assert!(events.iter().any(|e| e == "shrinking"), "{events:?}");
-    // Only an acknowledgement naming an id no store issued shows it, and no scenario can.
-    assert_eq!(failure.scenario_yaml, None, "{failure}");
-    assert!(!failure.reproduces());
-    let why = failure.not_written.as_deref().unwrap_or_default();
-    assert!(why.contains("cannot write"), "{why}");
-    assert!(
-        failure.history.contains("an unknown id"),
-        "{}",
-        failure.history
+    // Only an acknowledgement naming an id no store issued shows it, and the spec writes one.
+    let yaml = failure.scenario_yaml.as_deref().unwrap_or_default();
+    assert!(yaml.contains("unknown: true"), "{failure}\n{yaml}");
+    assert!(failure.reproduces(), "{failure}");
+    println!("{report}\n{yaml}");
+    catch(
+        Fault::PartialAcknowledgement,
+        1,
+        InMemoryUserEngineStore::CAPABILITIES,
     );
-    println!("{report}");
+}
+
+#[test]
+fn acknowledgements_with_an_unknown_id_or_repeats_run_as_the_spec_writes_them() {
+    let text = "\
+id: explore/acknowledge_forms
+summary: s
+clause: store-contract#outbox-ack
+given:
+  migrated: true
+steps:
+  - enqueue: {tenant: acme, topic: t, key: a}
+  - enqueue: {tenant: acme, topic: t, key: b}
+  - acknowledge: {first: 2, unknown: true}
+    expect: {error: invalid}
+  - outbox_pending:
+    expect: [acme/t/a, acme/t/b]
+  - acknowledge: {events: [acme/t/a], twice: true}
+    expect: {count: 1}
+  - acknowledge: {again: true, twice: true, unknown: true}
+    expect: {error: invalid}
+  - acknowledge: {first: 5, twice: true}
+    expect: {count: 1}
+  - outbox_pending:
+    expect: []
+";
+    let scenario = parse_scenario(
+        "forms.yaml",
+        "scenarios/explore/acknowledge_forms.yaml",
+        text,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let snapshots = BTreeMap::new();
+    let outcome = run_scenario(
+        &scenario,
+        &InMemoryUserEngineStore::new,
+        &RunOptions::default(),
+        &SnapshotCheck::Loaded(&snapshots),
+    );
+    assert!(outcome.passed(), "{:?}", outcome.status);
+    // A store that acknowledges the known ids of a call that also names an unknown one fails it.
+    let on_broken = run_scenario(
+        &scenario,
+        &|| Broken::new(Fault::PartialAcknowledgement),
+        &RunOptions::default(),
+        &SnapshotCheck::Loaded(&snapshots),
+    );
+    assert!(on_broken.failure().is_some(), "{:?}", on_broken.status);
 }

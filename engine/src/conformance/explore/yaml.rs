@@ -181,15 +181,20 @@ pub(crate) fn operation(op: &Operation) -> String {
             events,
             first,
             again,
+            twice,
+            unknown,
         } => {
-            if *again {
-                "{again: true}".to_owned()
+            let which = if *again {
+                "again: true".to_owned()
             } else if let Some(n) = first {
-                format!("{{first: {n}}}")
+                format!("first: {n}")
             } else {
                 let names: Vec<String> = events.iter().map(|e| scalar(e)).collect();
-                format!("{{events: [{}]}}", names.join(", "))
-            }
+                format!("events: [{}]", names.join(", "))
+            };
+            let twice = if *twice { ", twice: true" } else { "" };
+            let unknown = if *unknown { ", unknown: true" } else { "" };
+            format!("{{{which}{twice}{unknown}}}")
         }
         _ => "{}".to_owned(),
     };
@@ -198,20 +203,13 @@ pub(crate) fn operation(op: &Operation) -> String {
 
 /// One history step without expectations, for listings and determinism checks.
 fn action(a: &Action) -> String {
-    match a {
-        Action::Spec {
-            operation: op,
-            capture,
-        } => match capture {
-            Some(name) => format!("{}  # as {name}", operation(op)),
-            None => operation(op),
-        },
-        Action::AcknowledgeUnknown { first } => {
-            format!("acknowledge: the first {first} pending and an unknown id  # not expressible")
-        }
-        Action::AcknowledgeRepeated { first } => {
-            format!("acknowledge: the first {first} pending, each twice  # not expressible")
-        }
+    let Action::Spec {
+        operation: op,
+        capture,
+    } = a;
+    match capture {
+        Some(name) => format!("{}  # as {name}", operation(op)),
+        None => operation(op),
     }
 }
 

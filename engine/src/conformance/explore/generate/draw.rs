@@ -202,6 +202,17 @@ impl Generator<'_> {
                 events,
                 first,
                 again,
+                twice: false,
+                unknown: false,
+            })
+        };
+        let adjusted = |first: usize, twice: bool, unknown: bool| {
+            Action::op(Operation::Acknowledge {
+                events: Vec::new(),
+                first: Some(first),
+                again: false,
+                twice,
+                unknown,
             })
         };
         match self.rng.below(100) {
@@ -213,12 +224,12 @@ impl Generator<'_> {
             30..=71 => operation(Vec::new(), None, true),
             // Mostly with known ids beside the unknown one: all or nothing (C21) is only
             // visible when there is something to acknowledge wrongly.
-            72..=87 => Action::AcknowledgeUnknown {
-                first: self.rng.between(0, 3).max(usize::from(!pending.is_empty())),
-            },
-            _ => Action::AcknowledgeRepeated {
-                first: self.rng.between(1, 3),
-            },
+            72..=87 => adjusted(
+                self.rng.between(0, 3).max(usize::from(!pending.is_empty())),
+                false,
+                true,
+            ),
+            _ => adjusted(self.rng.between(1, 3), true, false),
         }
     }
 }

@@ -235,6 +235,8 @@ impl<'r> Generator<'r> {
                 events: Vec::new(),
                 first: Some(1),
                 again: false,
+                twice: false,
+                unknown: false,
             },
             _ => return self.save(None),
         };

@@ -16,21 +16,11 @@ use super::scenario::{self, Found, Origin};
 use crate::UserEngineStore;
 use rename::{Field, rank, renamed, values};
 
-/// Simpler stand-ins for one step: fewer conditions, no owner, no filters, and the spec's
-/// `first: N` form in place of an acknowledgement the spec cannot write.
+/// Simpler stand-ins for one step: fewer conditions, no owner, no filters, an acknowledgement
+/// without its unknown id or its repeats.
 fn simpler_actions(action: &Action) -> Vec<Action> {
     let mut out = Vec::new();
-    let (operation, capture) = match action {
-        Action::AcknowledgeUnknown { first } | Action::AcknowledgeRepeated { first } => {
-            out.push(Action::op(Operation::Acknowledge {
-                events: Vec::new(),
-                first: Some(*first),
-                again: false,
-            }));
-            return out;
-        }
-        Action::Spec { operation, capture } => (operation, capture),
-    };
+    let Action::Spec { operation, capture } = action;
     let with = |op: Operation| Action::Spec {
         operation: op,
         capture: capture.clone(),
@@ -96,6 +86,18 @@ fn simpler_actions(action: &Action) -> Vec<Action> {
         }
         Operation::OutboxPending { limit: Some(_) } => {
             out.push(with(Operation::OutboxPending { limit: None }));
+        }
+        Operation::Acknowledge { twice, unknown, .. } => {
+            for (drop_twice, drop_unknown) in [(*twice, false), (false, *unknown)] {
+                if drop_twice || drop_unknown {
+                    let mut op = operation.clone();
+                    if let Operation::Acknowledge { twice, unknown, .. } = &mut op {
+                        *twice &= !drop_twice;
+                        *unknown &= !drop_unknown;
+                    }
+                    out.push(with(op));
+                }
+            }
         }
         _ => {}
     }

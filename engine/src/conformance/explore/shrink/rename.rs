@@ -93,13 +93,12 @@ pub(super) fn values(history: &History, field: Field) -> Vec<String> {
 pub(super) fn renamed(history: &History, field: Field, from: &str, to: &str) -> History {
     let mut out = history.clone();
     for action in &mut out.steps {
-        if let Action::Spec { operation, .. } = action {
-            visit(operation, field, &mut |v| {
-                if v == from {
-                    *v = to.to_owned();
-                }
-            });
-        }
+        let Action::Spec { operation, .. } = action;
+        visit(operation, field, &mut |v| {
+            if v == from {
+                *v = to.to_owned();
+            }
+        });
     }
     out
 }
@@ -133,6 +132,8 @@ mod tests {
                     events: vec!["ACME/user.created/x:y".into()],
                     first: None,
                     again: false,
+                    twice: false,
+                    unknown: false,
                 }),
                 Action::op(Operation::Audit {
                     tx: None,
