@@ -2,11 +2,16 @@
 //! to where its key and its value start, so validation can point at the exact token. The walk
 //! holds at most [`MAX_NESTING_DEPTH`] open collections: deeper nesting is refused on the event
 //! that opens one too many, so no later stage ever sees a deep document.
+//!
+//! Nodes are kept in one vector in document order, and each collection lists its children in
+//! order: a node costs one fixed-size entry whatever its depth, and the walk only ever appends
+//! near where it last wrote, so it is linear in the document. A mapping with many keys also gets
+//! a hashed index (the standard library's keyed hasher: keys come from untrusted files), so
+//! neither finding a duplicate key nor a lookup ever scans a long mapping.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
@@ -61,11 +66,6 @@ impl YamlPath {
         next.0.push(Segment::Index(index));
         next
     }
-
-    fn parent(&self) -> Option<Self> {
-        let mut parent = self.clone();
-        parent.0.pop().map(|_| parent)
-    }
 }
 
 impl fmt::Display for YamlPath {
@@ -95,12 +95,72 @@ pub(crate) struct NodeSpan {
     pub(crate) flow_end: Option<usize>,
 }
 
+/// A node's index in [`Spans::nodes`].
+type NodeId = u32;
+
+/// No collection: the node is a scalar or an alias.
+const NONE: u32 = u32::MAX;
+
+/// A mapping with more keys than this gets a hashed index of them.
+const INDEX_KEYS_FROM: usize = 16;
+
+/// The children of one collection, in document order.
+#[derive(Debug)]
+enum Children {
+    Sequence(Vec<NodeId>),
+    Mapping {
+        entries: Vec<(Rc<str>, NodeId)>,
+        /// Key → its last value, once the mapping has more than [`INDEX_KEYS_FROM`] keys.
+        index: Option<HashMap<Rc<str>, NodeId>>,
+    },
+}
+
+impl Children {
+    /// The value of `key` (the last one, for a duplicate key).
+    fn value_of(&self, key: &str) -> Option<NodeId> {
+        match self {
+            Children::Sequence(_) => None,
+            Children::Mapping {
+                index: Some(index), ..
+            } => index.get(key).copied(),
+            Children::Mapping { entries, .. } => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| &**k == key)
+                .map(|(_, id)| *id),
+        }
+    }
+
+    fn add(&mut self, key: Option<Rc<str>>, id: NodeId) {
+        match (self, key) {
+            (Children::Sequence(items), _) => items.push(id),
+            (Children::Mapping { entries, index }, Some(key)) => {
+                if let Some(index) = index {
+                    index.insert(Rc::clone(&key), id);
+                } else if entries.len() >= INDEX_KEYS_FROM {
+                    let mut built: HashMap<Rc<str>, NodeId> =
+                        entries.iter().map(|(k, v)| (Rc::clone(k), *v)).collect();
+                    built.insert(Rc::clone(&key), id);
+                    *index = Some(built);
+                }
+                entries.push((key, id));
+            }
+            (Children::Mapping { .. }, None) => {}
+        }
+    }
+}
+
 /// Every node's position in one document.
 #[derive(Debug, Default)]
 pub(crate) struct Spans {
-    /// Only ever looked up, never iterated, so its order cannot show; hashing keeps a large
-    /// document's walk from spending its time comparing paths.
-    nodes: HashMap<YamlPath, NodeSpan, BuildHasherDefault<Fnv>>,
+    /// Every node, in document order; the root (when the document has one) first.
+    nodes: Vec<NodeSpan>,
+    /// For each node, the index of its children in `collections` (scalars: [`NONE`]).
+    children_of: Vec<u32>,
+    /// The children of every collection node.
+    collections: Vec<Children>,
+    /// The root node, once the document has one.
+    root: Option<NodeId>,
     /// The document's line index, to cut excerpts without walking the text.
     pub(crate) lines: LineIndex,
     /// Keys that appear twice in one mapping: the second occurrence and the key text.
@@ -121,30 +181,6 @@ impl From<ScanError> for SyntaxError {
             pos: Pos::from_marker(error.marker()),
             message: format!("invalid yaml: {}", error.info()),
         }
-    }
-}
-
-/// FNV-1a: paths are short and not chosen to collide against a secret, so the default SipHash's
-/// protection buys nothing here and costs most of a large file's walk.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -174,7 +210,8 @@ impl Spans {
 
     /// The node at `path`, if the document has one there.
     pub(crate) fn node(&self, path: &YamlPath) -> Option<&NodeSpan> {
-        self.nodes.get(path)
+        let (found, depth) = self.deepest(path)?;
+        (depth == path.0.len()).then(|| &self.nodes[found as usize])
     }
 
     /// Where the value at `path` starts, or its nearest ancestor's.
@@ -190,22 +227,35 @@ impl Spans {
     }
 
     fn nearest(&self, path: &YamlPath) -> Option<&NodeSpan> {
-        let mut path = Some(path.clone());
-        while let Some(p) = path {
-            if let Some(node) = self.nodes.get(&p) {
-                return Some(node);
+        self.deepest(path).map(|(id, _)| &self.nodes[id as usize])
+    }
+
+    /// The deepest node on `path` the document has, and how many segments of `path` lead to it.
+    fn deepest(&self, path: &YamlPath) -> Option<(NodeId, usize)> {
+        let mut at = self.root?;
+        for (depth, segment) in path.0.iter().enumerate() {
+            let children = self
+                .children_of
+                .get(at as usize)
+                .and_then(|c| self.collections.get(*c as usize));
+            let child = match (children, segment) {
+                (Some(Children::Sequence(items)), Segment::Index(i)) => items.get(*i).copied(),
+                (Some(children), Segment::Key(key)) => children.value_of(key),
+                _ => None,
+            };
+            match child {
+                Some(child) => at = child,
+                None => return Some((at, depth)),
             }
-            path = p.parent();
         }
-        None
+        Some((at, path.0.len()))
     }
 }
 
 enum Container {
     Mapping {
         /// The current key, once read; the next node is its value.
-        key: Option<(String, Pos)>,
-        seen: BTreeSet<String>,
+        key: Option<(Rc<str>, Pos)>,
     },
     Sequence {
         next: usize,
@@ -213,7 +263,10 @@ enum Container {
 }
 
 struct Frame {
-    path: YamlPath,
+    /// The collection's own node (for one used as a mapping key, a node no path leads to).
+    node: NodeId,
+    /// Its children's index in [`Spans::collections`].
+    collection: u32,
     container: Container,
     /// Flow containers (`{..}`, `[..]`) end on their closing bracket's line; block ones on
     /// their last content line.
@@ -232,7 +285,9 @@ struct Walk<'s> {
 /// What the next node is to its parent.
 enum Slot {
     Key,
-    Value(YamlPath, Option<Pos>),
+    /// A value of the collection `(index, key)` (a sequence item: no key; no collection: the
+    /// root), with its key's position.
+    Value(Option<(u32, Option<Rc<str>>)>, Option<Pos>),
 }
 
 impl Walk<'_> {
@@ -264,23 +319,21 @@ impl Walk<'_> {
                     });
                 }
                 let mapping = matches!(event, Event::MappingStart(..));
-                let (path, is_key) = match self.slot() {
-                    Slot::Key => (self.top_path().key("?"), true),
-                    Slot::Value(path, key) => {
-                        self.record(path.clone(), key, start, start.line, None);
-                        (path, false)
+                let (node, is_key) = match self.slot() {
+                    Slot::Key => (self.detached(start), true),
+                    Slot::Value(link, key) => {
+                        (self.record(link, key, start, start.line, None), false)
                     }
                 };
                 let container = if mapping {
-                    Container::Mapping {
-                        key: None,
-                        seen: BTreeSet::new(),
-                    }
+                    Container::Mapping { key: None }
                 } else {
                     Container::Sequence { next: 0 }
                 };
+                let collection = self.open_collection(node, mapping);
                 self.stack.push(Frame {
-                    path,
+                    node,
+                    collection,
                     container,
                     flow: self
                         .char_at(start_index)
@@ -299,13 +352,12 @@ impl Walk<'_> {
                     frame.last_line
                 };
                 let flow_end = self.in_flow().then_some(end.index());
-                if let Some(node) = self.spans.nodes.get_mut(&frame.path) {
-                    node.last_line = last_line;
-                    node.flow_end = flow_end;
-                }
+                let node = &mut self.spans.nodes[frame.node as usize];
+                node.last_line = last_line;
+                node.flow_end = flow_end;
                 self.extend_top(last_line);
                 if frame.is_key {
-                    self.set_key("?".to_owned(), start);
+                    self.set_key("?", start);
                 } else {
                     self.advance();
                 }
@@ -323,10 +375,10 @@ impl Walk<'_> {
     fn leaf(&mut self, text: Cow<'_, str>, start: Pos, end_line: usize, end_index: usize) {
         let end_line = end_line.max(start.line);
         match self.slot() {
-            Slot::Key => self.set_key(text.into_owned(), start),
-            Slot::Value(path, key) => {
+            Slot::Key => self.set_key(&text, start),
+            Slot::Value(link, key) => {
                 let flow_end = self.in_flow().then_some(end_index);
-                self.record(path, key, start, end_line, flow_end);
+                self.record(link, key, start, end_line, flow_end);
                 self.advance();
             }
         }
@@ -335,34 +387,32 @@ impl Walk<'_> {
 
     fn slot(&self) -> Slot {
         match self.stack.last() {
-            None => Slot::Value(YamlPath::root(), None),
+            None => Slot::Value(None, None),
             Some(frame) => match &frame.container {
-                Container::Mapping { key: None, .. } => Slot::Key,
+                Container::Mapping { key: None } => Slot::Key,
                 Container::Mapping {
                     key: Some((key, pos)),
-                    ..
-                } => Slot::Value(frame.path.key(key), Some(*pos)),
-                Container::Sequence { next } => Slot::Value(frame.path.index(*next), None),
+                } => Slot::Value(Some((frame.collection, Some(Rc::clone(key)))), Some(*pos)),
+                Container::Sequence { .. } => Slot::Value(Some((frame.collection, None)), None),
             },
         }
     }
 
-    fn top_path(&self) -> YamlPath {
-        self.stack
-            .last()
-            .map_or_else(YamlPath::root, |f| f.path.clone())
-    }
-
-    fn set_key(&mut self, text: String, pos: Pos) {
+    fn set_key(&mut self, text: &str, pos: Pos) {
         if let Some(Frame {
-            container: Container::Mapping { key, seen },
+            collection,
+            container: Container::Mapping { key },
             ..
         }) = self.stack.last_mut()
         {
-            if !seen.insert(text.clone()) {
-                self.spans.duplicate_keys.push((pos, text.clone()));
+            // A key this mapping already holds was read before: every key gets a value.
+            if self.spans.collections[*collection as usize]
+                .value_of(text)
+                .is_some()
+            {
+                self.spans.duplicate_keys.push((pos, text.to_owned()));
             }
-            *key = Some((text, pos));
+            *key = Some((Rc::from(text), pos));
         }
     }
 
@@ -382,23 +432,60 @@ impl Walk<'_> {
         }
     }
 
+    /// Adds a node and links it under its parent (`None`: it is the root); returns its id. A
+    /// duplicate key's value replaces the first one's link, as the YAML library keeps the last.
     fn record(
         &mut self,
-        path: YamlPath,
+        link: Option<(u32, Option<Rc<str>>)>,
         key: Option<Pos>,
         start: Pos,
         last_line: usize,
         flow_end: Option<usize>,
-    ) {
-        self.spans.nodes.insert(
-            path,
-            NodeSpan {
-                key,
-                start,
-                last_line,
-                flow_end,
-            },
-        );
+    ) -> NodeId {
+        let id = self.push(NodeSpan {
+            key,
+            start,
+            last_line,
+            flow_end,
+        });
+        match link {
+            Some((collection, key)) => self.spans.collections[collection as usize].add(key, id),
+            None => self.spans.root = self.spans.root.or(Some(id)),
+        }
+        id
+    }
+
+    /// A node no path leads to: a collection used as a mapping key, kept so the walk stays in step.
+    fn detached(&mut self, start: Pos) -> NodeId {
+        self.push(NodeSpan {
+            key: None,
+            start,
+            last_line: start.line,
+            flow_end: None,
+        })
+    }
+
+    fn push(&mut self, node: NodeSpan) -> NodeId {
+        // The file-size limit keeps node counts far below u32::MAX.
+        let id = NodeId::try_from(self.spans.nodes.len()).unwrap_or(NodeId::MAX);
+        self.spans.nodes.push(node);
+        self.spans.children_of.push(NONE);
+        id
+    }
+
+    /// Gives node `id` an empty list of children; returns its index in `collections`.
+    fn open_collection(&mut self, id: NodeId, mapping: bool) -> u32 {
+        let collection = u32::try_from(self.spans.collections.len()).unwrap_or(NONE);
+        self.spans.collections.push(if mapping {
+            Children::Mapping {
+                entries: Vec::new(),
+                index: None,
+            }
+        } else {
+            Children::Sequence(Vec::new())
+        });
+        self.spans.children_of[id as usize] = collection;
+        collection
     }
 
     /// The character at parser offset `index` (the parser counts characters, not bytes).
