@@ -281,30 +281,23 @@ fn write_up<S: UserEngineStore>(
         passes_on_reference: false,
         fails_on_store: false,
     };
-    match scenario::write(&found, &origin) {
-        Err(why) => failure.not_written = Some(why),
-        Ok(written) => {
-            match scenario::load(&written) {
-                Err(errors) => {
-                    failure.not_written =
-                        Some(format!("the written scenario does not load: {errors}"));
-                }
-                Ok(loaded) => {
-                    failure.passes_on_reference = scenario::passes_on_reference(&loaded);
-                    failure.fails_on_store =
-                        scenario::fails_on(&loaded, factory, &options.capabilities);
-                    if !failure.fails_on_store {
-                        failure.not_written = Some(
-                            "the scenario format cannot express what differs (see the history)"
-                                .to_owned(),
-                        );
-                    }
-                }
+    let written = scenario::write(&found, &origin);
+    match scenario::load(&written) {
+        Err(errors) => {
+            failure.not_written = Some(format!("the written scenario does not load: {errors}"));
+        }
+        Ok(loaded) => {
+            failure.passes_on_reference = scenario::passes_on_reference(&loaded);
+            failure.fails_on_store = scenario::fails_on(&loaded, factory, &options.capabilities);
+            if !failure.fails_on_store {
+                failure.not_written = Some(
+                    "the scenario format cannot express what differs (see the history)".to_owned(),
+                );
             }
-            failure.scenario_id = written.id;
-            failure.scenario_path = written.path;
-            failure.scenario_yaml = Some(written.text);
         }
     }
+    failure.scenario_id = written.id;
+    failure.scenario_path = written.path;
+    failure.scenario_yaml = Some(written.text);
     failure
 }

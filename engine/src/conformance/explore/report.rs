@@ -111,10 +111,11 @@ pub struct ExploreFailure {
     pub scenario_id: String,
     /// Where the scenario belongs under a spec root: `scenarios/explore/<name>.yaml`.
     pub scenario_path: String,
-    /// The scenario, in the ordinary format; `None` when the history has a step the format
-    /// cannot write.
+    /// The scenario, in the ordinary format, whether or not it reproduces the failure (see
+    /// [`reproduces`](Self::reproduces)); `None` only in a report made by hand.
     pub scenario_yaml: Option<String>,
-    /// Why there is no scenario, or why it does not fail on the store.
+    /// Why the scenario does not reproduce the failure: it does not load, or what differs is
+    /// something the format cannot express (see the history).
     pub not_written: Option<String>,
     /// The scenario loads and passes on the reference.
     pub passes_on_reference: bool,

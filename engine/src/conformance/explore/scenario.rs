@@ -110,8 +110,8 @@ fn brief(text: String) -> String {
     }
 }
 
-/// Writes `found` as a scenario, or says why it cannot be written.
-pub(crate) fn write(found: &Found, origin: &Origin) -> Result<Written, String> {
+/// Writes `found` as a scenario.
+pub(crate) fn write(found: &Found, origin: &Origin) -> Written {
     let steps = &found.history.steps;
     let d = &found.divergence;
     let name = format!("seed_{}_case_{}", origin.seed, origin.case);
@@ -173,11 +173,11 @@ pub(crate) fn write(found: &Found, origin: &Origin) -> Result<Written, String> {
     }
     text.push_str("steps:\n");
     text.push_str(&body);
-    Ok(Written {
+    Written {
         path: format!("scenarios/explore/{name}.yaml"),
         id,
         text,
-    })
+    }
 }
 
 /// Loads a written scenario with the spec's ordinary loader.

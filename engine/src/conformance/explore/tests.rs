@@ -273,9 +273,8 @@ fn a_partial_acknowledgement_is_caught_and_written_up_with_an_unknown_id() {
     assert!(yaml.contains("unknown: true"), "{failure}\n{yaml}");
     assert!(failure.reproduces(), "{failure}");
     println!("{report}\n{yaml}");
-    catch(
+    measure(
         Fault::PartialAcknowledgement,
-        1,
         InMemoryUserEngineStore::CAPABILITIES,
     );
 }

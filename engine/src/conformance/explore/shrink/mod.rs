@@ -143,8 +143,7 @@ impl<'f, S: UserEngineStore> Shrinker<'f, S> {
             case: 0,
             steps_before: 0,
         };
-        scenario::write(found, &origin)
-            .and_then(|w| scenario::load(&w))
+        scenario::load(&scenario::write(found, &origin))
             .is_ok_and(|s| scenario::fails_on(&s, self.factory, self.capabilities))
     }
 
