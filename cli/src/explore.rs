@@ -1,6 +1,7 @@
 //! `user-engine explore`: seeded random histories run on a store and on the reference through
 //! the library's explorer (`user_engine::conformance::explore`), a fresh store per history, and
-//! the first divergence, shrunk, written as a scenario under `--out`.
+//! the first divergence, shrunk, written as a scenario under `--out`. SIGINT and SIGTERM remove
+//! what the run made (as for `conformance`, see `stores::watch_interrupts`).
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
@@ -13,6 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use user_engine::conformance::explore::{
     ExploreOptions, ExploreReport, Progress, explore_with_progress,
 };
+use user_engine::testing::scratch;
 use user_engine::{InMemoryUserEngineStore, UserEngineStore};
 use user_engine_mysql::testing::IsolatedDatabase;
 use user_engine_postgres::testing::IsolatedSchema;
@@ -21,10 +23,11 @@ use user_engine_sqlite::SqliteUserEngineStore;
 use crate::args::ExploreArgs;
 use crate::output::{QuietPanics, Verdict, emit};
 use crate::store_url::{StoreUrl, mysql_driver_url};
-use crate::stores::StoreUnderTest;
+use crate::stores::{self, StoreUnderTest};
 
 /// Runs the command.
 pub fn run(args: &ExploreArgs) -> Result<Verdict> {
+    stores::watch_interrupts();
     let url = StoreUrl::parse(&args.store)?;
     // The conformance run's checks (the directory exists, the server answers and lets us create
     // a schema or database) and its declared capabilities.
@@ -80,6 +83,7 @@ pub fn run(args: &ExploreArgs) -> Result<Verdict> {
         }
     };
 
+    stores::hold_if_interrupted();
     emit(&conclusion(&report, args, &options)?)?;
     Ok(Verdict::from_findings(!report.passed()))
 }
@@ -138,9 +142,15 @@ fn explore_on<S: UserEngineStore>(
     let outcome = {
         let _quiet = QuietPanics::begin();
         catch_unwind(AssertUnwindSafe(|| {
-            explore_with_progress(factory, options, &mut |p| progress.show(p))
+            explore_with_progress(factory, options, &mut |p| {
+                // After a signal, no further history: the signal's thread cleans up and exits.
+                stores::hold_if_interrupted();
+                progress.show(p);
+            })
         }))
     };
+    // A factory that failed because a signal is ending the run is not the run's error.
+    stores::hold_if_interrupted();
     progress.finish();
     outcome.map_err(|payload| {
         let message = payload
@@ -220,20 +230,30 @@ fn write_scenario(path: &Path, yaml: &str) -> Result<()> {
 /// The SQLite side: one temporary directory for the run (under `sqlite:DIR`, or the system's),
 /// and in it a database file per history, removed when the history's store is dropped.
 struct ScratchFiles {
+    // Fields drop in order: the registration goes before the directory does.
+    _on_interrupt: scratch::Registration,
     dir: tempfile::TempDir,
     next: AtomicUsize,
 }
 
 impl ScratchFiles {
     fn create(parent: Option<&Path>) -> Result<Self> {
+        // Named as `conformance` names its scratch folder, so that one left by a run killed
+        // outright is removed by the next run in the same place, as `conformance` leaves it.
+        let prefix = format!("user-engine-conformance-{}-explore-", std::process::id());
         let mut builder = tempfile::Builder::new();
-        builder.prefix("user-engine-explore-");
+        builder.prefix(&prefix);
         let dir = match parent {
             Some(parent) => builder.tempdir_in(parent),
             None => builder.tempdir(),
         }
         .context("cannot create a temporary directory for the sqlite stores")?;
+        let path = dir.path().to_path_buf();
+        let on_interrupt = scratch::register(path.display().to_string(), move || {
+            let _ = std::fs::remove_dir_all(&path);
+        });
         Ok(Self {
+            _on_interrupt: on_interrupt,
             dir,
             next: AtomicUsize::new(0),
         })

@@ -134,3 +134,49 @@ fn a_store_that_cannot_be_used_is_one_error_line_and_exit_2() {
         assert_eq!(run.stderr, *expected, "{args:?}");
     }
 }
+
+/// SIGINT in the middle of a SQLite exploration: the run's folder of database files is gone,
+/// nothing but the opening lines is on stdout, and the status is the shell's 130.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_removes_its_sqlite_folder_and_exits_130() {
+    let sandbox = Sandbox::new();
+    let child = sandbox.spawn(&[
+        "explore", "--store", "sqlite:", "--cases", "100000", "--seed", "1",
+    ]);
+    let scratch = |sandbox: &Sandbox| -> Vec<String> {
+        std::fs::read_dir(sandbox.tmp())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("user-engine-conformance-"))
+            .collect()
+    };
+    // Interrupt once a history's database file exists, i.e. mid-run.
+    let run = sandbox.interrupt(child, "INT", || {
+        scratch(&sandbox).iter().any(|dir| {
+            dir.contains("-explore-")
+                && std::fs::read_dir(sandbox.tmp().join(dir)).is_ok_and(|mut files| {
+                    files.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".db")))
+                })
+        })
+    });
+    assert_eq!(run.status, 130, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "user-engine explore: 100000 histories of up to 40 steps against sqlite from seed 1\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("explored "),
+        "no report after an interruption"
+    );
+    assert_eq!(
+        scratch(&sandbox),
+        Vec::<String>::new(),
+        "{:?}",
+        sandbox.listing()
+    );
+}
