@@ -41,7 +41,7 @@ use invocation::Invocation;
 ///     // Ignore every test, with a reason naming the variable, unless it is set at build time
 ///     // (e.g. a database URL). Setting or clearing it rebuilds the tests.
 ///     ignore_unless_env: "MY_STORE_URL",
-///     // One more test, `conformance::explore_histories`: `cases` seeded random histories run on
+///     // One more test, `conformance_explore::histories`: `cases` seeded random histories run on
 ///     // a store from the factory and on the reference, every result compared; on the first
 ///     // divergence it panics with the report and the shrunk scenario. The environment variables
 ///     // USER_ENGINE_EXPLORE_SEED and USER_ENGINE_EXPLORE_CASES override the two at run time.
@@ -50,7 +50,8 @@ use invocation::Invocation;
 /// ```
 ///
 /// The expansion is `mod conformance { mod <area> { #[test] fn <name>() { .. } } }`, named after
-/// the scenario ids, so `cargo test conformance::outbox::` runs one area. Ignored tests keep
+/// the scenario ids, so `cargo test conformance::outbox::` runs one area; with `explore`, also
+/// `mod conformance_explore { #[test] fn histories() { .. } }` beside it. Ignored tests keep
 /// their bodies: `cargo test -- --ignored` runs them. The tests exist only under `cfg(test)`;
 /// the factory is type-checked in every build.
 ///

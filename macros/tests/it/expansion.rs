@@ -34,13 +34,28 @@ fn one_test_per_scenario_in_a_module_per_area() {
     assert_eq!(
         listed(&[]),
         [
-            "expansion::conformance::explore_histories: test",
             "expansion::conformance::smoke::migrate_then_ready: test",
             "expansion::conformance::smoke::needs_tampering: test",
             "expansion::conformance::smoke::rollback_leaves_nothing: test",
             "expansion::conformance::smoke::skipped_by_invocation: test",
         ]
     );
+}
+
+#[test]
+fn the_explore_option_adds_one_test_beside_the_scenarios() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--format", "terse", "conformance_explore"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let listed: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, ["expansion::conformance_explore::histories: test"]);
 }
 
 #[test]

@@ -69,7 +69,7 @@ fn options(
 
 fn failure_message(report: &ExploreReport, options: &ExploreOptions) -> String {
     let mut message = format!(
-        "{report}\nreplay: {SEED_VAR}={} {CASES_VAR}={} cargo test explore_histories",
+        "{report}\nreplay: {SEED_VAR}={} {CASES_VAR}={} cargo test conformance_explore",
         options.seed, options.cases
     );
     if let Some(failure) = &report.failure {
@@ -142,7 +142,7 @@ mod tests {
             panic_text(|| run_generated(&settings, &|| Broken::new(Fault::OwnerLostOnSecondSave)));
         assert!(text.contains(" diverged at `"), "{text}");
         assert!(
-            text.contains("replay: USER_ENGINE_EXPLORE_SEED=1 USER_ENGINE_EXPLORE_CASES=300 cargo test explore_histories"),
+            text.contains("replay: USER_ENGINE_EXPLORE_SEED=1 USER_ENGINE_EXPLORE_CASES=300 cargo test conformance_explore"),
             "{text}"
         );
         assert!(
