@@ -39,7 +39,11 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
     if areas.is_empty() && invocation.explore.is_none() {
         return quote! {
             #[cfg(test)]
-            mod conformance {}
+            pub(crate) mod conformance {
+                /// The capabilities this invocation declares, in the order written.
+                #[allow(dead_code)]
+                pub const CAPABILITIES: &[&str] = &[#(#declared),*];
+            }
         };
     }
     let modules = areas.into_iter().map(|(area, tests)| {
@@ -134,7 +138,12 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
         #explore_fn
 
         #[cfg(test)]
-        mod conformance {
+        pub(crate) mod conformance {
+            /// The capabilities this invocation declares, in the order written, so a test can
+            /// hold them equal to the adapter's published list.
+            #[allow(dead_code)]
+            pub const CAPABILITIES: &[&str] = &[#(#declared),*];
+
             #(#modules)*
         }
         #explore_test
@@ -216,8 +225,14 @@ fn ignore_reason(
 
 /// Why every test is ignored: `ignore_unless_env` names a variable that was not set at build time.
 fn unset_env_reason(invocation: &Invocation) -> Option<String> {
-    let name = invocation.ignore_unless_env.as_ref()?.value();
-    std::env::var_os(&name)
+    unset_reason(&invocation.ignore_unless_env.as_ref()?.value())
+}
+
+/// The one rule for a test that needs an environment variable, generated (`ignore_unless_env`)
+/// or hand-written (`#[needs_env]`): ignored, with this reason, when `name` is unset or empty
+/// at build time.
+pub(crate) fn unset_reason(name: &str) -> Option<String> {
+    std::env::var_os(name)
         .is_none_or(|v| v.is_empty())
         .then(|| {
             format!("skipped: {name} is not set; set it when running `cargo test` to run this test")

@@ -51,9 +51,10 @@ use invocation::Invocation;
 ///
 /// The expansion is `mod conformance { mod <area> { #[test] fn <name>() { .. } } }`, named after
 /// the scenario ids, so `cargo test conformance::outbox::` runs one area; with `explore`, also
-/// `mod conformance_explore { #[test] fn histories() { .. } }` beside it. Ignored tests keep
-/// their bodies: `cargo test -- --ignored` runs them. The tests exist only under `cfg(test)`;
-/// the factory is type-checked in every build.
+/// `mod conformance_explore { #[test] fn histories() { .. } }` beside it. The module also holds
+/// `conformance::CAPABILITIES`, the declared list as written, so a test can hold it equal to the
+/// list the adapter publishes. Ignored tests keep their bodies: `cargo test -- --ignored` runs
+/// them. The tests exist only under `cfg(test)`; the factory is type-checked in every build.
 ///
 /// The factory must return a type implementing `user_engine::UserEngineStore`, or
 /// `Result<store, E>` with `E: Display` — a factory that fails (a server that is down) is one
@@ -100,4 +101,42 @@ pub fn conformance_suite(input: TokenStream) -> TokenStream {
             .into()
         }
     }
+}
+
+/// Marks a hand-written test that needs an environment variable set when the tests are built
+/// (a database URL): without it the test is `#[ignore]` with the same reason the generated tests
+/// give (`skipped: VAR is not set; ...`), so it is listed as ignored, never as a pass. The test's
+/// crate depends on the variable (through `option_env!`), so setting or clearing it rebuilds.
+///
+/// Put it above `#[test]`, which must see the `#[ignore]` it adds:
+///
+/// ```ignore
+/// #[user_engine::needs_env("MY_STORE_URL")]
+/// #[test]
+/// fn talks_to_the_server() {
+///     let url = std::env::var("MY_STORE_URL").unwrap();
+///     assert!(!url.is_empty());
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn needs_env(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let var = match syn::parse::<syn::LitStr>(attr) {
+        Ok(var) => var,
+        Err(_) => {
+            let item = proc_macro2::TokenStream::from(item);
+            return quote! {
+                ::core::compile_error!("expected the variable's name: #[needs_env(\"MY_STORE_URL\")]");
+                #item
+            }
+            .into();
+        }
+    };
+    let item = proc_macro2::TokenStream::from(item);
+    let ignore = expand::unset_reason(&var.value()).map(|reason| quote! { #[ignore = #reason] });
+    quote! {
+        #ignore
+        #item
+        const _: ::core::option::Option<&str> = ::core::option_env!(#var);
+    }
+    .into()
 }

@@ -160,8 +160,8 @@ mod tests {
         other.batch(&format!("KILL CONNECTION {session}")).unwrap();
     }
 
+    #[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
     #[test]
-    #[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
     fn a_lost_commit_that_took_effect_is_reported_as_committed() {
         let db = migrated();
         let (mut tx, marker) = appended(&db);
@@ -174,8 +174,8 @@ mod tests {
         assert_eq!(db.outbox_pending(10).unwrap().len(), 1);
     }
 
+    #[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
     #[test]
-    #[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
     fn a_lost_commit_that_did_not_take_effect_is_unavailable() {
         let db = migrated();
         let (mut tx, marker) = appended(&db);
@@ -188,8 +188,8 @@ mod tests {
         assert!(db.outbox_pending(10).unwrap().is_empty());
     }
 
+    #[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
     #[test]
-    #[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
     fn an_outcome_that_cannot_be_told_stays_in_doubt() {
         let db = migrated();
         let unmarked = resolve(db.store(), 1, None, PATIENCE).unwrap_err();

@@ -4,7 +4,7 @@
 //!
 //! Tests read the server from `USER_ENGINE_MYSQL_URL`, e.g. `mysql://root@127.0.0.1:3306/test`
 //! (the database in the URL only has to exist: each test gets a database of its own beside it).
-//! This crate's own tests are built `#[ignore]` when it is unset (see `build.rs`). With
+//! This crate's own tests are built `#[ignore]` when it is unset (`#[user_engine::needs_env]`). With
 //! `USER_ENGINE_REQUIRE_MYSQL=1` a missing URL or an unusable server is an error instead of a
 //! skip. Nothing here panics: every failure is a one-line [`StoreError`].
 //!

@@ -3,7 +3,7 @@
 //! test panicked).
 //!
 //! Tests read the server from `USER_ENGINE_POSTGRES_URL`. This crate's own tests are built
-//! `#[ignore]` when it is unset (see `build.rs`); [`IsolatedSchema::from_env`] additionally prints
+//! `#[ignore]` when it is unset (`#[user_engine::needs_env]`); [`IsolatedSchema::from_env`] additionally prints
 //! `skipped: USER_ENGINE_POSTGRES_URL is not set` and returns `None` for callers built with it set
 //! but run without it. With `USER_ENGINE_REQUIRE_POSTGRES=1` a missing URL or an unreachable
 //! server fails them instead.

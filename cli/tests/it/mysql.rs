@@ -1,5 +1,5 @@
 //! The binary against a real MySQL/MariaDB server, named by `USER_ENGINE_MYSQL_URL`. Without it
-//! these tests are listed as ignored (the crate's `build.rs` reads the variable at build time);
+//! these tests are listed as ignored (`#[user_engine::needs_env]` reads the variable at build time);
 //! with `USER_ENGINE_REQUIRE_MYSQL=1` a missing variable or an unreachable server fails them. An
 //! unreachable or malformed `mysql://` store needs no server and is among the cases of
 //! `bad_input.rs`.
@@ -56,11 +56,8 @@ fn another_database_replaces_the_one_in_the_url() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(
-    mysql_url_unset,
-    ignore = "skipped: USER_ENGINE_MYSQL_URL was not set when the tests were built"
-)]
 fn the_whole_spec_passes_on_mysql() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
@@ -96,11 +93,8 @@ fn the_whole_spec_passes_on_mysql() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(
-    mysql_url_unset,
-    ignore = "skipped: USER_ENGINE_MYSQL_URL was not set when the tests were built"
-)]
 fn the_compliance_matrix_has_a_mysql_column() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
@@ -152,11 +146,8 @@ fn the_compliance_matrix_has_a_mysql_column() {
     assert_eq!(document["tally"]["failed"], 0);
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(
-    mysql_url_unset,
-    ignore = "skipped: USER_ENGINE_MYSQL_URL was not set when the tests were built"
-)]
 fn migrate_readiness_and_diagnostics_on_a_fresh_database() {
     let sandbox = Sandbox::new();
     let Some(url) = server(&sandbox) else {
@@ -239,11 +230,8 @@ fn databases_named(conn: &mut mysql::Conn, prefix: &str) -> Vec<String> {
 /// the middle of a run leave none of them, and the status is 128 + the signal. Each run first
 /// drops the databases of runs that are gone — a new-style name whose owner lock is free and an
 /// old-style one — and keeps one whose owner lock is held, as a live run's on another host would be.
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(
-    mysql_url_unset,
-    ignore = "skipped: USER_ENGINE_MYSQL_URL was not set when the tests were built"
-)]
 fn an_interrupted_run_leaves_no_database_and_a_run_drops_what_dead_runs_left() {
     use mysql::prelude::Queryable;
     let sandbox = Sandbox::new();

@@ -1,5 +1,5 @@
 //! The binary against a real PostgreSQL server, named by `USER_ENGINE_POSTGRES_URL`. Without it
-//! these tests are listed as ignored (the crate's `build.rs` reads the variable at build time);
+//! these tests are listed as ignored (`#[user_engine::needs_env]` reads the variable at build time);
 //! with `USER_ENGINE_REQUIRE_POSTGRES=1` a missing variable or an unreachable server fails them.
 
 use serde_json::Value;
@@ -43,11 +43,8 @@ fn conformance_beside_memory(sandbox: &Sandbox, store: &str, args: &[&str]) -> R
     run
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn the_whole_spec_passes_on_postgres_beside_the_reference() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
@@ -63,11 +60,8 @@ fn the_whole_spec_passes_on_postgres_beside_the_reference() {
     assert_eq!(document["stores"][1]["label"], "postgres");
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn the_compliance_matrix_has_a_postgres_column() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
@@ -103,11 +97,8 @@ fn the_compliance_matrix_has_a_postgres_column() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn migrate_readiness_and_diagnostics_on_a_schema() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {
@@ -181,11 +172,8 @@ fn schemas_named(client: &mut postgres::Client, prefix: &str) -> Vec<String> {
 /// drops the schemas of runs that are gone — a new-style name whose owner session is gone and an
 /// old-style one — and keeps one whose owner session is open, as a live run's on another host
 /// would be.
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn an_interrupted_run_leaves_no_schema_and_a_run_drops_what_dead_runs_left() {
     let sandbox = Sandbox::new();
     let Some(store) = server(&sandbox) else {

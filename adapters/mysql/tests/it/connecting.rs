@@ -52,8 +52,8 @@ fn the_isolation_helper_reports_an_unusable_server_as_one_line() {
     }
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn an_unknown_database_is_unavailable_and_says_so() {
     let db = crate::support::database();
     let url = user_engine_mysql::testing::url_from_env().unwrap();

@@ -14,8 +14,8 @@ use crate::support::{key, migrated, raw_rows, save, tenant, write};
 /// Long enough for a write that is not blocked to have finished on this machine.
 const SETTLE: Duration = Duration::from_millis(400);
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_second_writer_waits_for_the_first_and_counts_on_from_its_commit() {
     let db = migrated();
     save(
@@ -60,8 +60,8 @@ fn a_second_writer_waits_for_the_first_and_counts_on_from_its_commit() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_deadlock_victim_fails_with_conflict_and_never_commits() {
     let db = migrated();
     let both = Barrier::new(2);
@@ -113,8 +113,8 @@ fn a_deadlock_victim_fails_with_conflict_and_never_commits() {
     }
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_panic_or_a_drop_releases_the_row_locks_at_once() {
     let db = migrated();
     let panicked = thread::scope(|scope| {
@@ -159,8 +159,8 @@ fn a_panic_or_a_drop_releases_the_row_locks_at_once() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn racing_creators_of_one_key_settle_on_the_primary_key() {
     let db = migrated();
     const WRITERS: usize = 4;
@@ -201,8 +201,8 @@ fn racing_creators_of_one_key_settle_on_the_primary_key() {
     }
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_delete_leaves_a_tombstone_that_no_read_shows_and_the_next_write_counts_on() {
     let db = migrated();
     for n in 1..=2 {

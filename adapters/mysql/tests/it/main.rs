@@ -4,7 +4,7 @@
 //! They need a server: `USER_ENGINE_MYSQL_URL=mysql://root@127.0.0.1:3306/test`. Without it every
 //! test that needs the server — the conformance suite and most modules below — is listed as
 //! ignored with that reason, never as a pass (the variable is read when the tests are built, by
-//! `build.rs` and the macro; setting or clearing it rebuilds them). With
+//! `#[user_engine::needs_env]` and the macro's `ignore_unless_env`; setting or clearing it rebuilds them). With
 //! `USER_ENGINE_REQUIRE_MYSQL=1` a missing or unusable server fails
 //! `mysql_is_reachable_when_required`. Every test runs in a fresh database (`IsolatedDatabase`),
 //! dropped afterwards and kept when the test panicked.
@@ -41,14 +41,7 @@ user_engine::conformance_suite! {
 
 #[test]
 fn suite_declares_the_published_capabilities() {
-    let source = include_str!("main.rs");
-    let start = source
-        .find("capabilities: [")
-        .expect("the suite declares capabilities")
-        + "capabilities: [".len();
-    let list = &source[start..start + source[start..].find(']').expect("a closed list")];
-    let declared: Vec<&str> = list.split(',').map(str::trim).collect();
-    assert_eq!(declared, user_engine_mysql::CAPABILITIES);
+    assert_eq!(conformance::CAPABILITIES, user_engine_mysql::CAPABILITIES);
 }
 
 /// The one test that says whether this run reached MySQL at all: it fails when

@@ -23,8 +23,8 @@ fn unicode_corpus() -> serde_json::Value {
     })
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn every_unicode_payload_round_trips_byte_for_byte() {
     let db = migrated();
     let body = unicode_corpus();
@@ -46,8 +46,8 @@ fn every_unicode_payload_round_trips_byte_for_byte() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn unicode_in_events_and_audit_actions_round_trips() {
     let db = migrated();
     let mut tx = db.begin().unwrap();
@@ -75,8 +75,8 @@ fn unicode_in_events_and_audit_actions_round_trips() {
     assert_eq!(pending[0].message, message);
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn ids_sort_in_byte_order_and_differ_by_case() {
     let db = migrated();
     let ids = [

@@ -8,8 +8,8 @@ use crate::support::{key, migrated, raw_batch, save, tenant, write};
 
 const CANARY: &str = "canary-4b1d-secret";
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_duplicate_key_message_carries_no_row_value() {
     let db = migrated();
     // A unique index the adapter does not know about, over an event's payload text: the server's
@@ -58,8 +58,8 @@ fn a_duplicate_key_message_carries_no_row_value() {
     .unwrap();
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_record_refused_by_another_unique_key_is_invalid_and_named_by_its_key_only() {
     let db = migrated();
     raw_batch(
@@ -88,8 +88,8 @@ fn a_record_refused_by_another_unique_key_is_invalid_and_named_by_its_key_only()
     assert_eq!(f1.version, 1, "the other record was locked, never changed");
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn debug_shows_where_the_store_is_not_what_it_holds() {
     let db = migrated();
     save(

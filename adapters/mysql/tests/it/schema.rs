@@ -25,8 +25,8 @@ fn hooks(store: &impl UserEngineStore) -> &dyn ConformanceHooks {
     store.conformance_hooks().expect("the adapter has hooks")
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn every_migration_file_applies_twice_to_a_fresh_database() {
     let db = database();
     assert_eq!(MIGRATIONS.len(), 2, "a new migration needs a line here");
@@ -49,8 +49,8 @@ fn every_migration_file_applies_twice_to_a_fresh_database() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_migration_interrupted_before_it_was_recorded_is_finished_by_migrating_again() {
     let db = database();
     // As if a migrator crashed after running the first file's DDL, before recording it.
@@ -66,8 +66,8 @@ fn a_migration_interrupted_before_it_was_recorded_is_finished_by_migrating_again
     assert!(db.readiness().is_ready());
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn a_store_at_version_1_upgrades_with_its_rows_and_then_keeps_tombstones() {
     let db = database();
     assert_eq!(hooks(&*db).migrate_to(1).unwrap().applied, [1]);
@@ -119,8 +119,8 @@ fn a_store_at_version_1_upgrades_with_its_rows_and_then_keeps_tombstones() {
     assert_eq!(again.version, 5);
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn migrators_in_separate_processes_apply_each_version_once_and_release_the_lock() {
     let db = database();
     const MIGRATORS: usize = 4;
@@ -159,8 +159,8 @@ fn migrators_in_separate_processes_apply_each_version_once_and_release_the_lock(
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
 #[test]
-#[cfg_attr(mysql_url_unset, ignore = "USER_ENGINE_MYSQL_URL is not set")]
 fn readiness_and_diagnostics_work_before_migration_and_write_nothing() {
     let db = database();
     for _ in 0..3 {

@@ -25,11 +25,8 @@ fn audit(action: &str, target: Option<&str>) -> AuditEntry {
     }
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_bulk_commit_keeps_versions_and_orders() {
     let Some(db) = migrated() else {
         return;
@@ -105,11 +102,8 @@ fn a_bulk_commit_keeps_versions_and_orders() {
     assert_eq!(pending(&*db).len(), 4);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_unique_violation_in_a_bulk_upsert_names_its_key_and_commits_nothing() {
     let Some(db) = migrated() else {
         return;
@@ -157,11 +151,8 @@ fn a_unique_violation_in_a_bulk_upsert_names_its_key_and_commits_nothing() {
     assert!(pending(&*db).is_empty());
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn acknowledging_an_unknown_id_acknowledges_nothing() {
     let Some(db) = migrated() else {
         return;
@@ -211,11 +202,8 @@ fn acknowledging_an_unknown_id_acknowledges_nothing() {
     assert_eq!(acknowledged, 2);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_store_that_drifts_after_begin_refuses_the_commit_and_every_read() {
     let Some(db) = migrated() else {
         return;

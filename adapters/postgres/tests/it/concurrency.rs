@@ -7,11 +7,8 @@ use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::behaviour::{key, save, write};
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn unguarded_writes_from_threads_never_repeat_a_version() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -38,11 +35,8 @@ fn unguarded_writes_from_threads_never_repeat_a_version() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn guarded_read_modify_write_from_threads_loses_no_update() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -87,11 +81,8 @@ fn guarded_read_modify_write_from_threads_loses_no_update() {
     println!("{} conflicts were retried", conflicts.into_inner());
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_store_whose_connections_were_killed_reports_it_then_recovers() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

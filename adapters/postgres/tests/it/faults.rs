@@ -56,11 +56,8 @@ fn commit_one_save(db: &IsolatedSchema, id: &str) -> Result<(), user_engine::Sto
     .map(drop)
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_commit_failure_at_every_change_leaves_nothing() {
     with_migrated(|db| {
         hooks::a_fault_at_every_change_leaves_nothing(db, |change| InjectedFault::CommitFailsAt {
@@ -69,11 +66,8 @@ fn a_commit_failure_at_every_change_leaves_nothing() {
     });
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_backend_terminated_at_every_change_leaves_nothing() {
     with_migrated(|db| {
         hooks::a_fault_at_every_change_leaves_nothing(db, |change| {
@@ -82,29 +76,20 @@ fn a_backend_terminated_at_every_change_leaves_nothing() {
     });
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_fault_is_used_up_by_the_next_commit() {
     with_migrated(hooks::a_fault_is_used_up_by_the_next_commit);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn reopen_keeps_committed_work_only() {
     with_migrated(hooks::reopen_keeps_committed_work_only);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_terminated_backend_is_dropped_from_the_pool_and_the_store_serves_on() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();
@@ -134,11 +119,8 @@ fn a_terminated_backend_is_dropped_from_the_pool_and_the_store_serves_on() {
     });
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_commit_failure_rolls_back_and_keeps_its_healthy_session() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();
@@ -164,11 +146,8 @@ fn a_commit_failure_rolls_back_and_keeps_its_healthy_session() {
     });
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn reopen_closes_every_pooled_session_and_connects_anew() {
     with_migrated(|db| {
         let mut admin = db.raw_client().unwrap();

@@ -142,11 +142,8 @@ fn killer(url: &str, application_name: &str, stop: &AtomicBool) -> u64 {
     killed
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn commits_whose_backends_are_killed_are_whole_or_absent_as_reported() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

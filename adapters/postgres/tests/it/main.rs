@@ -4,7 +4,7 @@
 //! They need a server: `USER_ENGINE_POSTGRES_URL='host=127.0.0.1 user=root dbname=test'`.
 //! Without it every test that needs the server — the conformance suite and the modules below —
 //! is listed as ignored with that reason, never as a pass (the variable is read when the tests are
-//! built, by `build.rs` and the macro; setting or clearing it rebuilds them). With `USER_ENGINE_REQUIRE_POSTGRES=1`
+//! built, by `#[user_engine::needs_env]` and the macro's `ignore_unless_env`; setting or clearing it rebuilds them). With `USER_ENGINE_REQUIRE_POSTGRES=1`
 //! a missing or unreachable server fails `postgres_is_reachable_when_required` and the tests
 //! that would have used it. Every test runs in a fresh schema (`IsolatedSchema`), dropped
 //! afterwards and kept when the test panicked.
@@ -48,7 +48,7 @@ user_engine::conformance_suite! {
 #[test]
 fn suite_declares_the_published_capabilities() {
     assert_eq!(
-        hooks::declared_capabilities(include_str!("main.rs")),
+        conformance::CAPABILITIES,
         user_engine_postgres::CAPABILITIES
     );
 }

@@ -9,11 +9,8 @@ use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::behaviour::{message, pending};
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_late_committing_transaction_is_delivered_not_skipped() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -61,11 +58,8 @@ fn a_late_committing_transaction_is_delivered_not_skipped() {
     assert!(seqs[0].0 == "from-b" && seqs[0].1 < seqs[1].1, "{seqs:?}");
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn under_concurrent_commits_no_event_ever_appears_behind_one_already_seen() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

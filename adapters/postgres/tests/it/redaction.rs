@@ -13,11 +13,8 @@ fn assert_hidden(err: &StoreError, canary: &str) {
     }
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_unique_violation_detail_never_escapes() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -83,11 +80,8 @@ fn a_unique_violation_detail_never_escapes() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_value_postgresql_cannot_store_is_invalid_without_quoting_it() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

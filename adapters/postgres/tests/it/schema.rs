@@ -37,11 +37,8 @@ fn shipped_checksum() -> String {
     shipped_checksum_of("0001_user_engine_store.sql")
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn concurrent_migrators_on_one_fresh_schema_apply_once() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -76,11 +73,8 @@ fn concurrent_migrators_on_one_fresh_schema_apply_once() {
     assert!(migrators.iter().all(|m| m.readiness().is_ready()));
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn migrate_creates_a_missing_schema_and_schemas_are_isolated() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -142,11 +136,8 @@ fn migrate_creates_a_missing_schema_and_schemas_are_isolated() {
     assert_eq!(tables, 4, "the tables live in the store's schema");
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn the_recorded_checksum_is_that_of_the_shipped_file() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -161,11 +152,8 @@ fn the_recorded_checksum_is_that_of_the_shipped_file() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn drift_blocks_migrate_and_work_but_not_diagnostics() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;
@@ -202,11 +190,8 @@ fn drift_blocks_migrate_and_work_but_not_diagnostics() {
     );
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn a_schema_newer_than_this_release_is_reported_ahead() {
     let Some(db) = IsolatedSchema::from_env() else {
         return;

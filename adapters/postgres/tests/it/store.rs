@@ -20,112 +20,76 @@ fn with_migrated(check: impl FnOnce(&IsolatedSchema)) {
     });
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn migrate_and_readiness() {
     with_fresh(behaviour::migrate_and_readiness);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn round_trip() {
     with_migrated(behaviour::round_trip);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn versions_and_conflicts() {
     with_migrated(behaviour::versions_and_conflicts);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn refused_writes_change_nothing() {
     with_migrated(behaviour::refused_writes_change_nothing);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn concurrent_commits() {
     with_migrated(behaviour::concurrent_commits);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn rollback_drop_and_panic() {
     with_migrated(behaviour::rollback_drop_and_panic);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn tenant_isolation_and_pagination() {
     with_migrated(behaviour::tenant_isolation_and_pagination);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn outbox_order_ack_and_redelivery() {
     with_migrated(behaviour::outbox_order_ack_and_redelivery);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn audit_in_commit_order() {
     with_migrated(behaviour::audit_in_commit_order);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn drift() {
     with_migrated(behaviour::drift);
 }
 
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn nothing_leaks() {
     with_migrated(behaviour::nothing_leaks);
 }
 
 /// A documented limit (docs/adapters/postgres.md): jsonb stores numbers as `numeric`, so a float
 /// with a large integral value comes back as an integer. Everything else round-trips exactly.
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-#[cfg_attr(
-    postgres_url_unset,
-    ignore = "skipped: USER_ENGINE_POSTGRES_URL was not set when the tests were built"
-)]
 fn jsonb_normalises_some_numbers() {
     with_migrated(|db| {
         let body =

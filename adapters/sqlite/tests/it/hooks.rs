@@ -11,20 +11,6 @@ use user_engine::{
 
 use crate::behaviour::{key, message, pending, save, tenant, write};
 
-/// The capabilities a `conformance_suite!` invocation in `source` declares, in order.
-pub fn declared_capabilities(source: &str) -> Vec<&str> {
-    let start = source
-        .find("capabilities: [")
-        .expect("the source invokes conformance_suite! with capabilities")
-        + "capabilities: [".len();
-    let list = &source[start..];
-    let list = &list[..list.find(']').expect("the capability list is closed")];
-    list.split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
 pub fn hooks(store: &impl UserEngineStore) -> &dyn ConformanceHooks {
     store
         .conformance_hooks()

@@ -18,8 +18,5 @@ user_engine::conformance_suite! {
 
 #[test]
 fn suite_declares_the_published_capabilities() {
-    assert_eq!(
-        hooks::declared_capabilities(include_str!("main.rs")),
-        user_engine_sqlite::CAPABILITIES
-    );
+    assert_eq!(conformance::CAPABILITIES, user_engine_sqlite::CAPABILITIES);
 }
