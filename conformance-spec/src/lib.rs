@@ -52,6 +52,7 @@
 
 mod arguments;
 mod check;
+mod checks;
 mod error;
 mod expect;
 mod flow;
@@ -66,6 +67,7 @@ mod steps;
 mod validate;
 mod vocabulary;
 
+pub use checks::{BEHAVIOUR_CHECKS, BehaviourCheck};
 pub use error::{SpecError, SpecErrors};
 pub use limits::{MAX_CONCURRENT_TIMES, MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_STEPS};
 pub use load::{

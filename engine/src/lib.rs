@@ -114,15 +114,24 @@ pub mod __private {
         }
     }
 
-    /// The store a factory made, or one clear failure naming the scenario when it could not.
+    /// The store a factory made, or one clear failure naming the test (`conformance scenario
+    /// `id``) when it could not.
     #[track_caller]
-    fn made<O: FactoryOutput>(id: &str, output: O) -> O::Store {
+    fn made<O: FactoryOutput>(test: &str, output: O) -> O::Store {
         match output.into_store() {
             Ok(store) => store,
-            Err(error) => panic!(
-                "conformance scenario `{id}` did not run: the factory could not make a store: {error}"
-            ),
+            Err(error) => {
+                panic!("{test} did not run: the factory could not make a store: {error}")
+            }
         }
+    }
+
+    /// Runs a generated behaviour check (`conformance_checks::<name>`) on a store from the
+    /// factory; panics with the check's failure.
+    #[track_caller]
+    pub fn run_generated_check<O: FactoryOutput, F: Fn() -> O>(name: &str, factory: &F) {
+        let store = made(&format!("behaviour check `{name}`"), factory());
+        crate::conformance::checks::run(name, store);
     }
 
     /// Runs a generated test's scenario; panics with the located failure message.
@@ -178,8 +187,9 @@ pub mod __private {
         let snapshots = SnapshotCheck::Insta { root, review };
         // The first store is made here, so a factory that fails (a server that is down) is one
         // clear message naming the scenario, before the runner starts.
-        let first = std::cell::Cell::new(Some(made(case.id, factory())));
-        let stores = || first.take().unwrap_or_else(|| made(case.id, factory()));
+        let test = format!("conformance scenario `{}`", case.id);
+        let first = std::cell::Cell::new(Some(made(&test, factory())));
+        let stores = || first.take().unwrap_or_else(|| made(&test, factory()));
         let outcome = run_scenario(&scenario, &stores, &options, &snapshots);
         match outcome.status {
             Status::Passed => {}

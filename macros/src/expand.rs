@@ -122,7 +122,9 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
             )
         }
     };
+    let (checks_fn, checks_tests) = checks(invocation, &declared);
     quote! {
+        #checks_fn
         #[doc(hidden)]
         fn #run_fn(#case: &::user_engine::__private::GeneratedCase) {
             let #binding = #factory;
@@ -147,7 +149,82 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
             #(#modules)*
         }
         #explore_test
+        #checks_tests
     }
+}
+
+/// The hidden function that runs one behaviour check with the factory, defined beside
+/// [`RUN_FN`] for the same reasons.
+const CHECK_FN: &str = "__user_engine_conformance_check";
+
+/// With `checks`, `mod conformance_checks` holding one test per row of `BEHAVIOUR_CHECKS`,
+/// ignored by the same rules as the scenarios (an unset `ignore_unless_env`, a capability the
+/// adapter does not declare).
+fn checks(
+    invocation: &Invocation,
+    declared: &[String],
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if !invocation.checks {
+        return (None, None);
+    }
+    let factory = &invocation.factory;
+    let check_fn = Ident::new(CHECK_FN, Span::call_site());
+    let binding = Ident::new("factory", factory.span());
+    let name = Ident::new("name", factory.span());
+    let run = quote_spanned! {factory.span()=>
+        ::user_engine::__private::run_generated_check(#name, &#binding)
+    };
+    let tests = user_engine_conformance_spec::BEHAVIOUR_CHECKS
+        .iter()
+        .map(|check| {
+            let test = Ident::new(check.name, Span::call_site());
+            let check_name = check.name;
+            let doc = format!("behaviour check `{}`: {}", check.name, check.summary);
+            let missing: Vec<String> = check
+                .requires
+                .iter()
+                .filter(|c| !declared.iter().any(|d| d == *c))
+                .map(|c| format!("`{c}`"))
+                .collect();
+            let reason = unset_env_reason(invocation).or_else(|| match missing.as_slice() {
+                [] => None,
+                [one] => Some(format!(
+                    "requires capability {one}, which this adapter does not declare"
+                )),
+                many => Some(format!(
+                    "requires capabilities {}, which this adapter does not declare",
+                    many.join(" and ")
+                )),
+            });
+            let ignore = reason.map(|reason| quote! { #[ignore = #reason] });
+            quote! {
+                #[doc = #doc]
+                #[test]
+                #ignore
+                fn #test() {
+                    super::#check_fn(#check_name);
+                }
+            }
+        });
+    (
+        Some(quote! {
+            #[doc(hidden)]
+            fn #check_fn(#name: &str) {
+                let #binding = #factory;
+                #run;
+            }
+            const _: () = {
+                let _ = #check_fn;
+            };
+        }),
+        Some(quote! {
+            // Beside `mod conformance`, which holds one test per scenario and nothing else.
+            #[cfg(test)]
+            mod conformance_checks {
+                #(#tests)*
+            }
+        }),
+    )
 }
 
 fn test_fn(

@@ -15,6 +15,7 @@ const OPTIONS: &[&str] = &[
     "spec",
     "ignore_unless_env",
     "explore",
+    "checks",
 ];
 
 /// The settings of `explore: {..}`.
@@ -38,6 +39,10 @@ pub(crate) struct Invocation {
     pub(crate) ignore_unless_env: Option<LitStr>,
     /// One more test, running seeded random histories against the factory.
     pub(crate) explore: Option<Explore>,
+    /// Whether to generate the Rust-coded behaviour checks (`conformance_checks::<name>`): given
+    /// as `checks: true|false`, else on for the canonical spec and off for a `spec` of one's own
+    /// (so a second invocation does not run them twice).
+    pub(crate) checks: bool,
 }
 
 /// `explore: {cases: N, seed: S}`: how many histories, from which seed.
@@ -92,6 +97,7 @@ impl Parse for Invocation {
                 spec: None,
                 ignore_unless_env: None,
                 explore: None,
+                checks: true,
             });
         }
         parse_options(input)
@@ -105,6 +111,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
     let mut spec = None;
     let mut ignore_unless_env = None;
     let mut explore = None;
+    let mut checks = None;
     let mut errors: Option<syn::Error> = None;
     let mut push = |error: syn::Error| match &mut errors {
         Some(all) => all.combine(error),
@@ -138,6 +145,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
                 let list = Punctuated::<Setting, Token![,]>::parse_terminated(&content)?;
                 explore.replace(list).is_some()
             }
+            "checks" => checks.replace(input.parse::<syn::LitBool>()?).is_some(),
             _ => {
                 let hint = did_you_mean(&name, OPTIONS)
                     .map(|o| format!(" (did you mean `{o}`?)"))
@@ -201,6 +209,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
         factory: factory.expect("checked above"),
         capabilities,
         skips: skips.into_iter().flatten().collect(),
+        checks: checks.map_or(spec.is_none(), |b| b.value),
         spec,
         ignore_unless_env,
         explore,
@@ -338,7 +347,7 @@ mod tests {
             error(
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
-            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env, explore\n\
+            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env, explore, checks\n\
              unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration\n\
              capability `migration_tamper` is declared twice"
         );

@@ -46,6 +46,10 @@ use invocation::Invocation;
 ///     // divergence it panics with the report and the shrunk scenario. The environment variables
 ///     // USER_ENGINE_EXPLORE_SEED and USER_ENGINE_EXPLORE_CASES override the two at run time.
 ///     explore: {cases: 200, seed: 1},
+///     // The Rust-coded behaviour checks (`user_engine::conformance::checks`) as
+///     // `conformance_checks::<name>`: on by default for the canonical spec, off for a `spec` of
+///     // your own; `checks: false` turns them off.
+///     checks: true,
 /// }
 /// ```
 ///

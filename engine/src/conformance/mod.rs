@@ -6,6 +6,7 @@
 //! was expected and what came back.
 
 mod actual;
+pub mod checks;
 mod coordinator;
 pub mod explore;
 mod outcome;

@@ -8,7 +8,7 @@ use user_engine::{
 };
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{key, message, pending, save, tenant, user, write};
+use user_engine::conformance::checks::{key, message, pending, save, tenant, user, write};
 
 fn migrated() -> Option<IsolatedSchema> {
     let db = IsolatedSchema::from_env()?;

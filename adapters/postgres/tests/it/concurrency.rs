@@ -5,7 +5,7 @@ use serde_json::json;
 use user_engine::{ErrorKind, Expectation, UserEngineStore};
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{key, save, write};
+use user_engine::conformance::checks::{key, save, write};
 
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]

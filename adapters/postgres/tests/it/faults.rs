@@ -9,8 +9,8 @@ use serde_json::json;
 use user_engine::{ErrorKind, Expectation, InjectedFault, UserEngineStore};
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{key, save, write};
-use crate::hooks;
+use user_engine::conformance::checks as hooks;
+use user_engine::conformance::checks::{key, save, write};
 
 /// Runs `check` on a fresh, migrated store, or reports the skip.
 fn with_migrated(check: impl FnOnce(&IsolatedSchema)) {
@@ -58,34 +58,12 @@ fn commit_one_save(db: &IsolatedSchema, id: &str) -> Result<(), user_engine::Sto
 
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
-fn a_commit_failure_at_every_change_leaves_nothing() {
-    with_migrated(|db| {
-        hooks::a_fault_at_every_change_leaves_nothing(db, |change| InjectedFault::CommitFailsAt {
-            change,
-        });
-    });
-}
-
-#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
-#[test]
 fn a_backend_terminated_at_every_change_leaves_nothing() {
     with_migrated(|db| {
         hooks::a_fault_at_every_change_leaves_nothing(db, |change| {
             InjectedFault::TerminateBackendAt { change }
         });
     });
-}
-
-#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
-#[test]
-fn a_fault_is_used_up_by_the_next_commit() {
-    with_migrated(hooks::a_fault_is_used_up_by_the_next_commit);
-}
-
-#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
-#[test]
-fn reopen_keeps_committed_work_only() {
-    with_migrated(hooks::reopen_keeps_committed_work_only);
 }
 
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]

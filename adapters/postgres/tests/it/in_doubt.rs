@@ -9,7 +9,7 @@ use serde_json::json;
 use user_engine::{AuditEntry, ErrorKind, Expectation, StoreError, UserEngineStore};
 use user_engine_postgres::testing::{self, IsolatedSchema};
 
-use crate::behaviour::{key, message, tenant, write};
+use user_engine::conformance::checks::{key, message, tenant, write};
 
 /// Writer threads, and how long they write (each also stops after `MAX_PER_WRITER`).
 const WRITERS: usize = 4;

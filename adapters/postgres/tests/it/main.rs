@@ -9,15 +9,10 @@
 //! that would have used it. Every test runs in a fresh schema (`IsolatedSchema`), dropped
 //! afterwards and kept when the test panicked.
 
-// The same generic checks the SQLite adapter runs, shared by path so both are held to one text.
-#[path = "../../../sqlite/tests/it/behaviour.rs"]
-mod behaviour;
 mod bulk;
 mod concurrency;
 mod connecting;
 mod faults;
-#[path = "../../../sqlite/tests/it/hooks.rs"]
-mod hooks;
 mod in_doubt;
 mod outbox;
 mod packaged_copies;

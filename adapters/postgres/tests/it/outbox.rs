@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use user_engine::{EventId, UserEngineStore};
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{message, pending};
+use user_engine::conformance::checks::{message, pending};
 
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]

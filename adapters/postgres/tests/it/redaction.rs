@@ -5,7 +5,7 @@ use serde_json::json;
 use user_engine::{ErrorKind, Expectation, StoreError, UserEngineStore};
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{save, write};
+use user_engine::conformance::checks::{save, write};
 
 fn assert_hidden(err: &StoreError, canary: &str) {
     for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {

@@ -10,7 +10,7 @@ use user_engine::{
 };
 use user_engine_postgres::testing::IsolatedSchema;
 
-use crate::behaviour::{key, save, write};
+use user_engine::conformance::checks::{key, save, write};
 
 fn recorded_versions(db: &IsolatedSchema) -> Vec<(i32, String)> {
     let mut client = db.raw_client().unwrap();

@@ -13,7 +13,7 @@ use user_engine::{
 };
 use user_engine_sqlite::SqliteUserEngineStore;
 
-use crate::behaviour::{key, message, pending, save, tenant, write};
+use user_engine::conformance::checks::{key, message, pending, save, tenant, write};
 
 fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

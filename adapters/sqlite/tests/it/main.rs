@@ -1,11 +1,8 @@
 //! The SQLite adapter's integration tests: one binary, modules by concern, and the whole
 //! conformance spec as `conformance::<area>::<name>` — the same names as the reference run.
 
-mod behaviour;
 mod durability;
-mod hooks;
 mod packaged_copies;
-mod store;
 
 // Each test gets a fresh, unmigrated store in its own temporary file, removed afterwards. The
 // list is `user_engine_sqlite::CAPABILITIES`; `suite_declares_the_published_capabilities` keeps

@@ -1,75 +1,15 @@
-//! Store behaviour every durable adapter shares with the reference store, written once as generic
-//! checks over any [`UserEngineStore`] and called from each adapter's test binary.
-//!
-//! The PostgreSQL adapter's tests include this file by path (`#[path]`), so the two adapters are
-//! held to literally the same checks. Each check also runs against `InMemoryUserEngineStore`
-//! (see `reference_store_passes_the_shared_checks`), which proves the checks encode the
-//! reference behaviour rather than an adapter's.
+//! The checks of the store's own behaviour: records, transactions, queries, outbox, audit,
+//! migration and redaction.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use serde_json::{Value, json};
-use user_engine::{
+use serde_json::json;
+
+use super::{key, message, pending, save, tenant, user, write};
+use crate::{
     AuditEntry, Cursor, ErrorKind, EventId, Expectation, NotReadyReason, OutboxMessage, Payload,
-    Readiness, Record, RecordKey, RecordKind, RecordWrite, StoreError, TenantId, TenantQuery,
-    UserEngineStore, UserId,
+    Readiness, Record, RecordKind, StoreError, TenantQuery, UserEngineStore,
 };
-
-pub fn key(text: &str) -> RecordKey {
-    RecordKey::parse(text).unwrap()
-}
-
-pub fn tenant(text: &str) -> TenantId {
-    TenantId::new(text).unwrap()
-}
-
-pub fn user(text: &str) -> UserId {
-    UserId::new(text).unwrap()
-}
-
-pub fn write(key_text: &str, owner: Option<&str>, body: Value) -> RecordWrite {
-    RecordWrite {
-        key: key(key_text),
-        user: owner.map(user),
-        payload: Payload::new(body),
-    }
-}
-
-pub fn message(tenant_text: &str, topic: &str, key: &str) -> OutboxMessage {
-    OutboxMessage {
-        tenant: tenant(tenant_text),
-        topic: topic.to_owned(),
-        key: key.to_owned(),
-        payload: Payload::new(json!({"k": key})),
-    }
-}
-
-/// Saves in a transaction of its own.
-pub fn save(
-    store: &impl UserEngineStore,
-    w: RecordWrite,
-    expect: Expectation,
-) -> Result<Record, StoreError> {
-    let mut tx = store.begin()?;
-    let record = tx.save(w, expect)?;
-    tx.commit()?;
-    Ok(record)
-}
-
-/// `tenant/topic/key` of each pending event.
-pub fn pending(store: &impl UserEngineStore) -> Vec<String> {
-    store
-        .outbox_pending(usize::MAX)
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-pub fn migrated<S: UserEngineStore>(store: S) -> S {
-    store.migrate().unwrap();
-    store
-}
 
 /// Payload, owner and version come back exactly as written; versions grow by one.
 pub fn round_trip(store: &impl UserEngineStore) {
@@ -324,7 +264,7 @@ pub fn concurrent_commits(store: &impl UserEngineStore) {
 
 /// Rollback, drop and panic all leave nothing behind, and the store keeps serving.
 pub fn rollback_drop_and_panic(store: &impl UserEngineStore) {
-    let fill = |tx: &mut Box<dyn user_engine::StoreTransaction + '_>, id: &str| {
+    let fill = |tx: &mut Box<dyn crate::StoreTransaction + '_>, id: &str| {
         tx.save(
             write(
                 &format!("acme/profile/{id}"),
@@ -642,21 +582,21 @@ pub fn migrate_and_readiness(store: &impl UserEngineStore) {
     let report = store.migrate().unwrap();
     assert_eq!(
         report.applied,
-        (1..=user_engine::LATEST_SCHEMA_VERSION).collect::<Vec<_>>()
+        (1..=crate::LATEST_SCHEMA_VERSION).collect::<Vec<_>>()
     );
-    assert_eq!(report.schema_version, user_engine::LATEST_SCHEMA_VERSION);
+    assert_eq!(report.schema_version, crate::LATEST_SCHEMA_VERSION);
     assert_eq!(
         store.readiness(),
         Readiness::Ready {
-            schema_version: user_engine::LATEST_SCHEMA_VERSION
+            schema_version: crate::LATEST_SCHEMA_VERSION
         }
     );
     let again = store.migrate().unwrap();
     assert!(again.applied.is_empty(), "a second migrate applies nothing");
-    assert_eq!(again.schema_version, user_engine::LATEST_SCHEMA_VERSION);
+    assert_eq!(again.schema_version, crate::LATEST_SCHEMA_VERSION);
     assert_eq!(
         store.diagnostics().unwrap().schema_version,
-        Some(user_engine::LATEST_SCHEMA_VERSION)
+        Some(crate::LATEST_SCHEMA_VERSION)
     );
 }
 
@@ -699,7 +639,7 @@ pub fn drift(store: &impl UserEngineStore) {
     let d = store.diagnostics().unwrap();
     assert_eq!(
         (d.schema_version, d.total_records()),
-        (Some(user_engine::LATEST_SCHEMA_VERSION), 1),
+        (Some(crate::LATEST_SCHEMA_VERSION), 1),
         "diagnostics still answer"
     );
 }
@@ -781,24 +721,4 @@ pub fn refused_writes_change_nothing(store: &impl UserEngineStore) {
         Some((2, body(2).payload)),
         "a refused save wrote back what it first saw"
     );
-}
-
-/// Every check above, in the order a reader would, against one factory.
-pub fn all_checks<S: UserEngineStore>(factory: impl Fn() -> S) {
-    migrate_and_readiness(&factory());
-    round_trip(&migrated(factory()));
-    versions_and_conflicts(&migrated(factory()));
-    refused_writes_change_nothing(&migrated(factory()));
-    concurrent_commits(&migrated(factory()));
-    rollback_drop_and_panic(&migrated(factory()));
-    tenant_isolation_and_pagination(&migrated(factory()));
-    outbox_order_ack_and_redelivery(&migrated(factory()));
-    audit_in_commit_order(&migrated(factory()));
-    drift(&migrated(factory()));
-    nothing_leaks(&migrated(factory()));
-}
-
-#[test]
-fn reference_store_passes_the_shared_checks() {
-    all_checks(user_engine::InMemoryUserEngineStore::new);
 }

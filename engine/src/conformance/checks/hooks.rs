@@ -1,16 +1,15 @@
-//! The conformance hooks a durable adapter implements — commit faults (`fault_injection`) and
-//! closing and reopening (`durable_reopen`) — written once as generic checks over any store and
-//! called from each adapter's test binary, like `behaviour.rs`. The PostgreSQL adapter's tests
-//! include this file by path; the fault checks also run against the reference store.
+//! The checks of the conformance hooks a durable adapter implements: commit faults
+//! (`fault_injection`) and closing and reopening (`durable_reopen`).
 
-use serde_json::json;
-use user_engine::{
-    AuditEntry, ConformanceHooks, ErrorKind, Expectation, InMemoryUserEngineStore, InjectedFault,
-    NotReadyReason, Readiness, StoreError, TenantQuery, UserEngineStore,
+use crate::{
+    AuditEntry, ConformanceHooks, ErrorKind, Expectation, InjectedFault, NotReadyReason, Readiness,
+    StoreError, TenantQuery, UserEngineStore,
 };
+use serde_json::json;
 
-use crate::behaviour::{key, message, pending, save, tenant, write};
+use super::{key, message, pending, save, tenant, write};
 
+/// The store's conformance hooks.
 pub fn hooks(store: &impl UserEngineStore) -> &dyn ConformanceHooks {
     store
         .conformance_hooks()
@@ -248,13 +247,4 @@ pub fn reopen_keeps_committed_work_only(store: &impl UserEngineStore) {
             reason: NotReadyReason::Drift { version: 1 }
         }
     );
-}
-
-#[test]
-fn reference_store_passes_the_fault_checks() {
-    // The reference store has no `reopen`: only the fault checks apply to it.
-    a_fault_at_every_change_leaves_nothing(&InMemoryUserEngineStore::migrated(), |change| {
-        InjectedFault::CommitFailsAt { change }
-    });
-    a_fault_is_used_up_by_the_next_commit(&InMemoryUserEngineStore::migrated());
 }
