@@ -174,7 +174,8 @@ pub(crate) fn is_counter(counter: &str) -> bool {
 }
 
 /// Why `value` is not a valid tenant, record or user id (`[A-Za-z0-9_.@:-]{1,128}`), if it is not.
-pub(crate) fn identifier_problem(value: &str) -> Option<String> {
+/// The engine's id types take exactly the values this accepts (a test in the engine checks).
+pub fn identifier_problem(value: &str) -> Option<String> {
     if value.is_empty() {
         return Some("is empty".to_owned());
     }

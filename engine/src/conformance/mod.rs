@@ -15,6 +15,7 @@ mod seed;
 mod session;
 mod shared;
 mod snapshot;
+mod words;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
