@@ -97,7 +97,14 @@ fn describe_actual(actual: &Actual) -> String {
         Actual::Unit => "success".to_owned(),
         Actual::Record(None) => "no record".to_owned(),
         Actual::Record(Some(r)) => describe_record(r),
-        Actual::Records(_) | Actual::Audit(_) | Actual::Events(_) | Actual::Delivered(_) => {
+        // Versions shown, so a failed `tenant/kind/id vN` item says what the store holds.
+        Actual::Records(records) => render_list(
+            &records
+                .iter()
+                .map(|r| format!("{} v{}", r.key, r.version))
+                .collect::<Vec<_>>(),
+        ),
+        Actual::Audit(_) | Actual::Events(_) | Actual::Delivered(_) => {
             render_list(&items(actual).unwrap_or_default())
         }
         Actual::Acknowledged(n) => format!("{n} event(s) acknowledged"),
@@ -180,6 +187,20 @@ pub(crate) fn check(
             } else {
                 true
             }
+        }
+        // A record item may name its version too (`tenant/kind/id vN`), so one listing can show
+        // which writes of several transactions committed together.
+        (Expect::List(expected), Ok(Actual::Records(records))) => {
+            records.len() == expected.len()
+                && records.iter().zip(expected).all(|(record, item)| {
+                    match item.split_once(' ') {
+                        Some((key, version)) => {
+                            record.key.to_string() == key
+                                && version.strip_prefix('v') == Some(&record.version.to_string())
+                        }
+                        None => record.key.to_string() == *item,
+                    }
+                })
         }
         (Expect::List(expected), Ok(actual)) => items(actual).is_some_and(|got| &got == expected),
         (Expect::Count(n), Ok(Actual::Acknowledged(got))) => *got as u64 == *n,

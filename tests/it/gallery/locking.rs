@@ -40,6 +40,9 @@ pub(crate) trait Mutation: Default + Send + Sync + 'static {
     const LOCKS: bool = true;
     /// Whether a guard is checked once the lock is held (after any wait), rather than before.
     const CHECKS_AFTER_WAITING: bool = true;
+    /// Whether a delete asks whether the record exists before it checks the guard (C3:
+    /// `not_found` wins over `conflict`).
+    const PRESENCE_BEFORE_GUARD: bool = true;
 }
 
 /// The correct locking rules: the fault-free base the mutations are compared with.
@@ -68,6 +71,16 @@ pub(crate) struct LockingGuardCheckedBeforeWaiting;
 impl Mutation for LockingGuardCheckedBeforeWaiting {
     const BREAKS: &'static str = "isolation-anomalies";
     const CHECKS_AFTER_WAITING: bool = false;
+}
+
+/// Breaks `store-contract#records-expectation`: a guarded delete of a missing record checks the
+/// guard first and answers `conflict`, where C3 says `not_found` wins.
+#[derive(Default)]
+pub(crate) struct LockingGuardBeforePresence;
+
+impl Mutation for LockingGuardBeforePresence {
+    const BREAKS: &'static str = "records-expectation";
+    const PRESENCE_BEFORE_GUARD: bool = false;
 }
 
 /// Runs the spec against a locking store with mutation `M`.
@@ -215,6 +228,11 @@ impl<M: Mutation> StoreTransaction for LockingTx<'_, M> {
             return Err(StoreError::invalid(format!(
                 "delete of {key} cannot expect the record to be absent"
             )));
+        }
+        // C3: a missing record is `not_found` whatever the guard says (not_found wins over
+        // conflict), so the record's presence is checked before the guard.
+        if M::PRESENCE_BEFORE_GUARD && self.guard(key, Expectation::Any)?.is_none() {
+            return Err(StoreError::NotFound { key: key.clone() });
         }
         if self.guard(key, expect)?.is_none() {
             return Err(StoreError::NotFound { key: key.clone() });

@@ -222,6 +222,7 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<CommittedButReportedUnavailable>(),
         locking_exhibit::<locking::LockingWriterSkipsTheLock>(),
         locking_exhibit::<locking::LockingGuardCheckedBeforeWaiting>(),
+        locking_exhibit::<locking::LockingGuardBeforePresence>(),
         buffered_exhibit::<buffered::BufferedForgetsDeletedVersions>(),
         buffered_exhibit::<buffered::BufferedTrustsObservedVersions>(),
     ]
