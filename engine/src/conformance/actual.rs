@@ -192,15 +192,16 @@ pub(crate) fn check(
         // which writes of several transactions committed together.
         (Expect::List(expected), Ok(Actual::Records(records))) => {
             records.len() == expected.len()
-                && records.iter().zip(expected).all(|(record, item)| {
-                    match item.split_once(' ') {
+                && records
+                    .iter()
+                    .zip(expected)
+                    .all(|(record, item)| match item.split_once(' ') {
                         Some((key, version)) => {
                             record.key.to_string() == key
                                 && version.strip_prefix('v') == Some(&record.version.to_string())
                         }
                         None => record.key.to_string() == *item,
-                    }
-                })
+                    })
         }
         (Expect::List(expected), Ok(actual)) => items(actual).is_some_and(|got| &got == expected),
         (Expect::Count(n), Ok(Actual::Acknowledged(got))) => *got as u64 == *n,
