@@ -161,16 +161,57 @@ fn save_alone(
     }
 }
 
+// Each statement of the commit is written once; these fragments are the parts several share.
+
+/// The record columns every record insert names.
+macro_rules! insert_record {
+    () => {
+        "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)"
+    };
+}
+
+/// An unguarded write's conflict clause: the row (or the tombstone holding the key's last
+/// version) counts on by the versions the transaction added, and is live again.
+macro_rules! on_conflict_count_on {
+    () => {
+        " ON CONFLICT (tenant_id, kind, record_id)
+          DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
+                        version = user_engine_records.version + EXCLUDED.version, deleted = false"
+    };
+}
+
+/// A tombstone row for `$1..$3` at `$4`, and the start of its conflict clause.
+macro_rules! insert_tombstone {
+    () => {
+        "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
+         VALUES ($1, $2, $3, NULL, 'null'::jsonb, $4, true)
+         ON CONFLICT (tenant_id, kind, record_id)
+         DO UPDATE SET deleted = true, user_id = NULL, payload = 'null'::jsonb, "
+    };
+}
+
+/// The audit rows of arrays `$1..$6`, in array order (their `sequence`s drawn in that order).
+macro_rules! insert_audit {
+    () => {
+        "INSERT INTO user_engine_audit_records
+             (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
+         SELECT a.tenant_id, a.actor_user_id, a.action, a.target_tenant_id, a.target_kind, a.target_record_id
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+              WITH ORDINALITY AS a(tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id, n)
+         ORDER BY a.n"
+    };
+}
+
 /// `UPSERT_RELATIVE` that writes only when the recorded migrations read as `$7` (a ready store).
-const SAVE_ALONE: &str = "WITH ready AS (
+const SAVE_ALONE: &str = concat!(
+    "WITH ready AS (
          SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
-         FROM user_engine_schema_versions)
-     INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
-     SELECT $1::text, $2::text, $3::text, $4::text, $5::text::jsonb, $6::bigint
-     FROM ready WHERE ready.signature = $7::text
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
+         FROM user_engine_schema_versions) ",
+    insert_record!(),
+    " SELECT $1::text, $2::text, $3::text, $4::text, $5::text::jsonb, $6::bigint
+     FROM ready WHERE ready.signature = $7::text",
+    on_conflict_count_on!()
+);
 
 /// One attempt at the commit protocol, in one database transaction that rolls back on any
 /// failure (dropping `tx`).
@@ -373,16 +414,14 @@ fn apply(
         before_change(tx, countdown)?;
         let target = entry.target.as_ref();
         tx.execute(
-            "INSERT INTO user_engine_audit_records
-                 (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            AUDIT_MANY,
             &[
-                &entry.tenant.as_str(),
-                &entry.actor.as_ref().map(|a| a.as_str()),
-                &entry.action,
-                &target.map(|t| t.tenant.as_str()),
-                &target.map(|t| t.kind.as_str()),
-                &target.map(|t| t.id.as_str()),
+                &[entry.tenant.as_str()].as_slice(),
+                &[entry.actor.as_ref().map(|a| a.as_str())].as_slice(),
+                &[entry.action.as_str()].as_slice(),
+                &[target.map(|t| t.tenant.as_str())].as_slice(),
+                &[target.map(|t| t.kind.as_str())].as_slice(),
+                &[target.map(|t| t.id.as_str())].as_slice(),
             ],
         )
         .map_err(|e| map("appending an audit entry", &e))?;
@@ -397,9 +436,14 @@ fn apply(
     for message in buffer.outbox() {
         before_change(tx, countdown)?;
         tx.execute(
-            "INSERT INTO user_engine_outbox_events (commit_seq, tenant_id, topic, event_key, payload)
-             VALUES ($1, $2, $3, $4, $5::text::jsonb)",
-            &[&commit_seq, &message.tenant.as_str(), &message.topic, &message.key, &message.payload.to_json_text()],
+            EVENT_AT,
+            &[
+                &commit_seq,
+                &message.tenant.as_str(),
+                &message.topic,
+                &message.key,
+                &message.payload.to_json_text(),
+            ],
         )
         .map_err(|e| map("enqueueing an outbox event", &e))?;
     }
@@ -416,15 +460,14 @@ fn relative_upsert(write: &PendingWrite) -> Option<&Record> {
 }
 
 /// `UPSERT_RELATIVE` for many keys in one statement, rows in key order.
-const UPSERT_RELATIVE_MANY: &str =
-    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
-     SELECT w.tenant_id, w.kind, w.record_id, w.user_id, w.payload::jsonb, w.version
+const UPSERT_RELATIVE_MANY: &str = concat!(
+    insert_record!(),
+    " SELECT w.tenant_id, w.kind, w.record_id, w.user_id, w.payload::jsonb, w.version
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
           WITH ORDINALITY AS w(tenant_id, kind, record_id, user_id, payload, version, n)
-     ORDER BY w.n
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
+     ORDER BY w.n",
+    on_conflict_count_on!()
+);
 
 /// Unguarded writes over whatever is committed, in one statement.
 fn upsert_many(
@@ -460,22 +503,29 @@ fn upsert_many(
     Ok(())
 }
 
-/// The audit rows of a commit, in append order (their `sequence`s drawn in that order).
-const AUDIT_MANY: &str = "INSERT INTO user_engine_audit_records
-         (tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id)
-     SELECT a.tenant_id, a.actor_user_id, a.action, a.target_tenant_id, a.target_kind, a.target_record_id
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-          WITH ORDINALITY AS a(tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id, n)
-     ORDER BY a.n";
+/// The audit rows of a commit, in append order (their `sequence`s drawn in that order); one
+/// entry at a time on the per-change path.
+const AUDIT_MANY: &str = insert_audit!();
+
+/// The event columns every event insert names.
+macro_rules! insert_event {
+    () => {
+        "INSERT INTO user_engine_outbox_events (commit_seq, tenant_id, topic, event_key, payload)"
+    };
+}
+
+/// One event under commit number `$1`, on the per-change path.
+const EVENT_AT: &str = concat!(insert_event!(), " VALUES ($1, $2, $3, $4, $5::text::jsonb)");
 
 /// The event rows of a commit, in enqueue order, under one `commit_seq` (drawn once: a
 /// materialized CTE is evaluated once).
-const EVENTS_MANY: &str =
-    "INSERT INTO user_engine_outbox_events (commit_seq, tenant_id, topic, event_key, payload)
-     SELECT s.commit_seq, e.tenant_id, e.topic, e.event_key, e.payload::jsonb
+const EVENTS_MANY: &str = concat!(
+    insert_event!(),
+    " SELECT s.commit_seq, e.tenant_id, e.topic, e.event_key, e.payload::jsonb
      FROM s, unnest($7::text[], $8::text[], $9::text[], $10::text[])
           WITH ORDINALITY AS e(tenant_id, topic, event_key, payload, n)
-     ORDER BY e.n";
+     ORDER BY e.n"
+);
 
 /// Step 3 in one statement (the commit-order lock was taken when the transaction started).
 fn append_all(tx: &mut Transaction<'_>, buffer: &WriteBuffer) -> Result<(), Failure> {
@@ -548,34 +598,30 @@ const DELETE: &str =
      WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted";
 /// A tombstone at the version `$4` a transaction leaves the key at — for a record it created and
 /// deleted itself there may be no row yet — never lowering the version a row already holds.
-const TOMBSTONE_AT: &str =
-    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
-     VALUES ($1, $2, $3, NULL, 'null'::jsonb, $4, true)
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET deleted = true, user_id = NULL, payload = 'null'::jsonb,
-                   version = GREATEST(user_engine_records.version, EXCLUDED.version)";
+const TOMBSTONE_AT: &str = concat!(
+    insert_tombstone!(),
+    "version = GREATEST(user_engine_records.version, EXCLUDED.version)"
+);
 /// Unguarded delete by a transaction that also wrote the key: a tombstone `$4` versions past
 /// whatever is committed (the versions it gave are used up, C2).
-const TOMBSTONE_RELATIVE: &str =
-    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version, deleted)
-     VALUES ($1, $2, $3, NULL, 'null'::jsonb, $4, true)
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET deleted = true, user_id = NULL, payload = 'null'::jsonb,
-                   version = user_engine_records.version + EXCLUDED.version";
-const INSERT: &str =
-    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
-     VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)";
+const TOMBSTONE_RELATIVE: &str = concat!(
+    insert_tombstone!(),
+    "version = user_engine_records.version + EXCLUDED.version"
+);
+const INSERT: &str = concat!(
+    insert_record!(),
+    " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)"
+);
 const UPDATE: &str =
     "UPDATE user_engine_records SET user_id = $4, payload = $5::text::jsonb, version = $6, deleted = false
      WHERE tenant_id = $1 AND kind = $2 AND record_id = $3";
 /// Unguarded write: $6 is how many versions the transaction adds to the key's last committed
 /// version (a tombstone row holds it too, so a key written after its delete counts on).
-const UPSERT_RELATIVE: &str =
-    "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
-     VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)
-     ON CONFLICT (tenant_id, kind, record_id)
-     DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                   version = user_engine_records.version + EXCLUDED.version, deleted = false";
+const UPSERT_RELATIVE: &str = concat!(
+    insert_record!(),
+    " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)",
+    on_conflict_count_on!()
+);
 
 fn apply_write(
     tx: &mut Transaction<'_>,
