@@ -225,6 +225,7 @@ fn gallery() -> Vec<Exhibit> {
         locking_exhibit::<locking::LockingGuardBeforePresence>(),
         buffered_exhibit::<buffered::BufferedForgetsDeletedVersions>(),
         buffered_exhibit::<buffered::BufferedTrustsObservedVersions>(),
+        buffered_exhibit::<buffered::BufferedReadinessOnlyAtBegin>(),
     ]
 }
 
