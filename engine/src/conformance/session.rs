@@ -420,10 +420,11 @@ fn quiet_deliberate_panics() {
     });
 }
 
-/// An id no store issues, for `acknowledge: {unknown: true}`: the largest a signed 64-bit
-/// column holds, minus one, so an adapter that converts ids to `i64` still gets as far as
-/// looking it up.
-pub(crate) const UNKNOWN_EVENT: EventId = EventId(i64::MAX as u64 - 1);
+/// The id no store issues, for `acknowledge: {unknown: true}`: the largest there is, which no
+/// signed 64-bit column holds, so an adapter that converts ids to its column type must refuse it
+/// as unknown — one whose conversion maps it onto a real id (wrapping, or a fallback of 1) is
+/// caught acknowledging that event.
+pub(crate) const UNKNOWN_EVENT: EventId = EventId(u64::MAX);
 
 /// What `twice` and `unknown` do to an acknowledgement's ids.
 #[derive(Clone, Copy)]
