@@ -126,6 +126,10 @@ pub mod __private {
         }
     }
 
+    pub use crate::conformance::explore::generated::{
+        GeneratedExplore, run_generated as run_generated_explore,
+    };
+
     /// Runs a generated behaviour check (`conformance_checks::<name>`) on a store from the
     /// factory; panics with the check's failure.
     #[track_caller]

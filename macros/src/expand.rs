@@ -76,7 +76,7 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
             let explore_fn = Ident::new(EXPLORE_FN, Span::call_site());
             let settings = Ident::new("settings", factory.span());
             let run = quote_spanned! {factory.span()=>
-                ::user_engine::conformance::explore::__private::run_generated(#settings, &#binding)
+                ::user_engine::__private::run_generated_explore(#settings, &#binding)
             };
             let (cases, seed) = (explore.cases, explore.seed);
             let ignore = unset_env_reason(invocation).map(|reason| {
@@ -91,7 +91,7 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
                 Some(quote! {
                     #[doc(hidden)]
                     fn #explore_fn(
-                        #settings: &::user_engine::conformance::explore::__private::GeneratedExplore,
+                        #settings: &::user_engine::__private::GeneratedExplore,
                     ) {
                         let #binding = #factory;
                         #run;
@@ -110,7 +110,7 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
                         #ignore
                         fn histories() {
                             super::#explore_fn(
-                                &::user_engine::conformance::explore::__private::GeneratedExplore {
+                                &::user_engine::__private::GeneratedExplore {
                                     cases: #cases,
                                     seed: #seed,
                                     capabilities: &[#(#declared),*],

@@ -34,7 +34,7 @@
 
 mod corpus;
 mod generate;
-mod generated;
+pub(crate) mod generated;
 mod history;
 mod oracle;
 mod report;
@@ -52,11 +52,8 @@ use std::time::Instant;
 
 pub use report::{ExploreFailure, ExploreReport, Progress};
 
-/// Support for the test `conformance_suite!`'s `explore` option generates; not a stable API.
-#[doc(hidden)]
-pub mod __private {
-    pub use super::generated::{CASES_VAR, GeneratedExplore, SEED_VAR, run_generated};
-}
+/// The variables that override the generated explore test's settings at run time.
+pub use generated::{CASES_VAR, SEED_VAR};
 
 use crate::{InMemoryUserEngineStore, UserEngineStore};
 use generate::Generator;
