@@ -88,18 +88,12 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
                  `USER_ENGINE_EXPLORE_CASES` override"
             );
             (
-                Some(quote! {
-                    #[doc(hidden)]
-                    fn #explore_fn(
-                        #settings: &::user_engine::__private::GeneratedExplore,
-                    ) {
-                        let #binding = #factory;
-                        #run;
-                    }
-                    const _: () = {
-                        let _ = #explore_fn;
-                    };
-                }),
+                Some(hidden_runner(
+                    &explore_fn,
+                    quote! { #settings: &::user_engine::__private::GeneratedExplore },
+                    invocation,
+                    &run,
+                )),
                 // Beside `mod conformance`, not in it: that module holds one test per scenario
                 // and nothing else, so the tests under `conformance::` count the scenarios.
                 Some(quote! {
@@ -123,19 +117,15 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
         }
     };
     let (checks_fn, checks_tests) = checks(invocation, &declared);
+    let scenario_fn = hidden_runner(
+        &run_fn,
+        quote! { #case: &::user_engine::__private::GeneratedCase },
+        invocation,
+        &run,
+    );
     quote! {
         #checks_fn
-        #[doc(hidden)]
-        fn #run_fn(#case: &::user_engine::__private::GeneratedCase) {
-            let #binding = #factory;
-            #run;
-        }
-
-        // Type-check the factory in every build, not only under `cargo test`, and keep a
-        // non-test build from calling the runner dead code.
-        const _: () = {
-            let _ = #run_fn;
-        };
+        #scenario_fn
         #env_dependency
         #explore_fn
 
@@ -150,6 +140,29 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
         }
         #explore_test
         #checks_tests
+    }
+}
+
+/// A hidden function `name(param)` that binds the factory and runs `run`, defined where the
+/// macro is invoked (see [`RUN_FN`]). It is type-checked in every build, not only under `cargo
+/// test`, and a non-test build does not call it dead code.
+fn hidden_runner(
+    name: &Ident,
+    param: TokenStream,
+    invocation: &Invocation,
+    run: &TokenStream,
+) -> TokenStream {
+    let factory = &invocation.factory;
+    let binding = Ident::new("factory", factory.span());
+    quote! {
+        #[doc(hidden)]
+        fn #name(#param) {
+            let #binding = #factory;
+            #run;
+        }
+        const _: () = {
+            let _ = #name;
+        };
     }
 }
 
@@ -207,16 +220,12 @@ fn checks(
             }
         });
     (
-        Some(quote! {
-            #[doc(hidden)]
-            fn #check_fn(#name: &str) {
-                let #binding = #factory;
-                #run;
-            }
-            const _: () = {
-                let _ = #check_fn;
-            };
-        }),
+        Some(hidden_runner(
+            &check_fn,
+            quote! { #name: &str },
+            invocation,
+            &run,
+        )),
         Some(quote! {
             // Beside `mod conformance`, which holds one test per scenario and nothing else.
             #[cfg(test)]

@@ -151,6 +151,38 @@ impl Sandbox {
     }
 }
 
+/// SIGINT, then SIGTERM, in the middle of `user-engine conformance --store STORE` on a server:
+/// each run exits 128 + the signal and leaves none of its scratch, which `scratch(prefix)` lists
+/// (a run's schemas or databases all start `ue_test_<pid>t`). The first run must also have dropped
+/// the leftovers `ue_test_1t1_0` and `ue_test_99_0_00000000` of runs that are gone.
+pub fn interrupted_runs_leave_nothing(
+    sandbox: &Sandbox,
+    store: &str,
+    mut scratch: impl FnMut(&str) -> Vec<String>,
+) {
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        let child = sandbox.spawn(&["conformance", "--store", store]);
+        let ours = format!("ue_test_{}t", child.id());
+        // Mid-run: the probe is `_0`, scenarios' stores come after it.
+        let run = sandbox.interrupt(child, signal, || {
+            scratch(&ours)
+                .iter()
+                .any(|name| name.rsplit('_').next().and_then(|n| n.parse::<u32>().ok()) >= Some(3))
+        });
+        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
+        assert_eq!(scratch(&ours), Vec::<String>::new(), "SIG{signal}");
+        if signal == "INT" {
+            assert!(
+                run.stderr.contains("left by runs that are gone: ")
+                    && run.stderr.contains("ue_test_1t1_0")
+                    && run.stderr.contains("ue_test_99_0_00000000"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
+
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }

@@ -250,31 +250,9 @@ fn an_interrupted_run_leaves_no_database_and_a_run_drops_what_dead_runs_left() {
             .unwrap();
         conn.query_drop(format!("CREATE DATABASE {name}")).unwrap();
     }
-    for (signal, status) in [("INT", 130), ("TERM", 143)] {
-        let child = sandbox.spawn(&["conformance", "--store", &url]);
-        let ours = format!("ue_test_{}t", child.id());
-        // Mid-run: the probe is `_0`, scenarios' stores come after it.
-        let run = sandbox.interrupt(child, signal, || {
-            databases_named(&mut conn, &ours)
-                .iter()
-                .any(|name| name.rsplit('_').next().and_then(|n| n.parse::<u32>().ok()) >= Some(3))
-        });
-        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
-        assert_eq!(
-            databases_named(&mut conn, &ours),
-            Vec::<String>::new(),
-            "SIG{signal}"
-        );
-        if signal == "INT" {
-            assert!(
-                run.stderr.contains("left by runs that are gone: ")
-                    && run.stderr.contains("ue_test_1t1_0")
-                    && run.stderr.contains("ue_test_99_0_00000000"),
-                "{}",
-                run.stderr
-            );
-        }
-    }
+    crate::interrupted_runs_leave_nothing(&sandbox, &url, |prefix| {
+        databases_named(&mut conn, prefix)
+    });
     assert_eq!(
         databases_named(&mut conn, "ue_test_1t1_0"),
         Vec::<String>::new()

@@ -196,31 +196,9 @@ fn an_interrupted_run_leaves_no_schema_and_a_run_drops_what_dead_runs_left() {
              CREATE SCHEMA ue_test_1t1_0; CREATE SCHEMA ue_test_99_0_00000000; CREATE SCHEMA ue_test_2t2_0",
         )
         .unwrap();
-    for (signal, status) in [("INT", 130), ("TERM", 143)] {
-        let child = sandbox.spawn(&["conformance", "--store", &store]);
-        let ours = format!("ue_test_{}t", child.id());
-        // Mid-run: the probe is `_0`, scenarios' stores come after it.
-        let run = sandbox.interrupt(child, signal, || {
-            schemas_named(&mut client, &ours)
-                .iter()
-                .any(|name| name.rsplit('_').next().and_then(|n| n.parse::<u32>().ok()) >= Some(3))
-        });
-        assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
-        assert_eq!(
-            schemas_named(&mut client, &ours),
-            Vec::<String>::new(),
-            "SIG{signal}"
-        );
-        if signal == "INT" {
-            assert!(
-                run.stderr.contains("left by runs that are gone: ")
-                    && run.stderr.contains("ue_test_1t1_0")
-                    && run.stderr.contains("ue_test_99_0_00000000"),
-                "{}",
-                run.stderr
-            );
-        }
-    }
+    crate::interrupted_runs_leave_nothing(&sandbox, &store, |prefix| {
+        schemas_named(&mut client, prefix)
+    });
     assert_eq!(
         schemas_named(&mut client, "ue_test_1t1_0"),
         Vec::<String>::new()

@@ -1,12 +1,8 @@
-//! Helpers the test modules share: a fresh database per test, keys, writes and one-write
-//! transactions.
+//! Helpers the test modules share: a fresh database per test, raw rows, and (from
+//! `user_engine::conformance::checks`) keys, writes and one-write transactions.
 
 use mysql::prelude::Queryable;
-use serde_json::Value;
-use user_engine::{
-    Expectation, Payload, Record, RecordKey, RecordWrite, StoreError, TenantId, UserEngineStore,
-    UserId,
-};
+use user_engine::UserEngineStore;
 use user_engine_mysql::testing::IsolatedDatabase;
 
 /// A fresh, unmigrated store in a database of its own (dropped with it).
@@ -25,33 +21,8 @@ pub fn migrated() -> IsolatedDatabase {
     db
 }
 
-pub fn key(text: &str) -> RecordKey {
-    RecordKey::parse(text).unwrap()
-}
-
-pub fn tenant(text: &str) -> TenantId {
-    TenantId::new(text).unwrap()
-}
-
-pub fn write(key_text: &str, owner: Option<&str>, body: Value) -> RecordWrite {
-    RecordWrite {
-        key: key(key_text),
-        user: owner.map(|u| UserId::new(u).unwrap()),
-        payload: Payload::new(body),
-    }
-}
-
-/// Saves in a transaction of its own.
-pub fn save(
-    store: &impl UserEngineStore,
-    w: RecordWrite,
-    expect: Expectation,
-) -> Result<Record, StoreError> {
-    let mut tx = store.begin()?;
-    let record = tx.save(w, expect)?;
-    tx.commit()?;
-    Ok(record)
-}
+// The builders every adapter's tests share.
+pub use user_engine::conformance::checks::{key, save, tenant, write};
 
 /// Runs one query on a raw connection to the test database and returns its rows as text.
 pub fn raw_rows(db: &IsolatedDatabase, sql: &str) -> Vec<Vec<Option<String>>> {
