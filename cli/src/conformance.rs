@@ -1,15 +1,14 @@
 //! `user-engine conformance`: runs the selected scenarios against every store, one fresh store per
 //! scenario, through the library runner the generated tests use, then renders the report.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use user_engine::conformance::SnapshotCheck;
 use user_engine::conformance::spec::Scenario;
 
 use crate::args::{ConformanceArgs, ReportFormat};
-use crate::output::{QuietPanics, Verdict, emit};
+use crate::output::{ProgressLine, QuietPanics, Verdict, emit};
 use crate::report::{self, Report, ScenarioRun, StoreRun};
 use crate::spec_source::{self, Filter};
 use crate::store_url::StoreUrl;
@@ -32,7 +31,7 @@ pub fn run(args: &ConformanceArgs) -> Result<Verdict> {
     let stores = stores::prepare_all(urls)?;
 
     let snapshots = SnapshotCheck::Loaded(&spec.snapshots);
-    let mut progress = Progress::new(scenarios.len() * stores.len());
+    let mut progress = ProgressLine::new(scenarios.len() * stores.len());
     let started = Instant::now();
     let runs: Vec<StoreRun<'_>> = stores
         .iter()
@@ -65,7 +64,7 @@ fn run_store<'a>(
     store: &'a StoreUnderTest,
     scenarios: &[&Scenario],
     snapshots: &SnapshotCheck<'_>,
-    progress: &mut Progress,
+    progress: &mut ProgressLine,
 ) -> StoreRun<'a> {
     let options = store.options();
     let started = Instant::now();
@@ -73,7 +72,7 @@ fn run_store<'a>(
         .iter()
         .map(|scenario| {
             stores::hold_if_interrupted();
-            progress.show(&store.label, &scenario.id);
+            progress.step(&format!("{}  {}", store.label, scenario.id));
             let started = Instant::now();
             let outcome = {
                 let _quiet = QuietPanics::begin();
@@ -89,45 +88,5 @@ fn run_store<'a>(
         store,
         results,
         elapsed: started.elapsed(),
-    }
-}
-
-/// A one-line counter on stderr, only when stderr is a terminal (never in logs or pipes).
-struct Progress {
-    total: usize,
-    done: usize,
-    enabled: bool,
-    last_draw: Option<Instant>,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Self {
-            total,
-            done: 0,
-            enabled: std::io::stderr().is_terminal(),
-            last_draw: None,
-        }
-    }
-
-    fn show(&mut self, store: &str, scenario: &str) {
-        self.done += 1;
-        if !self.enabled
-            || self
-                .last_draw
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(50))
-        {
-            return;
-        }
-        self.last_draw = Some(Instant::now());
-        let width = self.total.to_string().len();
-        let line = format!("[{:>width$}/{}] {store}  {scenario}", self.done, self.total);
-        let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
-    }
-
-    fn finish(&self) {
-        if self.enabled && self.last_draw.is_some() {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
-        }
     }
 }

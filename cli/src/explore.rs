@@ -4,11 +4,9 @@
 //! what the run made (as for `conformance`, see `stores::watch_interrupts`).
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use user_engine::conformance::explore::{
@@ -21,7 +19,7 @@ use user_engine_postgres::testing::IsolatedSchema;
 use user_engine_sqlite::SqliteUserEngineStore;
 
 use crate::args::ExploreArgs;
-use crate::output::{QuietPanics, Verdict, emit};
+use crate::output::{ProgressLine, QuietPanics, Verdict, emit};
 use crate::store_url::{StoreUrl, mysql_driver_url};
 use crate::stores::{self, StoreUnderTest};
 
@@ -138,7 +136,7 @@ fn explore_on<S: UserEngineStore>(
     factory: &dyn Fn() -> S,
     options: &ExploreOptions,
 ) -> Result<ExploreReport> {
-    let mut progress = ProgressLine::new(options.cases);
+    let mut progress = ExploreProgress(ProgressLine::new(options.cases));
     let outcome = {
         let _quiet = QuietPanics::begin();
         catch_unwind(AssertUnwindSafe(|| {
@@ -151,7 +149,7 @@ fn explore_on<S: UserEngineStore>(
     };
     // A factory that failed because a signal is ending the run is not the run's error.
     stores::hold_if_interrupted();
-    progress.finish();
+    progress.0.finish();
     outcome.map_err(|payload| {
         let message = payload
             .downcast_ref::<String>()
@@ -298,66 +296,36 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// A one-line counter on stderr, only when stderr is a terminal (never in logs or pipes).
-struct ProgressLine {
-    total: usize,
-    done: usize,
-    enabled: bool,
-    last_draw: Option<Instant>,
-}
+/// What the progress line says of one report from the explorer.
+struct ExploreProgress(ProgressLine);
 
-impl ProgressLine {
-    fn new(total: usize) -> Self {
-        Self {
-            total,
-            done: 0,
-            enabled: std::io::stderr().is_terminal(),
-            last_draw: None,
-        }
-    }
-
+impl ExploreProgress {
     fn show(&mut self, progress: &Progress<'_>) {
-        let line = match progress {
+        let (line, counts) = match progress {
             Progress::Agreed { case, steps } => {
-                self.done += 1;
-                format!("case {case}: {steps} steps agreed")
+                (format!("case {case}: {steps} steps agreed"), true)
             }
             Progress::Diverged {
                 case,
                 step,
                 keyword,
-            } => {
-                self.done += 1;
+            } => (
                 format!(
                     "case {case} diverged at step {} (`{keyword}`); shrinking",
                     step + 1
-                )
-            }
-            Progress::Shrinking { steps, runs } => {
-                format!("shrinking: {steps} steps after {runs} replays")
-            }
+                ),
+                true,
+            ),
+            Progress::Shrinking { steps, runs } => (
+                format!("shrinking: {steps} steps after {runs} replays"),
+                false,
+            ),
             _ => return,
         };
-        if !self.enabled
-            || self
-                .last_draw
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(50))
-        {
-            return;
-        }
-        self.last_draw = Some(Instant::now());
-        let width = self.total.to_string().len();
-        let _ = write!(
-            std::io::stderr(),
-            "\r\x1b[2K[{:>width$}/{}] {line}",
-            self.done,
-            self.total
-        );
-    }
-
-    fn finish(&self) {
-        if self.enabled && self.last_draw.is_some() {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        if counts {
+            self.0.step(&line);
+        } else {
+            self.0.show(&line);
         }
     }
 }

@@ -104,3 +104,57 @@ impl Drop for QuietPanics {
         SCENARIO_RUNNING.store(false, Ordering::Relaxed);
     }
 }
+
+/// A one-line `[done/total] what` counter on stderr, drawn only when stderr is a terminal (never
+/// in logs or pipes) and at most every 50 ms.
+pub struct ProgressLine {
+    total: usize,
+    done: usize,
+    enabled: bool,
+    last_draw: Option<std::time::Instant>,
+}
+
+impl ProgressLine {
+    /// A counter that will count to `total`.
+    pub fn new(total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            total,
+            done: 0,
+            enabled: io::stderr().is_terminal(),
+            last_draw: None,
+        }
+    }
+
+    /// Counts one more done, and shows `line`.
+    pub fn step(&mut self, line: &str) {
+        self.done += 1;
+        self.show(line);
+    }
+
+    /// Shows `line` without counting.
+    pub fn show(&mut self, line: &str) {
+        if !self.enabled
+            || self
+                .last_draw
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(50))
+        {
+            return;
+        }
+        self.last_draw = Some(std::time::Instant::now());
+        let width = self.total.to_string().len();
+        let _ = write!(
+            io::stderr(),
+            "\r\x1b[2K[{:>width$}/{}] {line}",
+            self.done,
+            self.total
+        );
+    }
+
+    /// Clears the line, if one was drawn.
+    pub fn finish(&self) {
+        if self.enabled && self.last_draw.is_some() {
+            let _ = write!(io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
