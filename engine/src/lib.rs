@@ -131,11 +131,46 @@ pub mod __private {
     };
 
     /// Runs a generated behaviour check (`conformance_checks::<name>`) on a store from the
-    /// factory; panics with the check's failure.
+    /// factory, under the capabilities the invocation declares; panics with the check's failure.
+    /// Run with `--ignored` where a capability it needs is not declared, a failure says it was to
+    /// be expected, as a scenario's does.
     #[track_caller]
-    pub fn run_generated_check<O: FactoryOutput, F: Fn() -> O>(name: &str, factory: &F) {
+    pub fn run_generated_check<O: FactoryOutput, F: Fn() -> O>(
+        name: &str,
+        capabilities: &[&str],
+        factory: &F,
+    ) {
         let store = made(&format!("behaviour check `{name}`"), factory());
-        crate::conformance::checks::run(name, store);
+        let missing: Vec<&str> = crate::conformance::spec::BEHAVIOUR_CHECKS
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| {
+                c.requires
+                    .iter()
+                    .copied()
+                    .filter(|r| !capabilities.contains(r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if missing.is_empty() {
+            crate::conformance::checks::run(name, store);
+            return;
+        }
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::conformance::checks::run(name, store);
+        }));
+        if let Err(panic) = ran {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            panic!(
+                "behaviour check `{name}` failed, as expected: it needs capability `{}`, which this \
+                 adapter does not declare (it ran because of --ignored)\n{why}",
+                missing.join("` and `")
+            );
+        }
     }
 
     /// Runs a generated test's scenario; panics with the located failure message.

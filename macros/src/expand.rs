@@ -185,7 +185,7 @@ fn checks(
     let binding = Ident::new("factory", factory.span());
     let name = Ident::new("name", factory.span());
     let run = quote_spanned! {factory.span()=>
-        ::user_engine::__private::run_generated_check(#name, &#binding)
+        ::user_engine::__private::run_generated_check(#name, &[#(#declared),*], &#binding)
     };
     let tests = user_engine_conformance_spec::BEHAVIOUR_CHECKS
         .iter()
