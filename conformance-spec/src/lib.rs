@@ -77,5 +77,6 @@ pub use model::*;
 pub use vocabulary::{
     CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES,
     NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, SEEDS, STEP_KEYS, STEP_KEYWORDS,
-    STORE_CONTRACT, capability_meaning, contract_clauses, did_you_mean, identifier_problem,
+    STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses, did_you_mean,
+    identifier_problem,
 };

@@ -268,8 +268,56 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Why a scenario or behaviour check that needs `requires` and checks stores without `excludes`
+/// does not run for an adapter declaring `declared`, if it does not: the one rule the macro (which
+/// generates it `#[ignore]` with this reason) and the runner (which reports it skipped with it)
+/// share. A capability it excludes and the adapter declares comes first.
+pub fn capability_skip<R: AsRef<str>, E: AsRef<str>, D: AsRef<str>>(
+    requires: &[R],
+    excludes: &[E],
+    declared: &[D],
+) -> Option<String> {
+    let declares = |c: &str| declared.iter().any(|d| d.as_ref() == c);
+    if let Some(present) = excludes.iter().map(AsRef::as_ref).find(|c| declares(c)) {
+        return Some(format!(
+            "checks stores without capability `{present}`, which this adapter declares"
+        ));
+    }
+    let missing: Vec<String> = requires
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|c| !declares(c))
+        .map(|c| format!("`{c}`"))
+        .collect();
+    match missing.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "requires capability {one}, which this adapter does not declare"
+        )),
+        many => Some(format!(
+            "requires capabilities {}, which this adapter does not declare",
+            many.join(" and ")
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_skip_rule_for_capabilities() {
+        let none: &[&str] = &[];
+        assert_eq!(capability_skip(&["a"], none, &["a", "b"]), None);
+        assert_eq!(
+            capability_skip(&["a", "c"], none, &["b"]).as_deref(),
+            Some("requires capabilities `a` and `c`, which this adapter does not declare")
+        );
+        assert_eq!(
+            capability_skip(&["c"], &["b"], &["b"]).as_deref(),
+            Some("checks stores without capability `b`, which this adapter declares"),
+            "an excluded capability the adapter declares comes first"
+        );
+    }
+
     use super::*;
 
     #[test]

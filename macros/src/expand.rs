@@ -193,21 +193,12 @@ fn checks(
             let test = Ident::new(check.name, Span::call_site());
             let check_name = check.name;
             let doc = format!("behaviour check `{}`: {}", check.name, check.summary);
-            let missing: Vec<String> = check
-                .requires
-                .iter()
-                .filter(|c| !declared.iter().any(|d| d == *c))
-                .map(|c| format!("`{c}`"))
-                .collect();
-            let reason = unset_env_reason(invocation).or_else(|| match missing.as_slice() {
-                [] => None,
-                [one] => Some(format!(
-                    "requires capability {one}, which this adapter does not declare"
-                )),
-                many => Some(format!(
-                    "requires capabilities {}, which this adapter does not declare",
-                    many.join(" and ")
-                )),
+            let reason = unset_env_reason(invocation).or_else(|| {
+                user_engine_conformance_spec::capability_skip(
+                    check.requires,
+                    &[] as &[&str],
+                    declared,
+                )
             });
             let ignore = reason.map(|reason| quote! { #[ignore = #reason] });
             quote! {
@@ -286,27 +277,7 @@ fn ignore_reason(
     {
         return Some(skip.reason.value());
     }
-    if let Some(present) = scenario.excludes.iter().find(|c| declared.contains(c)) {
-        return Some(format!(
-            "checks stores without capability `{present}`, which this adapter declares"
-        ));
-    }
-    let missing: Vec<String> = scenario
-        .requires
-        .iter()
-        .filter(|c| !declared.contains(c))
-        .map(|c| format!("`{c}`"))
-        .collect();
-    match missing.as_slice() {
-        [] => None,
-        [one] => Some(format!(
-            "requires capability {one}, which this adapter does not declare"
-        )),
-        many => Some(format!(
-            "requires capabilities {}, which this adapter does not declare",
-            many.join(" and ")
-        )),
-    }
+    user_engine_conformance_spec::capability_skip(&scenario.requires, &scenario.excludes, declared)
 }
 
 /// Why every test is ignored: `ignore_unless_env` names a variable that was not set at build time.

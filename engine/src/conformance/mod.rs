@@ -51,31 +51,8 @@ impl RunOptions {
         if let Some(reason) = self.skips.get(&scenario.id) {
             return Some(reason.clone());
         }
-        if let Some(present) = scenario
-            .excludes
-            .iter()
-            .find(|c| self.capabilities.contains(*c))
-        {
-            return Some(format!(
-                "checks stores without capability `{present}`, which this adapter declares"
-            ));
-        }
-        let missing: Vec<&str> = scenario
-            .requires
-            .iter()
-            .filter(|c| !self.capabilities.contains(*c))
-            .map(String::as_str)
-            .collect();
-        match missing.as_slice() {
-            [] => None,
-            [one] => Some(format!(
-                "requires capability `{one}`, which this adapter does not declare"
-            )),
-            many => Some(format!(
-                "requires capabilities `{}`, which this adapter does not declare",
-                many.join("`, `")
-            )),
-        }
+        let declared: Vec<&str> = self.capabilities.iter().map(String::as_str).collect();
+        spec::capability_skip(&scenario.requires, &scenario.excludes, &declared)
     }
 }
 
