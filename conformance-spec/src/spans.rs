@@ -257,9 +257,8 @@ enum Container {
         /// The current key, once read; the next node is its value.
         key: Option<(Rc<str>, Pos)>,
     },
-    Sequence {
-        next: usize,
-    },
+    /// Items need no state here: each is linked in order, so its index is its position.
+    Sequence,
 }
 
 struct Frame {
@@ -328,7 +327,7 @@ impl Walk<'_> {
                 let container = if mapping {
                     Container::Mapping { key: None }
                 } else {
-                    Container::Sequence { next: 0 }
+                    Container::Sequence
                 };
                 let collection = self.open_collection(node, mapping);
                 self.stack.push(Frame {
@@ -393,7 +392,7 @@ impl Walk<'_> {
                 Container::Mapping {
                     key: Some((key, pos)),
                 } => Slot::Value(Some((frame.collection, Some(Rc::clone(key)))), Some(*pos)),
-                Container::Sequence { .. } => Slot::Value(Some((frame.collection, None)), None),
+                Container::Sequence => Slot::Value(Some((frame.collection, None)), None),
             },
         }
     }
@@ -416,13 +415,14 @@ impl Walk<'_> {
         }
     }
 
-    /// A child node is complete: a mapping goes back to expecting a key, a sequence counts it.
+    /// A child node is complete: a mapping goes back to expecting a key.
     fn advance(&mut self) {
-        if let Some(frame) = self.stack.last_mut() {
-            match &mut frame.container {
-                Container::Mapping { key, .. } => *key = None,
-                Container::Sequence { next } => *next += 1,
-            }
+        if let Some(Frame {
+            container: Container::Mapping { key },
+            ..
+        }) = self.stack.last_mut()
+        {
+            *key = None;
         }
     }
 

@@ -135,6 +135,24 @@ pub fn needs_env(attr: TokenStream, item: TokenStream) -> TokenStream {
             .into();
         }
     };
+    // `#[test]` reads `#[ignore]` when it expands, so this must come first, above it: placed
+    // below, the ignore would be added too late and a test without its server would pass.
+    let Ok(function) = syn::parse::<syn::ItemFn>(item.clone()) else {
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[needs_env] goes on a test function",
+        )
+        .to_compile_error()
+        .into();
+    };
+    if !function.attrs.iter().any(|a| a.path().is_ident("test")) {
+        return syn::Error::new(
+            var.span(),
+            "put #[needs_env(..)] above #[test]: #[test] must see the #[ignore] it adds",
+        )
+        .to_compile_error()
+        .into();
+    }
     let item = proc_macro2::TokenStream::from(item);
     let ignore = expand::unset_reason(&var.value()).map(|reason| quote! { #[ignore = #reason] });
     quote! {
