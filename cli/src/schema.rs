@@ -1,6 +1,7 @@
 //! `spec schema`: a JSON Schema (draft 2020-12) of the scenario format, built from the spec crate's
-//! vocabulary (step keywords, kinds, error kinds, capabilities, contract anchors) so it cannot
-//! drift from the validator's word lists. Committed as `conformance-spec/scenario.schema.json`
+//! step table (`STEPS`: each step's arguments, their types, the expectations that apply) and
+//! vocabulary (kinds, error kinds, capabilities, contract anchors) so it cannot drift from the
+//! validator. Committed as `conformance-spec/scenario.schema.json`
 //! for editors (`# yaml-language-server: $schema=...`); a test keeps the file in sync.
 //!
 //! The validator stays the authority: the schema cannot express cross-step rules (a transaction
@@ -8,7 +9,7 @@
 
 use anyhow::Result;
 use serde_json::{Map, Value, json};
-use user_engine::conformance::spec;
+use user_engine::conformance::spec::{self, ArgType, Arguments, Expects, Form, StepRule};
 
 use crate::output::{Verdict, emit};
 
@@ -100,10 +101,7 @@ fn schema() -> Value {
     for (name, value) in expectations() {
         defs.insert(format!("expect_{name}"), value);
     }
-    let steps: Vec<Value> = spec::STEP_KEYWORDS
-        .iter()
-        .flat_map(|keyword| step(keyword))
-        .collect();
+    let steps: Vec<Value> = spec::STEPS.iter().flat_map(step).collect();
     defs.insert("step".into(), json!({
         "description": "one step: exactly one operation; optionally `expect` (default `ok`), `session` and `background`, and on `list`, `as`",
         "oneOf": steps,
@@ -151,54 +149,55 @@ fn schema() -> Value {
     })
 }
 
-/// The schemas of a step doing `keyword`: its arguments, the expectations that apply to it, and
-/// the step keys it may have. `concurrently` has two: one running `migrate` (which may also
-/// expect `applied`), one running anything else.
-fn step(keyword: &str) -> Vec<Value> {
-    if keyword == "concurrently" {
-        let (migrate, others): (Vec<&str>, Vec<&str>) = spec::CONCURRENT_OPERATIONS
-            .iter()
-            .partition(|op| **op == "migrate");
-        return [(migrate, vec!["outcomes", "applied"]), (others, vec!["outcomes"])]
+/// The schemas of a step of `rule`: its arguments, the expectations that apply to it, and the
+/// step keys it may have. `concurrently` has one per set of extra forms its copies allow (copies
+/// of `migrate` may also expect `applied`).
+fn step(rule: &StepRule) -> Vec<Value> {
+    if rule
+        .argument("step")
+        .is_some_and(|a| a.ty == ArgType::CopyStep)
+    {
+        let mut groups: Vec<(&[Form], Vec<&StepRule>)> = Vec::new();
+        for copied in spec::STEPS.iter().filter(|r| r.concurrent) {
+            match groups
+                .iter_mut()
+                .find(|(extra, _)| *extra == copied.copy_expects)
+            {
+                Some((_, rules)) => rules.push(copied),
+                None => groups.push((copied.copy_expects, vec![copied])),
+            }
+        }
+        return groups
             .into_iter()
-            .filter(|(operations, _)| !operations.is_empty())
-            .map(|(operations, forms)| {
-                let copies = json!({"oneOf": operations.iter().map(|op| {
-                    let mut one = Map::new();
-                    one.insert((*op).to_owned(), arguments(op, false));
-                    json!({"type": "object", "additionalProperties": false, "required": [op], "properties": one})
-                }).collect::<Vec<_>>()});
-                let arguments = object(
-                    &[("times", json!({"type": "integer", "minimum": 2})), ("step", copies)],
-                    &["times", "step"],
-                );
-                step_object(keyword, arguments, &forms)
+            .map(|(extra, copied)| {
+                let mut forms = forms(rule);
+                forms.extend(extra.iter().map(|f| form_name(*f)));
+                step_object(rule, arguments(rule, true, Some(&copied)), &forms)
             })
             .collect();
     }
-    vec![step_object(
-        keyword,
-        arguments(keyword, true),
-        &accepted(keyword),
-    )]
+    vec![step_object(rule, arguments(rule, true, None), &forms(rule))]
 }
 
-fn step_object(keyword: &str, arguments: Value, forms: &[&str]) -> Value {
+fn step_object(rule: &StepRule, arguments: Value, forms: &[&str]) -> Value {
+    let keyword = rule.keyword;
     let mut properties = Map::new();
     properties.insert(keyword.to_owned(), arguments);
-    // `await` takes no expectation: it belongs on the background step it waits for.
-    if keyword != "await" {
+    if let Expects::Forms(allowed) = rule.expects {
         let alternatives: Vec<Value> = forms
             .iter()
-            .filter(|form| !matches!(**form, "snapshot" | "outcomes"))
+            .filter(|name| {
+                Form::ALL
+                    .iter()
+                    .any(|f| form_name(*f) == **name && f.may_be_alternative())
+            })
             .map(|form| r(&format!("expect_{form}")))
             .collect();
         let mut forms: Vec<Value> = forms
             .iter()
             .map(|form| r(&format!("expect_{form}")))
             .collect();
-        // Any two or more of the step's other forms, but not on `concurrently`.
-        if keyword != "concurrently" {
+        if allowed.contains(&Form::OneOf) {
             forms.push(with_description(
                 object(
                     &[(
@@ -207,12 +206,12 @@ fn step_object(keyword: &str, arguments: Value, forms: &[&str]) -> Value {
                     )],
                     &["one_of"],
                 ),
-                "any one of these: the outcomes the contract allows where correct stores of different designs end differently",
+                Form::OneOf.meaning(),
             ));
         }
         properties.insert("expect".into(), json!({"anyOf": forms}));
     }
-    if keyword == "list" {
+    if rule.captures {
         properties.insert(
             "as".into(),
             with_description(
@@ -221,8 +220,7 @@ fn step_object(keyword: &str, arguments: Value, forms: &[&str]) -> Value {
             ),
         );
     }
-    // The runner performs these itself, across sessions.
-    if !matches!(keyword, "await" | "reopen" | "concurrently") {
+    if rule.no_session.is_none() {
         properties.insert(
             "session".into(),
             with_description(
@@ -235,173 +233,108 @@ fn step_object(keyword: &str, arguments: Value, forms: &[&str]) -> Value {
             json!({"description": "run without waiting (needs `session`); `await: SESSION` later", "type": "boolean"}),
         );
     }
-    json!({
+    let mut step = json!({
         "type": "object",
         "additionalProperties": false,
         "required": [keyword],
         "properties": properties,
-    })
-}
-
-/// The schema of `keyword`'s arguments; `tx` is allowed unless the step is a `concurrently` copy.
-fn arguments(keyword: &str, allow_tx: bool) -> Value {
-    let mut tx = vec![("tx", r("identifier"))];
-    if !allow_tx {
-        tx.clear();
-    }
-    let tenant = ("tenant", r("identifier"));
-    let key = [tenant.clone(), ("kind", r("kind")), ("id", r("identifier"))];
-    let with_tx = |rest: &[(&'static str, Value)]| -> Vec<(&'static str, Value)> {
-        let mut props = tx.clone();
-        props.extend(rest.iter().cloned());
-        props
-    };
-    match keyword {
-        "migrate" | "readiness" | "diagnostics" | "check_redaction" | "delivered" | "reopen" => {
-            r("no_arguments")
-        }
-        "begin" | "commit" | "rollback" | "drop" | "panic_in" => {
-            with_description(r("identifier"), "the transaction's name")
-        }
-        "await" => with_description(
-            r("identifier"),
-            "the session whose background step to wait for",
-        ),
-        "save" => {
-            let mut props = key.to_vec();
-            props.extend([
-                ("user", r("identifier")),
-                ("data", r("payload")),
-                ("if", r("condition")),
-            ]);
-            object(&with_tx(&props), &["tenant", "kind", "id"])
-        }
-        "delete" => {
-            let mut props = key.to_vec();
-            props.push(("if", r("condition")));
-            object(&with_tx(&props), &["tenant", "kind", "id"])
-        }
-        "get" => object(&with_tx(&key), &["tenant", "kind", "id"]),
-        "list" => object(
-            &[
-                tenant.clone(),
-                ("kind", r("kind")),
-                ("limit", r("count")),
-                (
-                    "after",
-                    with_description(r("identifier"), "a cursor captured with `as`"),
-                ),
-            ],
-            &["tenant"],
-        ),
-        "list_user" => object(
-            &[tenant.clone(), ("user", r("identifier"))],
-            &["tenant", "user"],
-        ),
-        "audit" => object(
-            &with_tx(&[
-                tenant.clone(),
-                ("action", r("identifier")),
-                ("actor", r("identifier")),
-                (
-                    "target",
-                    json!({
-                        "description": "kind/id in the audited tenant",
-                        "type": "string",
-                        "pattern": format!("^({})/[A-Za-z0-9_.@:-]{{1,128}}$", spec::RECORD_KINDS.join("|")),
-                    }),
-                ),
-            ]),
-            &["tenant", "action"],
-        ),
-        "list_audit" => object(std::slice::from_ref(&tenant), &["tenant"]),
-        "enqueue" => object(
-            &with_tx(&[
-                tenant.clone(),
-                ("topic", r("identifier")),
-                ("key", r("identifier")),
-                ("data", r("payload")),
-            ]),
-            &["tenant", "topic", "key"],
-        ),
-        "outbox_pending" => {
-            json!({"anyOf": [{"type": "null"}, object(&[("limit", r("count"))], &[])]})
-        }
-        "deliver" => with_description(
-            json!({"anyOf": [
-                {"type": "null"},
-                object(&[("limit", r("count")), ("acknowledge", json!({"type": "boolean"}))], &[]),
-            ]}),
-            "a relay pass: read up to `limit` pending events and (unless `acknowledge: false`) acknowledge them",
-        ),
-        "acknowledge" => {
-            let event = json!({
-                "description": "tenant/topic/key",
-                "type": "string",
-                "pattern": "^[A-Za-z0-9_.@:-]{1,128}/[A-Za-z0-9_.@:-]{1,128}/[A-Za-z0-9_.@:-]{1,128}$",
-            });
-            let mut args = object(
-                &[
-                    ("events", json!({"type": "array", "items": event})),
-                    ("first", r("count")),
-                    ("again", json!({"const": true})),
-                    (
-                        "twice",
-                        json!({"const": true, "description": "every id given twice in the call"}),
-                    ),
-                    (
-                        "unknown",
-                        json!({"const": true, "description": "and an id no store issued, after the others"}),
-                    ),
-                ],
-                &[],
-            );
-            args["oneOf"] = json!([
-                {"required": ["events"]},
-                {"required": ["first"]},
-                {"required": ["again"]}
-            ]);
-            args
-        }
-        "tamper_migration" => object(&[("version", r("positive"))], &["version"]),
-        "migrate_to" => object(&[("version", r("positive"))], &["version"]),
-        "inject_fault" => {
-            let mut args = object(
-                &[
-                    ("commit_fails_at", r("positive")),
-                    ("terminate_backend_at", r("positive")),
-                ],
-                &[],
-            );
-            args["oneOf"] =
-                json!([{"required": ["commit_fails_at"]}, {"required": ["terminate_backend_at"]}]);
-            with_description(
-                args,
-                "arms a fault for the next commit: fail it, or kill its connection, just before change K",
-            )
-        }
-        // A keyword this schema does not know yet: accept any arguments rather than reject valid
-        // files (the schema test fails until it is described here).
-        _ => json!({}),
-    }
-}
-
-/// The expectation forms a step doing `keyword` may use (the validator's rule).
-fn accepted(keyword: &str) -> Vec<&'static str> {
-    let mut forms = vec!["ok", "error"];
-    forms.extend(match keyword {
-        "get" => &["absent", "record"][..],
-        "save" => &["record"][..],
-        "list" | "list_user" | "list_audit" | "outbox_pending" | "deliver" | "delivered" => {
-            &["list", "count"][..]
-        }
-        "acknowledge" => &["count"][..],
-        "migrate" | "migrate_to" => &["applied"][..],
-        "readiness" => &["ready", "not_ready"][..],
-        "diagnostics" => &["snapshot", "counts"][..],
-        _ => &[][..],
     });
-    forms
+    step["description"] = json!(rule.summary);
+    step
+}
+
+/// The schema of `rule`'s arguments; `tx` is allowed unless the step is a `concurrently` copy.
+/// `copies` is the operations a `concurrently` schema admits in its `step`.
+fn arguments(rule: &StepRule, allow_tx: bool, copies: Option<&[&StepRule]>) -> Value {
+    match rule.arguments {
+        Arguments::None => r("no_arguments"),
+        Arguments::Name { meaning, .. } => with_description(r("identifier"), meaning),
+        Arguments::Map {
+            args,
+            exactly_one_of,
+        } => {
+            let given: Vec<&spec::Argument> =
+                args.iter().filter(|a| allow_tx || a.name != "tx").collect();
+            let properties: Vec<(&str, Value)> = given
+                .iter()
+                .map(|a| {
+                    (
+                        a.name,
+                        with_description(value_schema(a.ty, copies), a.meaning),
+                    )
+                })
+                .collect();
+            let required: Vec<&str> = given
+                .iter()
+                .filter(|a| a.required)
+                .map(|a| a.name)
+                .collect();
+            let mut value = object(&properties, &required);
+            if !exactly_one_of.is_empty() {
+                let choices: Vec<Value> = exactly_one_of
+                    .iter()
+                    .map(|k| json!({"required": [k]}))
+                    .collect();
+                value["oneOf"] = json!(choices);
+            } else if required.is_empty() {
+                value = json!({"anyOf": [{"type": "null"}, value]});
+            }
+            value
+        }
+    }
+}
+
+/// The schema of one argument value of type `ty`.
+fn value_schema(ty: ArgType, copies: Option<&[&StepRule]>) -> Value {
+    let name = "[A-Za-z0-9_.@:-]{1,128}";
+    match ty {
+        ArgType::Name(_) => r("identifier"),
+        ArgType::Kind => r("kind"),
+        ArgType::Payload => r("payload"),
+        ArgType::Condition => r("condition"),
+        ArgType::Count(_) => r("count"),
+        ArgType::Version(_) | ArgType::Position(_) => r("positive"),
+        ArgType::Flag(_) => json!({"type": "boolean"}),
+        ArgType::True(_) => json!({"const": true}),
+        ArgType::Target => json!({
+            "type": "string",
+            "pattern": format!("^({})/{name}$", spec::RECORD_KINDS.join("|")),
+        }),
+        ArgType::Events => json!({"type": "array", "items": {
+            "description": "tenant/topic/key",
+            "type": "string",
+            "pattern": format!("^{name}/{name}/{name}$"),
+        }}),
+        ArgType::Copies => {
+            json!({"type": "integer", "minimum": 2, "maximum": spec::MAX_CONCURRENT_TIMES})
+        }
+        ArgType::CopyStep => json!({"oneOf": copies.unwrap_or_default().iter().map(|copied| {
+            let mut one = Map::new();
+            one.insert(copied.keyword.to_owned(), arguments(copied, false, None));
+            json!({"type": "object", "additionalProperties": false, "required": [copied.keyword], "properties": one})
+        }).collect::<Vec<_>>()}),
+    }
+}
+
+/// The `$defs` name of an expectation form (`expect_<name>`).
+fn form_name(form: Form) -> &'static str {
+    match form {
+        Form::List => "list",
+        Form::Record => "record",
+        other => other.word().unwrap_or("ok"),
+    }
+}
+
+/// The expectation forms a step of `rule` may use, but `one_of` (built from the others).
+fn forms(rule: &StepRule) -> Vec<&'static str> {
+    match rule.expects {
+        Expects::Forms(forms) => forms
+            .iter()
+            .filter(|f| **f != Form::OneOf)
+            .map(|f| form_name(*f))
+            .collect(),
+        Expects::Nothing(_) => Vec::new(),
+    }
 }
 
 fn expectations() -> Vec<(&'static str, Value)> {

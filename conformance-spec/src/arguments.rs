@@ -1,12 +1,12 @@
-//! Argument readers the operations share: transaction names, tenants, record keys, conditions,
-//! event names, audit targets, limits, and `required`/`optional` lookups in an argument mapping.
+//! Argument readers the operations share: no arguments, conditions, event names, audit targets,
+//! and `required` lookups in an argument mapping.
 
 use serde_yaml::Value;
 
+use crate::VersionCondition;
 use crate::check::{Args, Checker, describe};
 use crate::spans::YamlPath;
 use crate::vocabulary::{RECORD_KINDS, identifier_problem};
-use crate::{KeySpec, VersionCondition};
 
 impl Checker<'_, '_> {
     pub(crate) fn no_arguments(
@@ -113,30 +113,6 @@ impl Checker<'_, '_> {
         }
     }
 
-    pub(crate) fn key_spec(&mut self, args: &Args<'_>) -> Option<KeySpec> {
-        let tenant = self.required(args, "tenant", Self::tenant);
-        let kind = self.required(args, "kind", Self::kind);
-        let id = self.required(args, "id", |c, v, p| c.identifier(v, p, "id"));
-        Some(KeySpec {
-            tenant: tenant?,
-            kind: kind?,
-            id: id?,
-        })
-    }
-
-    pub(crate) fn tx(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        self.identifier(value, path, "transaction name")
-    }
-
-    pub(crate) fn tenant(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
-        self.identifier(value, path, "tenant")
-    }
-
-    pub(crate) fn limit(&mut self, value: &Value, path: &YamlPath) -> Option<usize> {
-        let n = self.uint(value, path, "limit")?;
-        usize::try_from(n).ok()
-    }
-
     /// `None` when the key is missing (already reported) or its value is rejected.
     pub(crate) fn required<T>(
         &mut self,
@@ -146,18 +122,5 @@ impl Checker<'_, '_> {
     ) -> Option<T> {
         let (value, path) = args.get(key)?;
         read(self, value, &path)
-    }
-
-    /// `Some(None)` when the key is absent, `None` when its value is rejected.
-    pub(crate) fn optional<T>(
-        &mut self,
-        args: &Args<'_>,
-        key: &str,
-        read: impl FnOnce(&mut Self, &Value, &YamlPath) -> Option<T>,
-    ) -> Option<Option<T>> {
-        match args.get(key) {
-            None => Some(None),
-            Some((value, path)) => read(self, value, &path).map(Some),
-        }
     }
 }

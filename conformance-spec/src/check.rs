@@ -306,6 +306,15 @@ impl<'v> Args<'v> {
     }
 }
 
+/// `"a", "b" and "c"`.
+pub(crate) fn quoted_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
 /// A short description of a value's type and, for scalars, the value: `string "x"`, `number 3`,
 /// `a list`.
 pub(crate) fn describe(value: &Value) -> String {

@@ -6,26 +6,32 @@ use std::collections::BTreeMap;
 use serde_yaml::Value;
 
 use crate::check::{Checker, describe};
+use crate::grammar::{Expects, Form, all_forms_text, step_rule};
 use crate::spans::YamlPath;
 use crate::vocabulary::{
     COUNTER_NAMES, ERROR_KINDS, NOT_READY_REASONS, is_counter, one_of, suggestion,
 };
 use crate::{Expect, Operation};
 
-const SCALARS: &[&str] = &["ok", "absent", "ready", "snapshot"];
-const SINGLE_KEY_FORMS: &[&str] = &[
-    "one_of",
-    "error",
-    "not_ready",
-    "applied",
-    "count",
-    "counts",
-    "outcomes",
-];
 const RECORD_KEYS: &[&str] = &["version", "user", "data"];
-const FORMS: &str = "ok, absent, ready, snapshot, a list [...], {error: KIND}, {not_ready: REASON}, \
-                     {applied: [N, ...]}, {count: N}, {counts: {NAME: N}}, {outcomes: {ok: N, KIND: N}}, \
-                     {one_of: [EXPECT, ...]} or a record {version?, user?, data?}";
+
+/// The bare words an expectation may be (`ok`, `absent`, ...).
+fn scalars() -> Vec<&'static str> {
+    Form::ALL
+        .iter()
+        .filter(|f| f.is_scalar())
+        .filter_map(|f| f.word())
+        .collect()
+}
+
+/// The keys that make a mapping a single-key form (`error`, `one_of`, ...).
+fn single_key_forms() -> Vec<&'static str> {
+    Form::ALL
+        .iter()
+        .filter(|f| !f.is_scalar())
+        .filter_map(|f| f.word())
+        .collect()
+}
 
 impl Checker<'_, '_> {
     /// The `expect` value at `path` for a step doing `operation`.
@@ -71,10 +77,13 @@ impl Checker<'_, '_> {
                 "ready" => Some(Expect::Ready),
                 "snapshot" => Some(Expect::Snapshot),
                 other => {
-                    let hint = suggestion(other, SCALARS);
+                    let hint = suggestion(other, &scalars());
                     self.at_value(
                         path,
-                        format!("unknown expectation \"{other}\"{hint}; expected {FORMS}"),
+                        format!(
+                            "unknown expectation \"{other}\"{hint}; expected {}",
+                            all_forms_text()
+                        ),
                     );
                     None
                 }
@@ -89,7 +98,8 @@ impl Checker<'_, '_> {
             }
             Value::Mapping(map) => {
                 let keys: Vec<&str> = map.keys().map(|k| k.as_str().unwrap_or("?")).collect();
-                if let Some(form) = keys.iter().find(|k| SINGLE_KEY_FORMS.contains(k)) {
+                let single_key = single_key_forms();
+                if let Some(form) = keys.iter().find(|k| single_key.contains(k)) {
                     for other in keys.iter().filter(|k| *k != form) {
                         self.at_key(
                             &path.key(other),
@@ -106,7 +116,11 @@ impl Checker<'_, '_> {
             other => {
                 self.at_value(
                     path,
-                    format!("expect must be one of {FORMS}; found {}", describe(other)),
+                    format!(
+                        "expect must be one of {}; found {}",
+                        all_forms_text(),
+                        describe(other)
+                    ),
                 );
                 None
             }
@@ -165,16 +179,20 @@ impl Checker<'_, '_> {
         let mut alternatives = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let item_path = path.index(i);
-            match self.expect_shape(item, &item_path)? {
-                Expect::OneOf(_) | Expect::Snapshot | Expect::Outcomes(_) => {
-                    self.at_value(
-                        &item_path,
-                        "\"one_of\" cannot hold another one_of, a snapshot or outcomes",
-                    );
-                    return None;
-                }
-                other => alternatives.push(other),
+            let alternative = self.expect_shape(item, &item_path)?;
+            if !form_of(&alternative).may_be_alternative() {
+                let refused: Vec<&str> = Form::ALL
+                    .iter()
+                    .filter(|f| !f.may_be_alternative())
+                    .map(|f| f.shape())
+                    .collect();
+                self.at_value(
+                    &item_path,
+                    format!("\"one_of\" cannot hold {}", refused.join(", ")),
+                );
+                return None;
             }
+            alternatives.push(alternative);
         }
         Some(Expect::OneOf(alternatives))
     }
@@ -292,11 +310,14 @@ impl Checker<'_, '_> {
         if map.is_empty() {
             self.at_value(
                 path,
-                format!("expect must not be an empty mapping; expected {FORMS}"),
+                format!(
+                    "expect must not be an empty mapping; expected {}",
+                    all_forms_text()
+                ),
             );
             return None;
         }
-        let mut all: Vec<&str> = SINGLE_KEY_FORMS.to_vec();
+        let mut all: Vec<&str> = single_key_forms();
         all.extend(RECORD_KEYS);
         let mut valid = true;
         for key in map.keys() {
@@ -305,7 +326,10 @@ impl Checker<'_, '_> {
                 let hint = suggestion(name, &all);
                 self.at_key(
                     &path.key(name),
-                    format!("unknown key \"{name}\" in expect{hint}; expected {FORMS}"),
+                    format!(
+                        "unknown key \"{name}\" in expect{hint}; expected {}",
+                        all_forms_text()
+                    ),
                 );
                 valid = false;
             }
@@ -338,84 +362,61 @@ impl Checker<'_, '_> {
     }
 }
 
-fn applies(expect: &Expect, operation: &Operation) -> bool {
-    use Operation as O;
-    let listing = matches!(
-        operation,
-        O::List { .. }
-            | O::ListUser { .. }
-            | O::ListAudit { .. }
-            | O::OutboxPending { .. }
-            | O::Deliver { .. }
-            | O::Delivered
-    );
+/// The form an expectation takes.
+fn form_of(expect: &Expect) -> Form {
     match expect {
-        Expect::OneOf(alternatives) => {
-            !matches!(operation, O::Concurrently { .. })
-                && alternatives.iter().all(|a| applies(a, operation))
-        }
-        Expect::Ok | Expect::Error(_) => true,
-        Expect::Absent => matches!(operation, O::Get { .. }),
-        // `save` returns the record it wrote.
-        Expect::Record { .. } => matches!(operation, O::Get { .. } | O::Save { .. }),
-        Expect::List(_) => listing,
-        Expect::Count(_) => listing || matches!(operation, O::Acknowledge { .. }),
-        Expect::Applied(_) => match operation {
-            O::Migrate | O::MigrateTo { .. } => true,
-            // The versions applied by all copies together.
-            O::Concurrently { operation, .. } => **operation == O::Migrate,
-            _ => false,
-        },
-        Expect::Outcomes(_) => matches!(operation, O::Concurrently { .. }),
-        Expect::Ready | Expect::NotReady(_) => matches!(operation, O::Readiness),
-        Expect::Snapshot | Expect::Counts(_) => matches!(operation, O::Diagnostics),
+        Expect::Ok => Form::Ok,
+        Expect::Absent => Form::Absent,
+        Expect::Ready => Form::Ready,
+        Expect::Snapshot => Form::Snapshot,
+        Expect::Error(_) => Form::Error,
+        Expect::NotReady(_) => Form::NotReady,
+        Expect::Record { .. } => Form::Record,
+        Expect::List(_) => Form::List,
+        Expect::Count(_) => Form::Count,
+        Expect::Applied(_) => Form::Applied,
+        Expect::Counts(_) => Form::Counts,
+        Expect::Outcomes(_) => Form::Outcomes,
+        Expect::OneOf(_) => Form::OneOf,
     }
 }
 
-/// What a step doing `operation` may expect, for messages.
-fn accepted(operation: &Operation) -> Vec<&'static str> {
-    use Operation as O;
-    let mut forms = vec!["ok"];
-    forms.extend(match operation {
-        O::Get { .. } => &["absent", "a record {version?, user?, data?}"][..],
-        O::Save { .. } => &["a record {version?, user?, data?}"][..],
-        O::List { .. }
-        | O::ListUser { .. }
-        | O::ListAudit { .. }
-        | O::OutboxPending { .. }
-        | O::Deliver { .. }
-        | O::Delivered => &["a list [...]", "{count: N}"][..],
-        O::Acknowledge { .. } => &["{count: N}"][..],
-        O::Migrate | O::MigrateTo { .. } => &["{applied: [N, ...]}"][..],
-        O::Readiness => &["ready", "{not_ready: REASON}"][..],
-        O::Diagnostics => &["snapshot", "{counts: {NAME: N}}"][..],
-        O::Concurrently { operation, .. } if **operation == O::Migrate => {
-            &["{outcomes: {ok: N, KIND: N}}", "{applied: [N, ...]}"][..]
-        }
-        O::Concurrently { .. } => &["{outcomes: {ok: N, KIND: N}}"][..],
-        _ => &[][..],
-    });
-    forms.push("{error: KIND}");
-    if !matches!(operation, O::Concurrently { .. }) {
-        forms.push("{one_of: [EXPECT, ...]}");
+/// The forms a step doing `operation` may expect: its row's, and for `concurrently` also those
+/// its copied operation's row allows in copies.
+fn forms(operation: &Operation) -> Vec<Form> {
+    let mut forms: Vec<Form> = match step_rule(operation.keyword()).map(|r| r.expects) {
+        Some(Expects::Forms(forms)) => forms.to_vec(),
+        _ => Vec::new(),
+    };
+    if let Operation::Concurrently { operation, .. } = operation
+        && let Some(copied) = step_rule(operation.keyword())
+    {
+        forms.extend(copied.copy_expects);
     }
     forms
 }
 
-fn name(expect: &Expect) -> &'static str {
-    match expect {
-        Expect::Ok => "\"ok\"",
-        Expect::Absent => "\"absent\"",
-        Expect::Ready => "\"ready\"",
-        Expect::Snapshot => "\"snapshot\"",
-        Expect::Error(_) => "{error: ...}",
-        Expect::NotReady(_) => "{not_ready: ...}",
-        Expect::Record { .. } => "a record {version?, user?, data?}",
-        Expect::List(_) => "a list",
-        Expect::Count(_) => "{count: N}",
-        Expect::Applied(_) => "{applied: [...]}",
-        Expect::Counts(_) => "{counts: {...}}",
-        Expect::Outcomes(_) => "{outcomes: {...}}",
-        Expect::OneOf(_) => "{one_of: [...]}",
+fn applies(expect: &Expect, operation: &Operation) -> bool {
+    let allowed = forms(operation);
+    let form = form_of(expect);
+    allowed.contains(&form)
+        && match expect {
+            Expect::OneOf(alternatives) => alternatives.iter().all(|a| applies(a, operation)),
+            _ => true,
+        }
+}
+
+/// What a step doing `operation` may expect, for messages.
+fn accepted(operation: &Operation) -> Vec<&'static str> {
+    forms(operation).iter().map(|f| f.shape()).collect()
+}
+
+/// An expectation as messages name it: `"absent"`, `{error: KIND}`.
+fn name(expect: &Expect) -> String {
+    let form = form_of(expect);
+    if form.is_scalar() {
+        format!("\"{}\"", form.shape())
+    } else {
+        form.shape().to_owned()
     }
 }

@@ -56,20 +56,21 @@ impl<'c> Flow<'c> {
     }
 }
 
-/// The capability an operation needs, if any.
+/// The capability an operation needs, if any: its step row's, or that of the argument it was
+/// given (the step table, [`STEPS`](crate::STEPS)).
 fn needed_capability(operation: &Operation) -> Option<&'static str> {
-    match operation {
-        Operation::TamperMigration { .. } => Some("migration_tamper"),
-        Operation::MigrateTo { .. } => Some("stepwise_migration"),
+    let rule = crate::grammar::step_rule(operation.keyword())?;
+    let given: &[&str] = match operation {
         Operation::InjectFault {
             fault: FaultSpec::CommitFailsAt(_),
-        } => Some("fault_injection"),
+        } => &["commit_fails_at"],
         Operation::InjectFault {
             fault: FaultSpec::TerminateBackendAt(_),
-        } => Some("backend_termination"),
-        Operation::Reopen => Some("durable_reopen"),
-        _ => None,
-    }
+        } => &["terminate_backend_at"],
+        _ => &[],
+    };
+    rule.capability_for(given.iter().copied())
+        .map(crate::Capability::name)
 }
 
 /// `session "a"` or `the default session`, for messages.

@@ -56,6 +56,7 @@ mod checks;
 mod error;
 mod expect;
 mod flow;
+mod grammar;
 mod limits;
 mod lines;
 mod load;
@@ -69,14 +70,17 @@ mod vocabulary;
 
 pub use checks::{BEHAVIOUR_CHECKS, BehaviourCheck};
 pub use error::{SpecError, SpecErrors};
+pub use grammar::{
+    ArgType, Argument, Arguments, Expects, Form, STEPS, StepRule, step_reference, step_rule,
+};
 pub use limits::{MAX_CONCURRENT_TIMES, MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_STEPS};
 pub use load::{
     SPEC_ROOT, load_dir, load_dir_as, load_texts, parse_scenario, read_scenario_sources,
 };
 pub use model::*;
 pub use vocabulary::{
-    CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, ERROR_KINDS, KNOWN_CAPABILITIES,
-    NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, SEEDS, STEP_KEYS, STEP_KEYWORDS,
-    STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses, did_you_mean,
-    identifier_problem,
+    CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, Capability, ERROR_KINDS,
+    KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, SEEDS, STEP_KEYS,
+    STEP_KEYWORDS, STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses,
+    did_you_mean, identifier_problem,
 };

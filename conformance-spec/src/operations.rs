@@ -1,13 +1,198 @@
-//! Step operations: reads one operation's arguments (`save: {tenant, kind, id, ...}`) into an
-//! [`Operation`], rejecting unknown keys, missing keys and values of the wrong shape.
+//! Step operations: checks one operation's arguments against its row of the step table
+//! ([`STEPS`](crate::STEPS)) — unknown keys, missing keys, values of the wrong type, "exactly one
+//! of" groups — then builds the [`Operation`] from what passed.
 
+use serde_json::Value as Json;
 use serde_yaml::Value;
 
-use crate::check::{Checker, describe};
+use crate::check::{Checker, describe, quoted_list};
+use crate::grammar::{ArgType, Arguments, StepRule, step_rule};
 use crate::limits::MAX_CONCURRENT_TIMES;
 use crate::spans::YamlPath;
 use crate::vocabulary::{CONCURRENT_OPERATIONS, STEP_KEYWORDS, one_of, suggestion};
-use crate::{FaultSpec, Operation};
+use crate::{FaultSpec, KeySpec, Operation, VersionCondition};
+
+/// One argument's value, as its [`ArgType`] reads it.
+#[derive(Debug)]
+enum ArgValue {
+    Text(String),
+    Json(Json),
+    Condition(VersionCondition),
+    Number(u64),
+    Flag(bool),
+    Events(Vec<String>),
+    Operation(Operation),
+}
+
+/// The arguments of one step that passed every check, by name. The builder takes each value
+/// out; a name it asks for that is not here was optional and left out.
+#[derive(Debug, Default)]
+struct Parsed {
+    values: Vec<(&'static str, ArgValue)>,
+}
+
+impl Parsed {
+    fn take(&mut self, name: &str) -> Option<ArgValue> {
+        let at = self.values.iter().position(|(n, _)| *n == name)?;
+        Some(self.values.remove(at).1)
+    }
+
+    fn text(&mut self, name: &str) -> Option<String> {
+        match self.take(name)? {
+            ArgValue::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn number(&mut self, name: &str) -> Option<u64> {
+        match self.take(name)? {
+            ArgValue::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn count(&mut self, name: &str) -> Option<usize> {
+        self.number(name).and_then(|n| usize::try_from(n).ok())
+    }
+
+    fn version(&mut self, name: &str) -> Option<u32> {
+        self.number(name).and_then(|n| u32::try_from(n).ok())
+    }
+
+    fn flag(&mut self, name: &str) -> Option<bool> {
+        match self.take(name)? {
+            ArgValue::Flag(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn payload(&mut self, name: &str) -> Json {
+        match self.take(name) {
+            Some(ArgValue::Json(json)) => json,
+            _ => Json::Object(serde_json::Map::new()),
+        }
+    }
+
+    fn condition(&mut self, name: &str) -> VersionCondition {
+        match self.take(name) {
+            Some(ArgValue::Condition(condition)) => condition,
+            _ => VersionCondition::Any,
+        }
+    }
+
+    fn events(&mut self, name: &str) -> Vec<String> {
+        match self.take(name) {
+            Some(ArgValue::Events(events)) => events,
+            _ => Vec::new(),
+        }
+    }
+
+    fn key(&mut self) -> Option<KeySpec> {
+        Some(KeySpec {
+            tenant: self.text("tenant")?,
+            kind: self.text("kind")?,
+            id: self.text("id")?,
+        })
+    }
+}
+
+/// The [`Operation`] of a step doing `keyword` with these arguments; `None` only when a required
+/// argument is missing, which the checks before it have reported.
+fn build(keyword: &str, a: &mut Parsed) -> Option<Operation> {
+    Some(match keyword {
+        "migrate" => Operation::Migrate,
+        "readiness" => Operation::Readiness,
+        "diagnostics" => Operation::Diagnostics,
+        "check_redaction" => Operation::CheckRedaction,
+        "delivered" => Operation::Delivered,
+        "reopen" => Operation::Reopen,
+        "begin" => Operation::Begin { tx: a.text("tx")? },
+        "commit" => Operation::Commit { tx: a.text("tx")? },
+        "rollback" => Operation::Rollback { tx: a.text("tx")? },
+        "drop" => Operation::Drop { tx: a.text("tx")? },
+        "panic_in" => Operation::PanicIn { tx: a.text("tx")? },
+        "await" => Operation::Await {
+            session: a.text("session")?,
+        },
+        "save" => Operation::Save {
+            tx: a.text("tx"),
+            key: a.key()?,
+            user: a.text("user"),
+            data: a.payload("data"),
+            condition: a.condition("if"),
+        },
+        "delete" => Operation::Delete {
+            tx: a.text("tx"),
+            key: a.key()?,
+            condition: a.condition("if"),
+        },
+        "get" => Operation::Get {
+            tx: a.text("tx"),
+            key: a.key()?,
+        },
+        "list" => Operation::List {
+            tenant: a.text("tenant")?,
+            kind: a.text("kind"),
+            limit: a.count("limit"),
+            after: a.text("after"),
+        },
+        "list_user" => Operation::ListUser {
+            tenant: a.text("tenant")?,
+            user: a.text("user")?,
+        },
+        "audit" => Operation::Audit {
+            tx: a.text("tx"),
+            tenant: a.text("tenant")?,
+            action: a.text("action")?,
+            actor: a.text("actor"),
+            target: a.text("target"),
+        },
+        "list_audit" => Operation::ListAudit {
+            tenant: a.text("tenant")?,
+        },
+        "enqueue" => Operation::Enqueue {
+            tx: a.text("tx"),
+            tenant: a.text("tenant")?,
+            topic: a.text("topic")?,
+            key: a.text("key")?,
+            data: a.payload("data"),
+        },
+        "outbox_pending" => Operation::OutboxPending {
+            limit: a.count("limit"),
+        },
+        "acknowledge" => Operation::Acknowledge {
+            events: a.events("events"),
+            first: a.count("first"),
+            again: a.flag("again").unwrap_or(false),
+            twice: a.flag("twice").unwrap_or(false),
+            unknown: a.flag("unknown").unwrap_or(false),
+        },
+        "migrate_to" => Operation::MigrateTo {
+            version: a.version("version")?,
+        },
+        "tamper_migration" => Operation::TamperMigration {
+            version: a.version("version")?,
+        },
+        "deliver" => Operation::Deliver {
+            limit: a.count("limit"),
+            acknowledge: a.flag("acknowledge").unwrap_or(true),
+        },
+        "inject_fault" => Operation::InjectFault {
+            fault: match a.count("commit_fails_at") {
+                Some(k) => FaultSpec::CommitFailsAt(k),
+                None => FaultSpec::TerminateBackendAt(a.count("terminate_backend_at")?),
+            },
+        },
+        "concurrently" => Operation::Concurrently {
+            times: a.count("times")?,
+            operation: Box::new(match a.take("step")? {
+                ArgValue::Operation(operation) => operation,
+                _ => return None,
+            }),
+        },
+        _ => return None,
+    })
+}
 
 impl Checker<'_, '_> {
     /// The operation `keyword: value` at `path` (`steps[i].keyword`). `keyword` is known.
@@ -17,319 +202,162 @@ impl Checker<'_, '_> {
         value: &Value,
         path: &YamlPath,
     ) -> Option<Operation> {
-        let what = format!("\"{keyword}\"");
-        match keyword {
-            "migrate" | "readiness" | "diagnostics" | "check_redaction" | "delivered"
-            | "reopen" => {
-                self.no_arguments(keyword, value, path)?;
-                Some(match keyword {
-                    "migrate" => Operation::Migrate,
-                    "readiness" => Operation::Readiness,
-                    "diagnostics" => Operation::Diagnostics,
-                    "delivered" => Operation::Delivered,
-                    "reopen" => Operation::Reopen,
-                    _ => Operation::CheckRedaction,
-                })
-            }
-            "begin" | "commit" | "rollback" | "drop" | "panic_in" => {
-                let what = format!("the transaction name after {what}");
-                let tx = self.identifier(value, path, &what)?;
-                Some(match keyword {
-                    "begin" => Operation::Begin { tx },
-                    "commit" => Operation::Commit { tx },
-                    "rollback" => Operation::Rollback { tx },
-                    "drop" => Operation::Drop { tx },
-                    _ => Operation::PanicIn { tx },
-                })
-            }
-            "save" => {
-                let keys = ["tx?", "tenant", "kind", "id", "user?", "data?", "if?"];
-                let args = self.mapping(value, path, &what, &keys)?;
-                let tx = self.optional(&args, "tx", Self::tx);
-                let key = self.key_spec(&args);
-                let user = self.optional(&args, "user", |c, v, p| c.identifier(v, p, "user"));
-                let data = self.optional(&args, "data", Self::json);
-                let condition = self.optional(&args, "if", Self::condition);
-                Some(Operation::Save {
-                    tx: tx?,
-                    key: key?,
-                    user: user?,
-                    data: data?.unwrap_or_else(empty_object),
-                    condition: condition?.unwrap_or_default(),
-                })
-            }
-            "delete" => {
-                let keys = ["tx?", "tenant", "kind", "id", "if?"];
-                let args = self.mapping(value, path, &what, &keys)?;
-                let tx = self.optional(&args, "tx", Self::tx);
-                let key = self.key_spec(&args);
-                let condition = self.optional(&args, "if", Self::condition);
-                Some(Operation::Delete {
-                    tx: tx?,
-                    key: key?,
-                    condition: condition?.unwrap_or_default(),
-                })
-            }
-            "get" => {
-                let args = self.mapping(value, path, &what, &["tx?", "tenant", "kind", "id"])?;
-                let tx = self.optional(&args, "tx", Self::tx);
-                let key = self.key_spec(&args);
-                Some(Operation::Get { tx: tx?, key: key? })
-            }
-            "list" => {
-                let keys = ["tenant", "kind?", "limit?", "after?"];
-                let args = self.mapping(value, path, &what, &keys)?;
-                let tenant = self.required(&args, "tenant", Self::tenant);
-                let kind = self.optional(&args, "kind", Self::kind);
-                let limit = self.optional(&args, "limit", Self::limit);
-                let after =
-                    self.optional(&args, "after", |c, v, p| c.identifier(v, p, "cursor name"));
-                Some(Operation::List {
-                    tenant: tenant?,
-                    kind: kind?,
-                    limit: limit?,
-                    after: after?,
-                })
-            }
-            "list_user" => {
-                let args = self.mapping(value, path, &what, &["tenant", "user"])?;
-                let tenant = self.required(&args, "tenant", Self::tenant);
-                let user = self.required(&args, "user", |c, v, p| c.identifier(v, p, "user"));
-                Some(Operation::ListUser {
-                    tenant: tenant?,
-                    user: user?,
-                })
-            }
-            "audit" => {
-                let keys = ["tx?", "tenant", "action", "actor?", "target?"];
-                let args = self.mapping(value, path, &what, &keys)?;
-                let tx = self.optional(&args, "tx", Self::tx);
-                let tenant = self.required(&args, "tenant", Self::tenant);
-                let action = self.required(&args, "action", |c, v, p| c.identifier(v, p, "action"));
-                let actor = self.optional(&args, "actor", |c, v, p| c.identifier(v, p, "actor"));
-                let target = self.optional(&args, "target", Self::target);
-                Some(Operation::Audit {
-                    tx: tx?,
-                    tenant: tenant?,
-                    action: action?,
-                    actor: actor?,
-                    target: target?,
-                })
-            }
-            "list_audit" => {
-                let args = self.mapping(value, path, &what, &["tenant"])?;
-                let tenant = self.required(&args, "tenant", Self::tenant);
-                Some(Operation::ListAudit { tenant: tenant? })
-            }
-            "enqueue" => {
-                let keys = ["tx?", "tenant", "topic", "key", "data?"];
-                let args = self.mapping(value, path, &what, &keys)?;
-                let tx = self.optional(&args, "tx", Self::tx);
-                let tenant = self.required(&args, "tenant", Self::tenant);
-                let topic = self.required(&args, "topic", |c, v, p| c.identifier(v, p, "topic"));
-                let key = self.required(&args, "key", |c, v, p| c.identifier(v, p, "key"));
-                let data = self.optional(&args, "data", Self::json);
-                Some(Operation::Enqueue {
-                    tx: tx?,
-                    tenant: tenant?,
-                    topic: topic?,
-                    key: key?,
-                    data: data?.unwrap_or_else(empty_object),
-                })
-            }
-            "outbox_pending" => {
-                let args = self.mapping(value, path, &what, &["limit?"])?;
-                let limit = self.optional(&args, "limit", Self::limit);
-                Some(Operation::OutboxPending { limit: limit? })
-            }
-            "acknowledge" => self.acknowledge(value, path),
-            "migrate_to" => {
-                let args = self.mapping(value, path, &what, &["version"])?;
-                let version = self.required(&args, "version", |c, v, p| {
-                    c.positive::<u32>(v, p, "schema version")
-                });
-                Some(Operation::MigrateTo { version: version? })
-            }
-            "tamper_migration" => {
-                let args = self.mapping(value, path, &what, &["version"])?;
-                let version = self.required(&args, "version", |c, v, p| {
-                    c.positive::<u32>(v, p, "migration version")
-                });
-                Some(Operation::TamperMigration { version: version? })
-            }
-            "await" => {
-                let what = format!("the session name after {what}");
-                let session = self.identifier(value, path, &what)?;
-                Some(Operation::Await { session })
-            }
-            "deliver" => {
-                let args = self.mapping(value, path, &what, &["limit?", "acknowledge?"])?;
-                let limit = self.optional(&args, "limit", Self::limit);
-                let acknowledge = self.optional(&args, "acknowledge", |c, v, p| {
-                    c.boolean(v, p, "\"acknowledge\"")
-                });
-                Some(Operation::Deliver {
-                    limit: limit?,
-                    acknowledge: acknowledge?.unwrap_or(true),
-                })
-            }
-            "inject_fault" => self.inject_fault(value, path),
-            "concurrently" => self.concurrently(value, path),
-            other => unreachable!("operation() is only called with known keywords, not {other:?}"),
-        }
+        let rule = step_rule(keyword)?;
+        let mut parsed = self.arguments(rule, value, path)?;
+        build(keyword, &mut parsed)
     }
 
-    fn acknowledge(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
-        const SHAPE: &str = "{events: [tenant/topic/key, ...]}, {first: N} or {again: true}";
-        let keys = ["events?", "first?", "again?", "twice?", "unknown?"];
-        let args = self.mapping(value, path, "\"acknowledge\"", &keys)?;
-        let events = self.optional(&args, "events", |c, v, p| {
-            let Value::Sequence(items) = v else {
-                c.at_value(
-                    p,
-                    format!(
-                        "\"events\" must be a list of tenant/topic/key, found {}",
-                        describe(v)
-                    ),
-                );
-                return None;
-            };
-            let names: Vec<Option<String>> = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| c.event_name(item, &p.index(i)))
-                .collect();
-            names.into_iter().collect::<Option<Vec<String>>>()
-        });
-        let first = self.optional(&args, "first", |c, v, p| {
-            let n = c.uint(v, p, "\"first\"")?;
-            usize::try_from(n).ok()
-        });
-        let only_true = |c: &mut Self, key: &str| {
-            c.optional(&args, key, |c, v, p| {
-                let set = c.boolean(v, p, &format!("\"{key}\""))?;
-                if !set {
-                    c.at_value(
-                        p,
-                        format!("\"{key}\" can only be true; leave it out otherwise"),
+    /// Checks `value` against `rule`'s arguments; every problem is reported, and `None` comes
+    /// back if there was any.
+    fn arguments(&mut self, rule: &StepRule, value: &Value, path: &YamlPath) -> Option<Parsed> {
+        let keyword = rule.keyword;
+        let what = format!("\"{keyword}\"");
+        let before = self.errors.len();
+        let mut parsed = Parsed::default();
+        match rule.arguments {
+            Arguments::None => self.no_arguments(keyword, value, path)?,
+            Arguments::Name { name, word, .. } => {
+                let text = self.identifier(value, path, &format!("the {word} after {what}"))?;
+                parsed.values.push((name, ArgValue::Text(text)));
+            }
+            Arguments::Map {
+                args,
+                exactly_one_of,
+            } => {
+                let keys: Vec<String> = args.iter().map(|a| a.shape_key()).collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let given = self.mapping(value, path, &what, &keys)?;
+                for argument in args {
+                    let Some((item, item_path)) = given.get(argument.name) else {
+                        continue;
+                    };
+                    if let Some(read) = self.argument(argument.ty, argument.name, item, &item_path)
+                    {
+                        parsed.values.push((argument.name, read));
+                    }
+                }
+                if !exactly_one_of.is_empty() {
+                    let present: Vec<&str> = exactly_one_of
+                        .iter()
+                        .copied()
+                        .filter(|k| parsed.values.iter().any(|(n, _)| n == k))
+                        .collect();
+                    let shapes: Vec<String> = exactly_one_of
+                        .iter()
+                        .filter_map(|k| rule.argument(k))
+                        .map(|a| format!("{{{}: {}}}", a.name, a.ty.placeholder()))
+                        .collect();
+                    let shape = spoken_list(&shapes, "or");
+                    match present.as_slice() {
+                        [_] => {}
+                        [] if self.errors.len() == before => {
+                            self.at_value(path, format!("{what} needs {shape}"));
+                        }
+                        [] => {}
+                        [_, second, ..] => {
+                            if let Some((_, second_path)) = given.get(second) {
+                                self.at_key(
+                                    &second_path,
+                                    format!(
+                                        "{what} takes exactly one of {}: {shape}",
+                                        quoted_list(exactly_one_of)
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (self.errors.len() == before).then_some(parsed)
+    }
+
+    /// One argument's value as `ty` reads it.
+    fn argument(
+        &mut self,
+        ty: ArgType,
+        name: &str,
+        value: &Value,
+        path: &YamlPath,
+    ) -> Option<ArgValue> {
+        Some(match ty {
+            ArgType::Name(word) => ArgValue::Text(self.identifier(value, path, word)?),
+            ArgType::Kind => ArgValue::Text(self.kind(value, path)?),
+            ArgType::Payload => ArgValue::Json(self.json(value, path)?),
+            ArgType::Condition => ArgValue::Condition(self.condition(value, path)?),
+            ArgType::Count(word) => ArgValue::Number(self.uint(value, path, word)?),
+            ArgType::Version(word) => {
+                ArgValue::Number(self.positive::<u32>(value, path, word)?.into())
+            }
+            ArgType::Position(word) => {
+                let k = self.positive::<usize>(value, path, word)?;
+                ArgValue::Number(u64::try_from(k).ok()?)
+            }
+            ArgType::Flag(word) => ArgValue::Flag(self.boolean(value, path, word)?),
+            ArgType::True(_) => {
+                let quoted = format!("\"{name}\"");
+                if !self.boolean(value, path, &quoted)? {
+                    self.at_value(
+                        path,
+                        format!("{quoted} can only be true; leave it out otherwise"),
                     );
                     return None;
                 }
-                Some(set)
-            })
-        };
-        let again = only_true(self, "again");
-        let twice = only_true(self, "twice");
-        let unknown = only_true(self, "unknown");
-        let given: Vec<&str> = [
-            ("events", matches!(events, Some(Some(_)))),
-            ("first", matches!(first, Some(Some(_)))),
-            ("again", matches!(again, Some(Some(true)))),
-        ]
-        .into_iter()
-        .filter_map(|(key, present)| present.then_some(key))
-        .collect();
-        match given.as_slice() {
-            [] => {
-                if matches!(
-                    (&events, &first, &again),
-                    (Some(None), Some(None), Some(None))
-                ) {
-                    self.at_value(path, format!("\"acknowledge\" needs {SHAPE}"));
-                }
-                None
+                ArgValue::Flag(true)
             }
-            [_] => Some(Operation::Acknowledge {
-                events: events?.unwrap_or_default(),
-                first: first?,
-                again: again?.unwrap_or(false),
-                twice: twice?.unwrap_or(false),
-                unknown: unknown?.unwrap_or(false),
-            }),
-            [_, second, ..] => {
-                let (_, second_path) = args.get(second)?;
-                self.at_key(
-                    &second_path,
-                    format!("\"acknowledge\" takes exactly one of \"events\", \"first\" and \"again\": {SHAPE}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// `{commit_fails_at: K}` or `{terminate_backend_at: K}`, K ≥ 1.
-    fn inject_fault(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
-        const SHAPE: &str = "{commit_fails_at: K} or {terminate_backend_at: K}";
-        let keys = ["commit_fails_at?", "terminate_backend_at?"];
-        let args = self.mapping(value, path, "\"inject_fault\"", &keys)?;
-        let at = |c: &mut Self, key: &str| {
-            c.optional(&args, key, |c, v, p| {
-                c.positive::<usize>(v, p, &format!("\"{key}\""))
-            })
-        };
-        let fails = at(self, "commit_fails_at");
-        let terminates = at(self, "terminate_backend_at");
-        match (fails, terminates) {
-            (Some(Some(_)), Some(Some(_))) => {
-                let (_, second) = args.get("terminate_backend_at")?;
-                self.at_key(
-                    &second,
-                    format!("\"inject_fault\" takes one of \"commit_fails_at\" and \"terminate_backend_at\", not both: {SHAPE}"),
-                );
-                None
-            }
-            (Some(Some(k)), Some(None)) => Some(Operation::InjectFault {
-                fault: FaultSpec::CommitFailsAt(k),
-            }),
-            (Some(None), Some(Some(k))) => Some(Operation::InjectFault {
-                fault: FaultSpec::TerminateBackendAt(k),
-            }),
-            (Some(None), Some(None)) => {
-                // Unknown keys are reported already, with the shape.
-                let unknown_keys = matches!(value, Value::Mapping(map) if !map.is_empty());
-                if !unknown_keys {
-                    self.at_value(path, format!("\"inject_fault\" needs {SHAPE}"));
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// `{times: N, step: {OPERATION: ARGS}}`, N ≥ 2; the operation is one of
-    /// [`CONCURRENT_OPERATIONS`] and names no transaction.
-    fn concurrently(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
-        let args = self.mapping(value, path, "\"concurrently\"", &["times", "step"])?;
-        let times = self.required(&args, "times", |c, v, p| {
-            let n = c.positive::<usize>(v, p, "\"times\"")?;
-            if n < 2 {
-                c.at_value(
-                    p,
-                    format!(
-                        "\"times\" must be at least 2, found {n}; a single copy is an ordinary step"
-                    ),
-                );
-                return None;
-            }
-            if n > MAX_CONCURRENT_TIMES {
-                c.at_value(
-                    p,
-                    format!(
-                        "\"times\" is {n}; \"concurrently\" runs at most {MAX_CONCURRENT_TIMES} copies"
-                    ),
-                );
-                return None;
-            }
-            Some(n)
-        });
-        let operation = self.required(&args, "step", Self::concurrent_step);
-        Some(Operation::Concurrently {
-            times: times?,
-            operation: Box::new(operation?),
+            ArgType::Target => ArgValue::Text(self.target(value, path)?),
+            ArgType::Events => ArgValue::Events(self.events(value, path)?),
+            ArgType::Copies => ArgValue::Number(self.copies(value, path)?),
+            ArgType::CopyStep => ArgValue::Operation(self.concurrent_step(value, path)?),
         })
     }
 
-    /// The `step: {OPERATION: ARGS}` of a `concurrently`.
+    /// `[tenant/topic/key, ...]`.
+    fn events(&mut self, value: &Value, path: &YamlPath) -> Option<Vec<String>> {
+        let Value::Sequence(items) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"events\" must be a list of tenant/topic/key, found {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        let names: Vec<Option<String>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.event_name(item, &path.index(i)))
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// The `times` of a `concurrently`: 2 to [`MAX_CONCURRENT_TIMES`].
+    fn copies(&mut self, value: &Value, path: &YamlPath) -> Option<u64> {
+        let n = self.positive::<usize>(value, path, "\"times\"")?;
+        if n < 2 {
+            self.at_value(
+                path,
+                format!(
+                    "\"times\" must be at least 2, found {n}; a single copy is an ordinary step"
+                ),
+            );
+            return None;
+        }
+        if n > MAX_CONCURRENT_TIMES {
+            self.at_value(
+                path,
+                format!(
+                    "\"times\" is {n}; \"concurrently\" runs at most {MAX_CONCURRENT_TIMES} copies"
+                ),
+            );
+            return None;
+        }
+        u64::try_from(n).ok()
+    }
+
+    /// The `step: {OPERATION: ARGS}` of a `concurrently`: one of [`CONCURRENT_OPERATIONS`],
+    /// naming no transaction.
     fn concurrent_step(&mut self, value: &Value, path: &YamlPath) -> Option<Operation> {
         let allowed = one_of(CONCURRENT_OPERATIONS);
         let map = match value {
@@ -373,22 +401,93 @@ impl Checker<'_, '_> {
             }
         }
         let (keyword, arguments) = found?;
-        let operation = self.operation(keyword, arguments, &path.key(keyword))?;
-        if let Operation::Save { tx: Some(_), .. }
-        | Operation::Delete { tx: Some(_), .. }
-        | Operation::Audit { tx: Some(_), .. }
-        | Operation::Enqueue { tx: Some(_), .. } = operation
-        {
+        let rule = step_rule(keyword)?;
+        let mut parsed = self.arguments(rule, arguments, &path.key(keyword))?;
+        if parsed.take("tx").is_some() {
             self.at_key(
                 &path.key(keyword).key("tx"),
                 "each copy of a \"concurrently\" step runs in a transaction of its own; remove \"tx\"",
             );
             return None;
         }
+        let operation = build(keyword, &mut parsed)?;
         valid.then_some(operation)
     }
 }
 
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
+/// `a, b or c`.
+fn spoken_list(items: &[String], last_word: &str) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("{} {last_word} {last}", rest.join(", "))
+        }
+        _ => items.concat(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::STEPS;
+
+    fn sample(ty: ArgType) -> ArgValue {
+        match ty {
+            ArgType::Name(_) | ArgType::Kind | ArgType::Target => ArgValue::Text("x".into()),
+            ArgType::Payload => ArgValue::Json(Json::Null),
+            ArgType::Condition => ArgValue::Condition(VersionCondition::Absent),
+            ArgType::Count(_) | ArgType::Version(_) | ArgType::Position(_) | ArgType::Copies => {
+                ArgValue::Number(2)
+            }
+            ArgType::Flag(_) | ArgType::True(_) => ArgValue::Flag(true),
+            ArgType::Events => ArgValue::Events(vec!["a/b/c".into()]),
+            ArgType::CopyStep => ArgValue::Operation(Operation::Migrate),
+        }
+    }
+
+    /// The builder reads exactly the arguments the table lists: given every one of a row's
+    /// arguments (one of each "exactly one of" group), it builds the operation and leaves none
+    /// unread; given only the required ones, it still builds.
+    #[test]
+    fn the_builder_reads_every_argument_of_its_row_and_no_other() {
+        for rule in STEPS {
+            let mut full = Parsed::default();
+            let mut required = Parsed::default();
+            match rule.arguments {
+                Arguments::None => {}
+                Arguments::Name { name, .. } => {
+                    full.values.push((name, ArgValue::Text("x".into())));
+                    required.values.push((name, ArgValue::Text("x".into())));
+                }
+                Arguments::Map {
+                    args,
+                    exactly_one_of,
+                } => {
+                    for (i, a) in args.iter().enumerate() {
+                        let later_in_group = exactly_one_of.contains(&a.name)
+                            && args[..i].iter().any(|b| exactly_one_of.contains(&b.name));
+                        if !later_in_group {
+                            full.values.push((a.name, sample(a.ty)));
+                        }
+                        if a.required || exactly_one_of.first() == Some(&a.name) {
+                            required.values.push((a.name, sample(a.ty)));
+                        }
+                    }
+                }
+            }
+            let operation = build(rule.keyword, &mut full)
+                .unwrap_or_else(|| panic!("{} did not build", rule.keyword));
+            assert_eq!(operation.keyword(), rule.keyword);
+            assert!(
+                full.values.is_empty(),
+                "{}: arguments the builder never reads: {:?}",
+                rule.keyword,
+                full.values
+            );
+            assert!(
+                build(rule.keyword, &mut required).is_some(),
+                "{} needs more than its required arguments",
+                rule.keyword
+            );
+        }
+    }
 }

@@ -3,8 +3,9 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::check::{Checker, describe};
+use crate::check::{Checker, describe, quoted_list};
 use crate::flow::{Capabilities, Flow};
+use crate::grammar::{Expects, step_rule};
 use crate::limits::MAX_STEPS;
 use crate::spans::YamlPath;
 use crate::vocabulary::{STEP_KEYS, STEP_KEYWORDS, one_of, suggestion};
@@ -137,12 +138,18 @@ impl Checker<'_, '_> {
         };
         // An invalid operation still lets the step's other keys be checked.
         let operation = self.operation(keyword, arguments, &path.key(keyword));
+        let rule = step_rule(keyword);
+        let no_expect = match rule.map(|r| r.expects) {
+            Some(Expects::Nothing(why)) => Some(why),
+            _ => None,
+        };
         let expect = match (map.get("expect"), &operation) {
             (None, _) => Some(Expect::Ok),
-            (Some(_), _) if keyword == "await" => {
+            (Some(_), _) if no_expect.is_some() => {
+                let why = no_expect.unwrap_or_default();
                 self.at_key(
                     &path.key("expect"),
-                    "\"await\" takes no \"expect\"; put the expectation on the background step it waits for",
+                    format!("\"{keyword}\" takes no \"expect\"; {why}"),
                 );
                 None
             }
@@ -151,7 +158,7 @@ impl Checker<'_, '_> {
         };
         let capture = match map.get("as") {
             None => Some(None),
-            Some(_) if keyword != "list" => {
+            Some(_) if !rule.is_some_and(|r| r.captures) => {
                 self.at_key(
                     &path.key("as"),
                     format!("\"as\" only applies to \"list\" (it captures the page's next cursor), not to \"{keyword}\""),
@@ -168,14 +175,7 @@ impl Checker<'_, '_> {
             Some(v) => self.identifier(v, &path.key("as"), "cursor name").map(Some),
         };
         // The runner performs these itself, across sessions; a session key would be ignored.
-        let across_sessions = match keyword {
-            "await" => Some("it waits, from the scenario's own thread, for the session it names"),
-            "reopen" => Some(
-                "it runs on the scenario's own thread and drops every session's open transactions",
-            ),
-            "concurrently" => Some("each copy runs on a thread of its own"),
-            _ => None,
-        };
+        let across_sessions = rule.and_then(|r| r.no_session);
         if let Some(why) = across_sessions {
             for key in ["session", "background"] {
                 if map.contains_key(key) {
@@ -218,13 +218,4 @@ fn known_operation(map: &Mapping) -> Option<(&'static str, &Value)> {
             .find(|kw| **kw == name)
             .map(|kw| (*kw, v))
     })
-}
-
-/// `"a", "b" and "c"`.
-fn quoted_list(words: &[&str]) -> String {
-    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
-    match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => quoted.concat(),
-    }
 }

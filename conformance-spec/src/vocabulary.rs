@@ -7,55 +7,102 @@ pub const STORE_CONTRACT: &str = include_str!("../contract/store-contract.md");
 /// The prefix of every `clause` value.
 pub const CLAUSE_PREFIX: &str = "store-contract#";
 
-/// Capabilities a scenario may require (`requires: [...]`) or exclude (`excludes: [...]`) and an
-/// adapter may declare.
-///
-/// - `migration_tamper`: the store exposes `ConformanceHooks::tamper_applied_migration`, so a
-///   scenario can modify an applied migration and watch the store refuse it.
-/// - `commit_time_conflicts`: writers never wait for each other (an optimistic design): a write
-///   of a record another open transaction wrote proceeds, and a guard it broke fails the later
-///   commit with `conflict` — so two transactions may be open on one thread. A store that locks
-///   rows as it writes does not declare it; scenarios that exclude it check that design instead.
-/// - `fault_injection`: the store implements `ConformanceHooks::inject_fault` for
-///   `commit_fails_at`, so a scenario can fail a commit part-way through.
-/// - `durable_reopen`: the store implements `ConformanceHooks::reopen`; committed data survives
-///   closing and reopening it.
-/// - `backend_termination`: the store implements `ConformanceHooks::inject_fault` for
-///   `terminate_backend_at`; its server connection can be killed mid-commit.
-/// - `stepwise_migration`: the store implements `ConformanceHooks::migrate_to`, so a scenario can
-///   migrate it as an older release would have, then upgrade it.
-pub const KNOWN_CAPABILITIES: &[&str] = &[
-    "migration_tamper",
-    "commit_time_conflicts",
-    "fault_injection",
-    "durable_reopen",
-    "backend_termination",
-    "stepwise_migration",
-];
+/// A capability: a promise an adapter makes by declaring it, which scenarios may require
+/// (`requires: [...]`) or exclude (`excludes: [...]`). Adapters declare them by name (their
+/// `CAPABILITIES` lists and the macro's `capabilities: [...]`); [`Capability::parse`] reads one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// `migration_tamper`
+    MigrationTamper,
+    /// `commit_time_conflicts`
+    CommitTimeConflicts,
+    /// `fault_injection`
+    FaultInjection,
+    /// `durable_reopen`
+    DurableReopen,
+    /// `backend_termination`
+    BackendTermination,
+    /// `stepwise_migration`
+    StepwiseMigration,
+}
 
-/// One line per entry of [`KNOWN_CAPABILITIES`]: what declaring it promises.
-pub fn capability_meaning(capability: &str) -> Option<&'static str> {
-    match capability {
-        "migration_tamper" => {
-            Some("the store exposes `ConformanceHooks::tamper_applied_migration`")
+impl Capability {
+    /// Every capability, in the order the documentation lists them.
+    pub const ALL: &'static [Capability] = &[
+        Capability::MigrationTamper,
+        Capability::CommitTimeConflicts,
+        Capability::FaultInjection,
+        Capability::DurableReopen,
+        Capability::BackendTermination,
+        Capability::StepwiseMigration,
+    ];
+
+    /// The name scenarios and adapters write.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Capability::MigrationTamper => "migration_tamper",
+            Capability::CommitTimeConflicts => "commit_time_conflicts",
+            Capability::FaultInjection => "fault_injection",
+            Capability::DurableReopen => "durable_reopen",
+            Capability::BackendTermination => "backend_termination",
+            Capability::StepwiseMigration => "stepwise_migration",
         }
-        "commit_time_conflicts" => Some(
-            "writers never wait for each other: a guard another transaction broke fails the later commit with `conflict`, so two transactions may be open on one thread",
-        ),
-        "fault_injection" => Some(
-            "the store implements `ConformanceHooks::inject_fault` for `commit_fails_at`: a commit can be made to fail just before its K-th change",
-        ),
-        "durable_reopen" => Some(
-            "the store implements `ConformanceHooks::reopen`: committed data survives closing and reopening the store",
-        ),
-        "backend_termination" => Some(
-            "the store implements `ConformanceHooks::inject_fault` for `terminate_backend_at`: its server connection can be killed mid-commit",
-        ),
-        "stepwise_migration" => Some(
-            "the store implements `ConformanceHooks::migrate_to`: it can be migrated to an older schema version, then upgraded",
-        ),
-        _ => None,
     }
+
+    /// What declaring it promises, in one line.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Capability::MigrationTamper => {
+                "the store exposes `ConformanceHooks::tamper_applied_migration`: a scenario can modify an applied migration and watch the store refuse it"
+            }
+            Capability::CommitTimeConflicts => {
+                "writers never wait for each other: a guard another transaction broke fails the later commit with `conflict`, so two transactions may be open on one thread"
+            }
+            Capability::FaultInjection => {
+                "the store implements `ConformanceHooks::inject_fault` for `commit_fails_at`: a commit can be made to fail just before its K-th change"
+            }
+            Capability::DurableReopen => {
+                "the store implements `ConformanceHooks::reopen`: committed data survives closing and reopening the store"
+            }
+            Capability::BackendTermination => {
+                "the store implements `ConformanceHooks::inject_fault` for `terminate_backend_at`: its server connection can be killed mid-commit"
+            }
+            Capability::StepwiseMigration => {
+                "the store implements `ConformanceHooks::migrate_to`: it can be migrated to an older schema version, then upgraded"
+            }
+        }
+    }
+
+    /// The capability named `name`, if any.
+    pub fn parse(name: &str) -> Option<Capability> {
+        Capability::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+const fn capability_names() -> [&'static str; Capability::ALL.len()] {
+    let mut out = [""; Capability::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = Capability::ALL[i].name();
+        i += 1;
+    }
+    out
+}
+
+const CAPABILITY_NAMES: [&str; Capability::ALL.len()] = capability_names();
+
+/// The names of every [`Capability`], in [`Capability::ALL`] order.
+pub const KNOWN_CAPABILITIES: &[&str] = &CAPABILITY_NAMES;
+
+/// What declaring the capability named `capability` promises ([`Capability::meaning`]).
+pub fn capability_meaning(capability: &str) -> Option<&'static str> {
+    Capability::parse(capability).map(Capability::meaning)
 }
 
 /// The anchors of [`STORE_CONTRACT`] (`<a id="NAME"></a>`), in document order.
@@ -77,50 +124,16 @@ pub(crate) fn anchors(markdown: &str) -> Vec<String> {
     found
 }
 
-/// Every step keyword, in the order the format documentation lists them.
-pub const STEP_KEYWORDS: &[&str] = &[
-    "migrate",
-    "readiness",
-    "diagnostics",
-    "check_redaction",
-    "begin",
-    "commit",
-    "rollback",
-    "drop",
-    "panic_in",
-    "save",
-    "delete",
-    "get",
-    "list",
-    "list_user",
-    "audit",
-    "list_audit",
-    "enqueue",
-    "outbox_pending",
-    "acknowledge",
-    "tamper_migration",
-    "migrate_to",
-    "await",
-    "deliver",
-    "delivered",
-    "inject_fault",
-    "reopen",
-    "concurrently",
-];
+/// Every step keyword, in the order the format documentation lists them (the keywords of
+/// [`STEPS`](crate::STEPS)).
+pub const STEP_KEYWORDS: &[&str] = &crate::grammar::ALL_KEYWORDS;
 
 /// Keys a step may have besides its operation.
 pub const STEP_KEYS: &[&str] = &["expect", "as", "session", "background"];
 
-/// The operations `concurrently` may run copies of (each in a transaction of its own).
-pub const CONCURRENT_OPERATIONS: &[&str] = &[
-    "migrate",
-    "readiness",
-    "save",
-    "delete",
-    "audit",
-    "enqueue",
-    "deliver",
-];
+/// The operations `concurrently` may run copies of (each in a transaction of its own): the
+/// [`STEPS`](crate::STEPS) rows marked `concurrent`.
+pub const CONCURRENT_OPERATIONS: &[&str] = &crate::grammar::COPYABLE_KEYWORDS;
 
 /// Record kinds a scenario may name.
 pub const RECORD_KINDS: &[&str] = &[

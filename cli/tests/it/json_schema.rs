@@ -81,6 +81,11 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, found: &mut Vec<
                     found.push(format!("{at}: {value} is below {arg}"));
                 }
             }
+            "maximum" => {
+                if value.as_f64().is_some_and(|n| n > arg.as_f64().unwrap()) {
+                    found.push(format!("{at}: {value} is above {arg}"));
+                }
+            }
             "properties"
             | "required"
             | "additionalProperties"
@@ -327,6 +332,7 @@ fn mistakes_are_rejected_by_the_schema_and_the_loader_alike() {
             "    as: page\n    sesion: s\n",
         ),
         ("concurrently with one copy", "times: 2", "times: 1"),
+        ("concurrently with too many copies", "times: 2", "times: 65"),
         (
             "concurrently running a transaction step",
             "step: {save: {tenant: acme, kind: profile, id: p2, if: absent}}",

@@ -5,7 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use user_engine_conformance_spec::{
-    KNOWN_CAPABILITIES, SPEC_ROOT, load_dir, load_dir_as, load_texts, read_scenario_sources,
+    KNOWN_CAPABILITIES, SPEC_ROOT, STEP_KEYWORDS, load_dir, load_dir_as, load_texts,
+    read_scenario_sources,
 };
 
 fn scenario(id: &str) -> String {
@@ -66,7 +67,10 @@ fn errors_of_every_file_are_collected_and_duplicates_point_at_each_other() {
         lines,
         [
             "spec/scenarios/area/one.yaml:1:5: duplicate scenario id \"area/one\"; also declared at spec/scenarios/area/two.yaml:1:5 (scenario area/one)",
-            "spec/scenarios/area/one.yaml:5:5: unknown step \"migrat\" (did you mean \"migrate\"?); expected one of: migrate, readiness, diagnostics, check_redaction, begin, commit, rollback, drop, panic_in, save, delete, get, list, list_user, audit, list_audit, enqueue, outbox_pending, acknowledge, tamper_migration, migrate_to, await, deliver, delivered, inject_fault, reopen, concurrently (scenario area/one)",
+            &format!(
+                "spec/scenarios/area/one.yaml:5:5: unknown step \"migrat\" (did you mean \"migrate\"?); expected one of: {} (scenario area/one)",
+                STEP_KEYWORDS.join(", ")
+            ),
             "spec/scenarios/area/three.yml:1:1: scenario files must end in \".yaml\", not \".yml\"",
             "spec/scenarios/area/two.yaml:1:5: id \"area/one\" does not match the file's path; scenarios/area/two.yaml must declare id \"area/two\" (scenario area/one)",
             "spec/scenarios/area/two.yaml:1:5: duplicate scenario id \"area/one\"; also declared at spec/scenarios/area/one.yaml:1:5 (scenario area/one)",

@@ -6,4 +6,5 @@ mod load;
 mod model;
 mod mutations;
 mod packaged_copies;
+mod reference;
 mod validate;
