@@ -39,6 +39,7 @@ mod history;
 mod oracle;
 mod report;
 mod scenario;
+mod sessions;
 mod shrink;
 mod yaml;
 
@@ -80,6 +81,12 @@ pub struct ExploreOptions {
     pub capabilities: BTreeSet<String>,
     /// How many replays shrinking may spend on a failure.
     pub shrink_budget: usize,
+    /// Sessions per history. 1: one session on one thread, every step compared with the
+    /// reference. 2 or more: that many sessions, each on a thread of its own, their steps
+    /// interleaved in a seeded order, and the end checked against what the isolation clause
+    /// (C33) allows — guarded writes, atomic commits, outbox and audit order (`docs/explore.md`,
+    /// "Two sessions"). `max_steps` then counts the steps of all sessions together.
+    pub sessions: usize,
 }
 
 impl Default for ExploreOptions {
@@ -91,6 +98,7 @@ impl Default for ExploreOptions {
             max_steps: 40,
             capabilities: BTreeSet::new(),
             shrink_budget: 1_000,
+            sessions: 1,
         }
     }
 }
@@ -134,6 +142,9 @@ pub fn explore_with_progress<S: UserEngineStore>(
     options: &ExploreOptions,
     progress: &mut dyn FnMut(&Progress<'_>),
 ) -> ExploreReport {
+    if options.sessions >= 2 {
+        return sessions::explore_sessions(factory, options, progress);
+    }
     let started = Instant::now();
     let mut report = ExploreReport {
         seed: options.seed,
@@ -142,6 +153,8 @@ pub fn explore_with_progress<S: UserEngineStore>(
         digest: DIGEST_START,
         elapsed: started.elapsed(),
         failure: None,
+        sessions: options.sessions,
+        blocked_steps: 0,
     };
     for case in options.first_case..options.first_case.saturating_add(options.cases) {
         let run = run_case(factory, options, case);
@@ -175,6 +188,10 @@ pub fn explore_with_progress<S: UserEngineStore>(
 
 /// The steps case `case` of `options` runs, one per line, as the reference sees them.
 pub fn case_history(options: &ExploreOptions, case: usize) -> String {
+    if options.sessions >= 2 {
+        // Each session's steps, then the schedule that interleaves them.
+        return sessions::case_plan(options, case).text();
+    }
     yaml::history_text(&run_case(&InMemoryUserEngineStore::new, options, case).history)
 }
 
@@ -184,7 +201,11 @@ const DIGEST_START: u64 = 0xcbf2_9ce4_8422_2325;
 /// `so_far` continued (FNV-1a) over one history's text and a separator, so two runs that drew
 /// the same histories in the same order have the same [`ExploreReport::digest`].
 fn digest(so_far: u64, history: &History) -> u64 {
-    let text = yaml::history_text(history);
+    fnv(so_far, &yaml::history_text(history))
+}
+
+/// `so_far` continued (FNV-1a) over `text` and a separator.
+fn fnv(so_far: u64, text: &str) -> u64 {
     text.bytes().chain([0]).fold(so_far, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -49,6 +49,12 @@ pub struct ExploreReport {
     pub elapsed: Duration,
     /// The first history the store answered differently from the reference, if any.
     pub failure: Option<ExploreFailure>,
+    /// Sessions per history ([`ExploreOptions::sessions`](super::ExploreOptions::sessions)).
+    pub sessions: usize,
+    /// With two or more sessions: steps that had not returned when the schedule moved on to
+    /// another session (a writer waiting for a row lock, or a slow step), counted over every
+    /// history run. Always 0 with one session.
+    pub blocked_steps: usize,
 }
 
 impl ExploreReport {
@@ -79,7 +85,17 @@ impl fmt::Display for ExploreReport {
             self.seed,
             self.elapsed.as_secs_f64()
         )?;
+        match self.blocked_steps {
+            0 => {}
+            1 => write!(f, " (1 step blocked and was awaited later)")?,
+            n => write!(f, " ({n} steps blocked and were awaited later)")?,
+        }
         match &self.failure {
+            None if self.sessions >= 2 => write!(
+                f,
+                "; every history of {} sessions ended as the isolation clause allows",
+                self.sessions
+            ),
             None => write!(f, "; every result agreed with the reference"),
             Some(failure) => write!(f, "\n{failure}"),
         }
