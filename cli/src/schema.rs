@@ -90,7 +90,14 @@ fn schema() -> Value {
             object(
                 &[
                     ("migrated", json!({"type": "boolean"})),
-                    ("seed", json!({"enum": spec::SEEDS})),
+                    (
+                        "seed",
+                        json!({
+                            "description": "a seed of the spec root: the stem of a file seeds/NAME.yaml",
+                            "type": "string",
+                            "pattern": "^[a-z][a-z0-9_]*$",
+                        }),
+                    ),
                     ("records", json!({"type": "array", "items": r("record")})),
                 ],
                 &[],

@@ -1,6 +1,6 @@
 //! Compiles the spec into the crate: writes `$OUT_DIR/embedded_spec.rs` with one
-//! `(relative path, include_str!(absolute path))` entry per scenario and snapshot file of the
-//! parent package, `user-engine-conformance-spec` (`../scenarios`, `../snapshots`).
+//! `(relative path, include_str!(absolute path))` entry per scenario, seed and snapshot file of the
+//! parent package, `user-engine-conformance-spec` (`../scenarios`, `../seeds`, `../snapshots`).
 //!
 //! `rerun-if-changed` on the directories makes cargo rescan them, so an edited, *added* or removed
 //! scenario file reruns this script and rebuilds this crate — and every crate depending on it,
@@ -27,13 +27,16 @@ fn main() {
         });
     println!("cargo:rerun-if-changed=build.rs");
     let mut out = String::new();
-    for (constant, dir, extension) in [
-        ("SCENARIO_FILES", "scenarios", ".yaml"),
-        ("SNAPSHOT_FILES", "snapshots", ".snap"),
+    // Seed files (`seeds/*.yaml`) travel with the scenarios: the loader tells them apart by path.
+    for (constant, dirs, extension) in [
+        ("SCENARIO_FILES", &["scenarios", "seeds"][..], ".yaml"),
+        ("SNAPSHOT_FILES", &["snapshots"][..], ".snap"),
     ] {
-        println!("cargo:rerun-if-changed={}", root.join(dir).display());
         let mut files = Vec::new();
-        collect(&root.join(dir), dir, &mut files);
+        for dir in dirs {
+            println!("cargo:rerun-if-changed={}", root.join(dir).display());
+            collect(&root.join(dir), dir, &mut files);
+        }
         files.retain(|(relative, _)| relative.ends_with(extension));
         files.sort();
         writeln!(out, "pub(crate) const {constant}: &[(&str, &str)] = &[").unwrap();

@@ -62,6 +62,7 @@ mod lines;
 mod load;
 mod model;
 mod operations;
+mod seeds;
 mod source;
 mod spans;
 mod steps;
@@ -75,12 +76,14 @@ pub use grammar::{
 };
 pub use limits::{MAX_CONCURRENT_TIMES, MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_STEPS};
 pub use load::{
-    SPEC_ROOT, load_dir, load_dir_as, load_texts, parse_scenario, read_scenario_sources,
+    SPEC_ROOT, load_dir, load_dir_as, load_texts, parse_scenario, parse_scenario_with_seeds,
+    read_scenario_sources,
 };
 pub use model::*;
+pub use seeds::{MAX_SEED_RECORDS, SEED_KEYS, seed_reference};
 pub use vocabulary::{
     CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, Capability, ERROR_KINDS,
-    KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, SEEDS, STEP_KEYS,
-    STEP_KEYWORDS, STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses,
-    did_you_mean, identifier_problem,
+    KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, STEP_KEYS, STEP_KEYWORDS,
+    STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses, did_you_mean,
+    identifier_problem,
 };

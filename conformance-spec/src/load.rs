@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::MAX_FILE_BYTES;
 
+use crate::seeds::{check_seed_file, resolve};
 use crate::source::SourceFile;
 use crate::validate::check_file;
-use crate::{Location, Scenario, Spec, SpecError, SpecErrors};
+use crate::{Location, Scenario, SeedSet, Spec, SpecError, SpecErrors};
 
-/// This crate's own spec root: the directory holding `scenarios/` and `snapshots/`.
+/// This crate's own spec root: the directory holding `scenarios/`, `seeds/` and `snapshots/`.
 pub const SPEC_ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Parses and validates one scenario file.
@@ -43,20 +44,70 @@ pub fn parse_scenario(
     relative_path: &str,
     source: &str,
 ) -> Result<Scenario, SpecErrors> {
+    parse_scenario_with_seeds(display_file, relative_path, source, &[])
+}
+
+/// [`parse_scenario`] for a scenario that may name a seed: `seeds` holds the seed files as
+/// `(relative path, text)` pairs (`seeds/<name>.yaml`), checked too, and the scenario's seed
+/// records come from the one it names.
+pub fn parse_scenario_with_seeds(
+    display_file: &str,
+    relative_path: &str,
+    source: &str,
+    seeds: &[(&str, &str)],
+) -> Result<Scenario, SpecErrors> {
     let file = SourceFile {
         display: display_file.to_owned(),
         relative: relative_path.replace('\\', "/"),
         text: source,
     };
-    check_file(&file).result.map_err(|errors| {
-        let mut errors = SpecErrors(errors);
-        errors.sort();
-        errors
-    })
+    let seed_files: Vec<SourceFile<'_>> = seeds
+        .iter()
+        .map(|(relative, text)| SourceFile {
+            display: (*relative).to_owned(),
+            relative: relative.replace('\\', "/"),
+            text,
+        })
+        .collect();
+    let mut errors = Vec::new();
+    let seeds = check_seeds(&seed_files, &mut errors);
+    let scenario = resolve(check_file(&file), &seeds, &mut errors);
+    if let Some(scenario) = scenario
+        && errors.is_empty()
+    {
+        return Ok(scenario);
+    }
+    let mut errors = SpecErrors(errors);
+    errors.sort();
+    Err(errors)
 }
 
-/// Loads and validates every scenario under `root/scenarios/` and the snapshots in
-/// `root/snapshots/`, collecting the errors of all files. Files are named in messages relative to
+/// Checks every seed file; the valid ones by name. A name declared twice is an error at each.
+fn check_seeds(files: &[SourceFile<'_>], errors: &mut Vec<SpecError>) -> BTreeMap<String, SeedSet> {
+    let mut seeds: BTreeMap<String, SeedSet> = BTreeMap::new();
+    for file in files {
+        match check_seed_file(file) {
+            Ok(seed) => {
+                if let Some(first) = seeds.get(&seed.name) {
+                    errors.push(SpecError::new(
+                        seed.location.clone(),
+                        format!(
+                            "duplicate seed \"{}\"; also declared at {}",
+                            seed.name, first.location
+                        ),
+                    ));
+                } else {
+                    seeds.insert(seed.name.clone(), seed);
+                }
+            }
+            Err(file_errors) => errors.extend(file_errors),
+        }
+    }
+    seeds
+}
+
+/// Loads and validates every scenario under `root/scenarios/`, the seeds in `root/seeds/` and the
+/// snapshots in `root/snapshots/`, collecting the errors of all files. Files are named in messages relative to
 /// `root`'s parent (`conformance-spec/scenarios/outbox/commit_order.yaml`).
 pub fn load_dir(root: &Path) -> Result<Spec, SpecErrors> {
     load_dir_as(root, &shown_root(root))
@@ -93,6 +144,26 @@ pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
             Err(problem) => errors.push(SpecError::new(at_start(&shown), problem)),
         }
     }
+    let mut seed_texts = Vec::new();
+    if root.join("seeds").is_dir() {
+        for (relative, path) in files_under(root, "seeds", &mut errors) {
+            let shown = shown_path(shown_as, &relative);
+            if relative.ends_with(".yml") {
+                errors.push(SpecError::new(
+                    at_start(&shown),
+                    "seed files must end in \".yaml\", not \".yml\"",
+                ));
+                continue;
+            }
+            if !relative.ends_with(".yaml") {
+                continue;
+            }
+            match read_spec_file(&path) {
+                Ok(text) => seed_texts.push((shown, relative, text)),
+                Err(problem) => errors.push(SpecError::new(at_start(&shown), problem)),
+            }
+        }
+    }
     let mut snapshots = BTreeMap::new();
     if root.join("snapshots").is_dir() {
         for (relative, path) in files_under(root, "snapshots", &mut errors) {
@@ -110,15 +181,9 @@ pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
             }
         }
     }
-    let files = texts
-        .iter()
-        .map(|(shown, relative, text)| SourceFile {
-            display: shown.clone(),
-            relative: relative.clone(),
-            text,
-        })
-        .collect();
-    assemble(files, snapshots, errors)
+    let files = texts.iter().map(owned_source).collect();
+    let seed_files = seed_texts.iter().map(owned_source).collect();
+    assemble(files, seed_files, snapshots, errors)
 }
 
 /// The text of every scenario file under `root`, keyed the way [`load_dir`] names files in
@@ -136,8 +201,9 @@ pub fn read_scenario_sources(root: &Path) -> BTreeMap<String, String> {
 
 /// Loads and validates a spec from texts already in memory: `scenarios` and `snapshots` are
 /// `(relative path, text)` pairs, the paths as under a spec root (`scenarios/<area>/<name>.yaml`,
-/// `snapshots/<name>.snap`), named in messages as `<shown_as>/<relative path>`. Scenario paths not
-/// ending in `.yaml` and snapshot paths not ending in `.snap` are ignored, as [`load_dir`] does.
+/// `snapshots/<name>.snap`), named in messages as `<shown_as>/<relative path>`. Seed files go in
+/// `scenarios` too, as `seeds/<name>.yaml`. Paths not ending in `.yaml` among the scenarios and
+/// not ending in `.snap` among the snapshots are ignored, as [`load_dir`] does.
 ///
 /// This is how `user-engine-conformance-spec-embedded` turns its compiled-in copy of this crate's
 /// files into a [`Spec`]; the data lives there so that editing a scenario rebuilds only that
@@ -162,7 +228,7 @@ pub fn load_texts(
     scenarios: &[(&str, &str)],
     snapshots: &[(&str, &str)],
 ) -> Result<Spec, SpecErrors> {
-    let files = scenarios
+    let (seed_files, files): (Vec<SourceFile<'_>>, Vec<SourceFile<'_>>) = scenarios
         .iter()
         .filter(|(relative, _)| relative.ends_with(".yaml"))
         .map(|(relative, text)| SourceFile {
@@ -170,33 +236,43 @@ pub fn load_texts(
             relative: relative.replace('\\', "/"),
             text,
         })
-        .collect();
+        .partition(|file| file.relative.starts_with("seeds/"));
     let snapshots = snapshots
         .iter()
         .filter_map(|(relative, text)| {
             Some((snapshot_stem(relative)?.to_owned(), (*text).to_owned()))
         })
         .collect();
-    assemble(files, snapshots, Vec::new())
+    assemble(files, seed_files, snapshots, Vec::new())
+}
+
+fn owned_source((shown, relative, text): &(String, String, String)) -> SourceFile<'_> {
+    SourceFile {
+        display: shown.clone(),
+        relative: relative.clone(),
+        text,
+    }
 }
 
 /// Checks every file, then compares ids across files.
 fn assemble(
     files: Vec<SourceFile<'_>>,
+    seed_files: Vec<SourceFile<'_>>,
     snapshots: BTreeMap<String, String>,
     mut errors: Vec<SpecError>,
 ) -> Result<Spec, SpecErrors> {
+    let seeds = check_seeds(&seed_files, &mut errors);
     let mut scenarios = Vec::new();
     let mut declared: BTreeMap<String, Vec<Location>> = BTreeMap::new();
     for file in &files {
         let checked = check_file(file);
-        if let Some((id, location)) = checked.declared_id {
-            declared.entry(id).or_default().push(location);
+        if let Some((id, location)) = &checked.declared_id {
+            declared
+                .entry(id.clone())
+                .or_default()
+                .push(location.clone());
         }
-        match checked.result {
-            Ok(scenario) => scenarios.push(scenario),
-            Err(file_errors) => errors.extend(file_errors),
-        }
+        scenarios.extend(resolve(checked, &seeds, &mut errors));
     }
     for (id, locations) in declared.iter().filter(|(_, l)| l.len() > 1) {
         for (i, location) in locations.iter().enumerate() {
@@ -225,6 +301,7 @@ fn assemble(
     Ok(Spec {
         scenarios,
         snapshots,
+        seeds,
     })
 }
 

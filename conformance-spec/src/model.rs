@@ -29,6 +29,8 @@ pub struct Spec {
     pub scenarios: Vec<Scenario>,
     /// Snapshot name (file stem, e.g. `diagnostics__counts_after_commit`) to the `.snap` file's text.
     pub snapshots: BTreeMap<String, String>,
+    /// Seed name to the seed, from `seeds/<name>.yaml`.
+    pub seeds: BTreeMap<String, SeedSet>,
 }
 
 /// One conformance scenario: one YAML file, one generated test.
@@ -74,18 +76,26 @@ impl Scenario {
 pub struct Given {
     /// Migrate before the steps (implied by `seed` or `records`).
     pub migrated: bool,
-    /// A named standard data set.
-    pub seed: Option<Seed>,
-    /// Extra records, committed in one transaction after the seed.
+    /// The named seed (`given: {seed: NAME}`): a file `seeds/NAME.yaml` of the spec root.
+    pub seed: Option<String>,
+    /// The named seed's records, filled in by the loader from `seeds/NAME.yaml`; committed first.
+    pub seed_records: Vec<RecordSpec>,
+    /// Extra records, committed in the same transaction after the seed's.
     pub records: Vec<RecordSpec>,
 }
 
-/// The named standard data sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Seed {
-    /// Tenants `acme` and `globex` holding the *same* record ids (users u1 and u2, a profile,
-    /// a contact point and an auth factor each), so a query that leaks across tenants shows it.
-    TwoTenants,
+/// A named seed: one file `seeds/<name>.yaml` of a spec root, a data set scenarios start from
+/// with `given: {seed: <name>}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedSet {
+    /// The name, equal to the file's stem.
+    pub name: String,
+    /// One line saying what the data set is for.
+    pub summary: String,
+    /// The records, committed in this order in one transaction.
+    pub records: Vec<RecordSpec>,
+    /// Where the file's `seed` key is.
+    pub location: Location,
 }
 
 /// A record as written in YAML: `{tenant, kind, id, user?, data?}`.

@@ -12,50 +12,46 @@ use crate::limits::MAX_FILE_BYTES;
 use crate::source::SourceFile;
 use crate::spans::{Pos, Spans, YamlPath};
 use crate::vocabulary::{
-    CLAUSE_PREFIX, KNOWN_CAPABILITIES, SCENARIO_KEYS, SEEDS, contract_clauses, id_segment_problem,
-    one_of, suggestion,
+    CLAUSE_PREFIX, KNOWN_CAPABILITIES, SCENARIO_KEYS, contract_clauses, id_segment_problem, one_of,
+    suggestion,
 };
-use crate::{Given, Location, RecordSpec, Scenario, Seed, SpecError};
+use crate::{Given, Location, RecordSpec, Scenario, SpecError};
 
-/// One file's verdict, with the id it declares (valid or not) so ids can be compared across files.
+/// One file's verdict, with the id it declares (valid or not) so ids can be compared across files,
+/// and the seed it names with where, for the loader to resolve against the spec root's seeds.
 pub(crate) struct Checked {
     pub(crate) declared_id: Option<(String, Location)>,
     pub(crate) result: Result<Scenario, Vec<SpecError>>,
+    pub(crate) seed: Option<(String, Location)>,
 }
 
-/// Parses and validates one scenario file, collecting every problem.
-pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
-    let failed = |pos: Pos, message: String| Checked {
-        declared_id: None,
-        result: Err(vec![SpecError::new(file.location(pos), message)]),
-    };
+/// A file's text read as YAML with the positions of its nodes, or the one problem that stops it:
+/// too large, not YAML, a duplicate key. `what` names the file's kind in the size message.
+pub(crate) fn parse_document(
+    file: &SourceFile<'_>,
+    what: &str,
+) -> Result<(Spans, Value), Vec<SpecError>> {
+    let failed = |pos: Pos, message: String| vec![SpecError::new(file.location(pos), message)];
     if file.text.len() > MAX_FILE_BYTES {
         let message = format!(
-            "the file is {} bytes; a scenario file may hold at most {MAX_FILE_BYTES} bytes (1 MiB)",
+            "the file is {} bytes; a {what} file may hold at most {MAX_FILE_BYTES} bytes (1 MiB)",
             file.text.len()
         );
-        return failed(Pos::START, message);
+        return Err(failed(Pos::START, message));
     }
-    let spans = match Spans::parse(file.text) {
-        Ok(spans) => spans,
-        Err(error) => return failed(error.pos, error.message),
-    };
+    let spans = Spans::parse(file.text).map_err(|error| failed(error.pos, error.message))?;
     if !spans.duplicate_keys.is_empty() {
-        let errors = spans
+        return Err(spans
             .duplicate_keys
             .iter()
             .map(|(pos, key)| {
                 let message = format!("duplicate key \"{key}\"; a key may appear once per mapping");
                 SpecError::new(file.location(*pos), message)
             })
-            .collect();
-        return Checked {
-            declared_id: None,
-            result: Err(errors),
-        };
+            .collect());
     }
-    let value: Value = match serde_yaml::from_str(file.text) {
-        Ok(value) => value,
+    match serde_yaml::from_str(file.text) {
+        Ok(value) => Ok((spans, value)),
         Err(error) => {
             let pos = error.location().map_or(Pos::START, |l| Pos {
                 line: l.line(),
@@ -63,7 +59,21 @@ pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
             });
             let message = error.to_string();
             let message = message.split(" at line ").next().unwrap_or(&message);
-            return failed(pos, format!("invalid yaml: {message}"));
+            Err(failed(pos, format!("invalid yaml: {message}")))
+        }
+    }
+}
+
+/// Parses and validates one scenario file, collecting every problem.
+pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
+    let (spans, value) = match parse_document(file, "scenario") {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return Checked {
+                declared_id: None,
+                result: Err(errors),
+                seed: None,
+            };
         }
     };
     let mut checker = Checker::new(file, &spans);
@@ -75,6 +85,15 @@ pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
             error.scenario = Some(id.clone());
         }
     }
+    // The seed named, read even when the scenario has other problems, so an unknown name is
+    // reported with them.
+    let seed_path = YamlPath::root().key("given").key("seed");
+    let seed = value
+        .get("given")
+        .and_then(|given| given.get("seed"))
+        .and_then(Value::as_str)
+        .filter(|name| id_segment_problem(name).is_none())
+        .map(|name| (name.to_owned(), file.location(spans.value(&seed_path))));
     let result = match scenario {
         Some(scenario) if errors.is_empty() => Ok(scenario),
         _ => Err(errors),
@@ -82,6 +101,7 @@ pub(crate) fn check_file(file: &SourceFile<'_>) -> Checked {
     Checked {
         declared_id,
         result,
+        seed,
     }
 }
 
@@ -331,24 +351,11 @@ impl Checker<'_, '_> {
         };
         let seed = match args.get("seed") {
             None => Some(None),
-            Some((v, p)) => self
-                .word(v, &p, "seed", SEEDS)
-                .map(|_| Some(Seed::TwoTenants)),
+            Some((v, p)) => self.seed_name(v, &p).map(Some),
         };
         let records = match args.get("records") {
             None => Some(Vec::new()),
-            Some((Value::Sequence(items), p)) => {
-                let read: Vec<Option<RecordSpec>> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.record_spec(item, &p.index(i)))
-                    .collect();
-                read.into_iter().collect()
-            }
-            Some((other, p)) => {
-                self.at_value(&p, format!("\"records\" must be a list of {{tenant, kind, id, user?, data?}}, found {}", describe(other)));
-                None
-            }
+            Some((v, p)) => self.records(v, &p),
         };
         let (migrated, seed, records) = (migrated?, seed?, records?);
         let writes = seed.is_some() || !records.is_empty();
@@ -360,11 +367,42 @@ impl Checker<'_, '_> {
         Some(Given {
             migrated: migrated.unwrap_or(writes),
             seed,
+            seed_records: Vec::new(),
             records,
         })
     }
 
-    fn record_spec(&mut self, value: &Value, path: &YamlPath) -> Option<RecordSpec> {
+    /// A list of records `{tenant, kind, id, user?, data?}`.
+    pub(crate) fn records(&mut self, value: &Value, path: &YamlPath) -> Option<Vec<RecordSpec>> {
+        let Value::Sequence(items) = value else {
+            self.at_value(
+                path,
+                format!(
+                    "\"records\" must be a list of {{tenant, kind, id, user?, data?}}, found {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        let read: Vec<Option<RecordSpec>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.record_spec(item, &path.index(i)))
+            .collect();
+        read.into_iter().collect()
+    }
+
+    /// A seed's name: the stem of a file `seeds/NAME.yaml` (lowercase letters, digits, `_`).
+    pub(crate) fn seed_name(&mut self, value: &Value, path: &YamlPath) -> Option<String> {
+        let name = self.string(value, path, "seed")?;
+        if let Some(problem) = id_segment_problem(&name) {
+            self.at_value(path, format!("seed name \"{name}\" {problem}"));
+            return None;
+        }
+        Some(name)
+    }
+
+    pub(crate) fn record_spec(&mut self, value: &Value, path: &YamlPath) -> Option<RecordSpec> {
         let keys = ["tenant", "kind", "id", "user?", "data?"];
         let args = self.mapping(value, path, "a given record", &keys)?;
         let field = |c: &mut Self, key: &str, what: &str| {

@@ -170,9 +170,6 @@ pub const COUNTER_NAMES: &[&str] = &[
     "schema_version",
 ];
 
-/// Named seeds for `given: {seed: NAME}`.
-pub const SEEDS: &[&str] = &["two_tenants"];
-
 /// Top-level keys of a scenario file.
 pub const SCENARIO_KEYS: &[&str] = &[
     "id", "summary", "clause", "requires", "excludes", "given", "steps",

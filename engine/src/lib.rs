@@ -78,6 +78,8 @@ pub mod __private {
         pub file: &'static str,
         /// The file's text, included at compile time.
         pub source: &'static str,
+        /// The seed file the scenario names (`seeds/<name>.yaml`, text), if any.
+        pub seeds: &'static [(&'static str, &'static str)],
         /// The scenario id.
         pub id: &'static str,
         /// The invoking crate's `CARGO_MANIFEST_DIR`.
@@ -175,14 +177,18 @@ pub mod __private {
             .join(case.file)
             .display()
             .to_string();
-        let scenario =
-            match crate::conformance::spec::parse_scenario(&display, case.file, case.source) {
-                Ok(s) => s,
-                Err(errors) => panic!(
-                    "conformance scenario `{}` no longer parses:\n{errors}",
-                    case.id
-                ),
-            };
+        let scenario = match crate::conformance::spec::parse_scenario_with_seeds(
+            &display,
+            case.file,
+            case.source,
+            case.seeds,
+        ) {
+            Ok(s) => s,
+            Err(errors) => panic!(
+                "conformance scenario `{}` no longer parses:\n{errors}",
+                case.id
+            ),
+        };
         // A generated test always runs: if the macro marked it #[ignore], the user asked for it
         // with `--ignored`, so the scenario's requirements count as declared, and capabilities
         // it excludes count as absent (it then checks the store as one without them).
@@ -247,6 +253,7 @@ pub mod __private {
                 spec_root: "/spec",
                 file: "scenarios/records/made.yaml",
                 source: SOURCE,
+                seeds: &[],
                 id: "records/made",
                 crate_dir: env!("CARGO_MANIFEST_DIR"),
                 capabilities: &[],

@@ -243,6 +243,12 @@ fn test_fn(
         quote! { #[ignore = #reason] }
     });
     let doc = format!("`{id}`: {}", scenario.summary);
+    // The seed the scenario names travels with it, so the test reads the same records.
+    let seeds = scenario.given.seed.iter().map(|seed| {
+        let file = format!("seeds/{seed}.yaml");
+        let path = loaded.file_path(&file);
+        quote! { (#file, ::core::include_str!(#path)) }
+    });
     quote! {
         #[doc = #doc]
         #[test]
@@ -252,6 +258,7 @@ fn test_fn(
                 spec_root: #root,
                 file: #file,
                 source: ::core::include_str!(#path),
+                seeds: &[#(#seeds),*],
                 id: #id,
                 crate_dir: ::core::env!("CARGO_MANIFEST_DIR"),
                 capabilities: &[#(#declared),*],

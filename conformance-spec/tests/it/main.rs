@@ -7,4 +7,5 @@ mod model;
 mod mutations;
 mod packaged_copies;
 mod reference;
+mod seeds;
 mod validate;

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use user_engine_conformance_spec::{
-    Expect, FaultSpec, Given, KeySpec, Location, Operation, RecordSpec, Scenario, Seed, Step,
-    VersionCondition, parse_scenario,
+    Expect, FaultSpec, Given, KeySpec, Location, Operation, RecordSpec, Scenario, Step,
+    VersionCondition, parse_scenario, parse_scenario_with_seeds,
 };
+
+const SEED: &str = "seed: two_tenants\nsummary: one record\nrecords:\n  - {tenant: acme, kind: user, id: u1, data: {n: 1}}\n";
 
 const FULL: &str = "\
 # every operation and expectation shape once
@@ -87,10 +89,11 @@ fn tx(name: &str) -> Option<String> {
 
 #[test]
 fn a_valid_scenario_round_trips_into_the_exact_model() {
-    let scenario = parse_scenario(
+    let scenario = parse_scenario_with_seeds(
         "spec/scenarios/transactions/rollback_discards_records_and_events.yaml",
         "scenarios/transactions/rollback_discards_records_and_events.yaml",
         FULL,
+        &[("seeds/two_tenants.yaml", SEED)],
     )
     .unwrap_or_else(|e| panic!("{e}"));
 
@@ -299,7 +302,14 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
         excludes: vec![],
         given: Given {
             migrated: true,
-            seed: Some(Seed::TwoTenants),
+            seed: Some("two_tenants".into()),
+            seed_records: vec![RecordSpec {
+                tenant: "acme".into(),
+                kind: "user".into(),
+                id: "u1".into(),
+                user: None,
+                data: json!({"n": 1}),
+            }],
             records: vec![
                 RecordSpec {
                     tenant: "acme".into(),

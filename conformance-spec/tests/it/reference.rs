@@ -1,21 +1,36 @@
-//! The step reference in `docs/spec-format.md` is the step table rendered: regenerate it with
+//! The step reference in `docs/spec-format.md` is the step table rendered, and its list of seeds
+//! the seed files rendered: regenerate both with
 //! `USER_ENGINE_BLESS=1 cargo test -p user-engine-conformance-spec step_reference`.
 
 use std::path::Path;
 
-use user_engine_conformance_spec::{STEP_KEYWORDS, STEPS, step_reference};
+use user_engine_conformance_spec::{
+    SPEC_ROOT, STEP_KEYWORDS, STEPS, load_dir, seed_reference, step_reference,
+};
 
-const BEGIN: &str = "<!-- generated: USER_ENGINE_BLESS=1 cargo test -p user-engine-conformance-spec step_reference -->\n";
+const BLESS: &str = "USER_ENGINE_BLESS=1 cargo test -p user-engine-conformance-spec step_reference";
 const END: &str = "<!-- end of the generated reference -->";
 
 #[test]
 fn step_reference_in_spec_format_md_is_up_to_date() {
+    keep_in_sync("step reference", &format!("\n{}\n", step_reference()));
+}
+
+#[test]
+fn step_reference_of_seeds_in_spec_format_md_is_up_to_date() {
+    let spec = load_dir(Path::new(SPEC_ROOT)).unwrap();
+    keep_in_sync("seeds", &format!("\n{}\n", seed_reference(&spec.seeds)));
+}
+
+/// Compares the block after `<!-- generated (NAME): ... -->` in docs/spec-format.md with
+/// `generated`, rewriting it under `USER_ENGINE_BLESS`.
+fn keep_in_sync(name: &str, generated: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/spec-format.md");
     let text = std::fs::read_to_string(&path).unwrap();
-    let start = text.find(BEGIN).expect("the begin marker") + BEGIN.len();
+    let begin = format!("<!-- generated ({name}): {BLESS} -->\n");
+    let start = text.find(&begin).expect("the begin marker") + begin.len();
     let end = start + text[start..].find(END).expect("the end marker");
-    let generated = format!("\n{}\n", step_reference());
-    if text[start..end] == generated {
+    if text[start..end] == *generated {
         return;
     }
     if std::env::var_os("USER_ENGINE_BLESS").is_some() {
@@ -23,10 +38,7 @@ fn step_reference_in_spec_format_md_is_up_to_date() {
         std::fs::write(&path, updated).unwrap();
         return;
     }
-    panic!(
-        "the step reference in docs/spec-format.md is out of date with the step table; regenerate it:\n    \
-         USER_ENGINE_BLESS=1 cargo test -p user-engine-conformance-spec step_reference"
-    );
+    panic!("the {name} block in docs/spec-format.md is out of date; regenerate it:\n    {BLESS}");
 }
 
 /// Every step of the table has a row in the reference, and every argument is named in it.

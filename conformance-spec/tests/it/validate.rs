@@ -1,6 +1,8 @@
 //! Every class of validation error, located at the exact key or value, and collected together.
 
-use user_engine_conformance_spec::{STEP_KEYWORDS, SpecErrors, parse_scenario};
+use user_engine_conformance_spec::{
+    STEP_KEYWORDS, SpecErrors, parse_scenario, parse_scenario_with_seeds,
+};
 
 pub(crate) const HEAD: &str = "id: area/name\nsummary: s\nclause: store-contract#tx-rollback\n";
 
@@ -10,7 +12,9 @@ pub(crate) fn errors(yaml: &str) -> Vec<String> {
 }
 
 fn errors_at(relative: &str, yaml: &str) -> Vec<String> {
-    let errors: SpecErrors = match parse_scenario("f.yaml", relative, yaml) {
+    let seed = "seed: two_tenants\nsummary: s\nrecords: [{tenant: a, kind: user, id: u1}]\n";
+    let seeds = [("seeds/two_tenants.yaml", seed)];
+    let errors: SpecErrors = match parse_scenario_with_seeds("f.yaml", relative, yaml, &seeds) {
         Ok(scenario) => panic!("expected errors, got {scenario:#?}"),
         Err(errors) => errors,
     };
@@ -174,7 +178,7 @@ fn given_is_checked() {
         errors(&yaml),
         [
             "5:13: \"migrated\" must be true or false, found string \"yes\"",
-            "6:9: unknown seed \"three_tenants\" (did you mean \"two_tenants\"?); expected one of: two_tenants",
+            "6:9: unknown seed \"three_tenants\" (did you mean \"two_tenants\"?); the spec root's seeds/ folder holds: two_tenants",
             "8:28: unknown kind \"widget\"; expected one of: user, profile, contact_point, auth_factor, consent, preference",
             "8:44: unknown key \"colour\" in a given record; a given record takes {tenant, kind, id, user?, data?}",
         ]
