@@ -85,5 +85,5 @@ pub use vocabulary::{
     CLAUSE_PREFIX, CONCURRENT_OPERATIONS, COUNTER_NAMES, Capability, ERROR_KINDS,
     KNOWN_CAPABILITIES, NOT_READY_REASONS, RECORD_KINDS, SCENARIO_KEYS, STEP_KEYS, STEP_KEYWORDS,
     STORE_CONTRACT, capability_meaning, capability_skip, contract_clauses, did_you_mean,
-    identifier_problem,
+    env_unset_reason, identifier_problem, skip_reason,
 };

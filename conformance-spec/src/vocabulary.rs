@@ -278,6 +278,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Why `scenario` does not run, if it does not: the one rule the macro (which generates its test
+/// `#[ignore]` with this reason) and the runner (which reports it skipped with it) share. In
+/// order: an environment variable the tests need is unset (`unset_env`, the macro's
+/// `ignore_unless_env`), the scenario is on the invocation's or the run's skip list with this
+/// reason (`listed`), a capability it excludes is declared, one it requires is not
+/// ([`capability_skip`]).
+pub fn skip_reason<D: AsRef<str>>(
+    scenario: &crate::Scenario,
+    listed: Option<&str>,
+    declared: &[D],
+    unset_env: Option<&str>,
+) -> Option<String> {
+    if let Some(name) = unset_env {
+        return Some(env_unset_reason(name));
+    }
+    if let Some(reason) = listed {
+        return Some(reason.to_owned());
+    }
+    capability_skip(&scenario.requires, &scenario.excludes, declared)
+}
+
+/// The reason a test that needs the environment variable `name` is ignored while it is unset or
+/// empty — generated (`ignore_unless_env`) and hand-written (`#[needs_env]`) tests alike.
+pub fn env_unset_reason(name: &str) -> String {
+    format!("skipped: {name} is not set; set it when running `cargo test` to run this test")
+}
+
 /// Why a scenario or behaviour check that needs `requires` and checks stores without `excludes`
 /// does not run for an adapter declaring `declared`, if it does not: the one rule the macro (which
 /// generates it `#[ignore]` with this reason) and the runner (which reports it skipped with it)
@@ -329,6 +356,27 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn one_skip_rule_in_its_order_env_then_list_then_capabilities() {
+        let yaml = "id: a/b\nsummary: s\nclause: store-contract#tx-rollback\nrequires: [fault_injection]\nsteps: [migrate: {}]\n";
+        let scenario = crate::parse_scenario("b.yaml", "scenarios/a/b.yaml", yaml).unwrap();
+        let none: &[&str] = &[];
+        let has = &["fault_injection"];
+        assert_eq!(skip_reason(&scenario, None, has, None), None);
+        assert_eq!(
+            skip_reason(&scenario, None, none, None).as_deref(),
+            Some("requires capability `fault_injection`, which this adapter does not declare")
+        );
+        assert_eq!(
+            skip_reason(&scenario, Some("flaky here"), none, None).as_deref(),
+            Some("flaky here")
+        );
+        assert_eq!(
+            skip_reason(&scenario, Some("flaky here"), has, Some("DB_URL")),
+            Some(env_unset_reason("DB_URL"))
+        );
+    }
 
     #[test]
     fn anchors_are_read_in_order() {

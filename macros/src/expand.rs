@@ -267,24 +267,29 @@ fn test_fn(
     }
 }
 
-/// Why the test is generated as `#[ignore]`: a skip given in the invocation, or capabilities
-/// the scenario requires and the adapter does not declare.
+/// Why the test is generated as `#[ignore]`: the spec crate's one rule, given the invocation's
+/// unset environment variable and skip list.
 fn ignore_reason(
     scenario: &Scenario,
     invocation: &Invocation,
     declared: &[String],
 ) -> Option<String> {
-    if let Some(reason) = unset_env_reason(invocation) {
-        return Some(reason);
-    }
-    if let Some(skip) = invocation
+    let unset = invocation
+        .ignore_unless_env
+        .as_ref()
+        .map(|var| var.value())
+        .filter(|name| unset_reason(name).is_some());
+    let listed = invocation
         .skips
         .iter()
         .find(|s| s.id.value() == scenario.id)
-    {
-        return Some(skip.reason.value());
-    }
-    user_engine_conformance_spec::capability_skip(&scenario.requires, &scenario.excludes, declared)
+        .map(|skip| skip.reason.value());
+    user_engine_conformance_spec::skip_reason(
+        scenario,
+        listed.as_deref(),
+        declared,
+        unset.as_deref(),
+    )
 }
 
 /// Why every test is ignored: `ignore_unless_env` names a variable that was not set at build time.
@@ -298,7 +303,5 @@ fn unset_env_reason(invocation: &Invocation) -> Option<String> {
 pub(crate) fn unset_reason(name: &str) -> Option<String> {
     std::env::var_os(name)
         .is_none_or(|v| v.is_empty())
-        .then(|| {
-            format!("skipped: {name} is not set; set it when running `cargo test` to run this test")
-        })
+        .then(|| user_engine_conformance_spec::env_unset_reason(name))
 }

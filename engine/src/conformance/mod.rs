@@ -46,13 +46,12 @@ impl RunOptions {
         }
     }
 
-    /// Why `scenario` is not run under these options, if it is not.
+    /// Why `scenario` is not run under these options, if it is not: the spec crate's one rule
+    /// ([`spec::skip_reason`]), the same the macro applies to generated tests.
     pub fn skip_reason(&self, scenario: &Scenario) -> Option<String> {
-        if let Some(reason) = self.skips.get(&scenario.id) {
-            return Some(reason.clone());
-        }
         let declared: Vec<&str> = self.capabilities.iter().map(String::as_str).collect();
-        spec::capability_skip(&scenario.requires, &scenario.excludes, &declared)
+        let listed = self.skips.get(&scenario.id).map(String::as_str);
+        spec::skip_reason(scenario, listed, &declared, None)
     }
 }
 
