@@ -98,14 +98,14 @@ pub(crate) fn check(plan: &Plan, observed: &Observed) -> Option<Violation> {
     let names: Vec<&str> = order.iter().map(|&i| committed[i].name).collect();
     let mut violation = diagnose(&committed, &replayed, state);
     let orders = if tried >= MAX_ORDERS {
-        format!("the first {MAX_ORDERS} of the orders real time allows")
+        format!("the first {MAX_ORDERS} of the orders real time allows end")
     } else if tried == 1 {
-        "the one order real time allows".to_owned()
+        "the one order real time allows ends".to_owned()
     } else {
-        format!("all {tried} orders real time allows")
+        format!("all {tried} orders real time allows end")
     };
     violation.summary = format!(
-        "{}; replayed serially on the reference, {orders} end elsewhere (expected: commit order [{}])",
+        "{}; replayed serially on the reference, {orders} elsewhere (expected: commit order [{}])",
         violation.summary,
         names.join(", ")
     );
