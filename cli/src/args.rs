@@ -134,6 +134,11 @@ pub struct ExploreArgs {
     /// The index of the first case, so a reported case replays alone (with `--cases 1`).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub first_case: u64,
+    /// Sessions per history. 1 compares every step with the reference; 2 or more run that many
+    /// sessions on threads of their own, interleaved in a seeded order, and check the end
+    /// against what the isolation clause allows (`--max-steps` then counts all their steps).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
+    pub sessions: u64,
 }
 
 /// How `conformance` reports.

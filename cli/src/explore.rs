@@ -35,6 +35,7 @@ pub fn run(args: &ExploreArgs) -> Result<Verdict> {
         cases: usize::try_from(args.cases).context("--cases is too large")?,
         first_case: usize::try_from(args.first_case).context("--first-case is too large")?,
         max_steps: usize::try_from(args.max_steps).context("--max-steps is too large")?,
+        sessions: usize::try_from(args.sessions).context("--sessions is too large")?,
         capabilities: declared
             .capabilities
             .iter()
@@ -47,8 +48,13 @@ pub fn run(args: &ExploreArgs) -> Result<Verdict> {
         check_out_dir(out)?;
     }
 
+    let sessions = if options.sessions >= 2 {
+        format!(" in {} sessions", options.sessions)
+    } else {
+        String::new()
+    };
     let text = format!(
-        "user-engine explore: {} histories of up to {} steps against {url} from seed {}\n  capabilities: {}\n",
+        "user-engine explore: {} histories of up to {} steps{sessions} against {url} from seed {}\n  capabilities: {}\n",
         options.cases,
         options.max_steps,
         options.seed,
@@ -99,11 +105,16 @@ fn conclusion(
         None => text.push_str(&format!("replay: {replay}\n")),
         Some(failure) => {
             text.push_str(&format!(
-                "replay: {replay}\nreplay this case alone: user-engine explore --store {} --seed {} --first-case {} --cases 1 --max-steps {}\n",
+                "replay: {replay}\nreplay this case alone: user-engine explore --store {} --seed {} --first-case {} --cases 1 --max-steps {}{}\n",
                 shell_word(&args.store),
                 options.seed,
                 failure.case,
-                options.max_steps
+                options.max_steps,
+                if options.sessions >= 2 {
+                    format!(" --sessions {}", options.sessions)
+                } else {
+                    String::new()
+                }
             ));
             // The report says why when there is no scenario, or when it does not reproduce.
             match (&failure.scenario_yaml, &args.out) {
@@ -186,6 +197,9 @@ fn replay_command(args: &ExploreArgs, options: &ExploreOptions) -> String {
     );
     if options.first_case != 0 {
         command.push_str(&format!(" --first-case {}", options.first_case));
+    }
+    if options.sessions >= 2 {
+        command.push_str(&format!(" --sessions {}", options.sessions));
     }
     command
 }
@@ -350,6 +364,7 @@ mod tests {
             out,
             max_steps: 40,
             first_case: 0,
+            sessions: 1,
         }
     }
 

@@ -180,3 +180,88 @@ fn an_interrupted_run_removes_its_sqlite_folder_and_exits_130() {
         sandbox.listing()
     );
 }
+
+/// Runs `explore --sessions 2` on `store` from `seed` and expects every history to end as C33
+/// allows; returns the report line.
+fn two_sessions_pass(sandbox: &Sandbox, store: &str, cases: &str, seed: &str) -> String {
+    let run = sandbox.run(&[
+        "explore",
+        "--store",
+        store,
+        "--cases",
+        cases,
+        "--seed",
+        seed,
+        "--sessions",
+        "2",
+    ]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let opening = run.stdout.lines().next().unwrap();
+    assert!(
+        opening.contains("steps in 2 sessions against "),
+        "{opening}"
+    );
+    let line = report_line(&run.stdout);
+    assert!(
+        line.ends_with("; every history of 2 sessions ended as the isolation clause allows"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "--seed {seed} --cases {cases} --max-steps 40 --sessions 2\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    line
+}
+
+#[test]
+fn two_session_histories_pass_on_sqlite_and_are_the_seeds() {
+    let sandbox = Sandbox::new();
+    let sqlite = two_sessions_pass(&sandbox, "sqlite:", "150", "5");
+    let memory = two_sessions_pass(&sandbox, "memory", "150", "5");
+    assert_eq!(digest(&sqlite), digest(&memory));
+    let again = two_sessions_pass(&sandbox, "memory", "150", "5");
+    assert_eq!(digest(&again), digest(&memory));
+    // Not the one-session histories of the same seed.
+    let one = sandbox.run(&[
+        "explore", "--store", "memory", "--cases", "150", "--seed", "5",
+    ]);
+    assert_ne!(digest(&one.stdout), digest(&memory));
+    assert_eq!(sandbox.listing(), ["tmp", "work"]);
+}
+
+#[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
+#[test]
+fn two_session_histories_pass_on_postgres() {
+    let Some(url) = user_engine_postgres::testing::url_from_env() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let store = format!("postgres:{url}");
+    for seed in ["1", "2"] {
+        let line = two_sessions_pass(&sandbox, &store, "60", seed);
+        let memory = two_sessions_pass(&sandbox, "memory", "60", seed);
+        assert_eq!(digest(&line), digest(&memory));
+    }
+}
+
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
+#[test]
+fn two_session_histories_pass_on_mysql_whose_writers_wait_on_row_locks() {
+    let Some(url) = user_engine_mysql::testing::url_from_env() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let mut blocked = false;
+    for seed in ["1", "2"] {
+        let line = two_sessions_pass(&sandbox, &url, "60", seed);
+        blocked |= line.contains(" blocked and w");
+        let memory = two_sessions_pass(&sandbox, "memory", "60", seed);
+        assert_eq!(digest(&line), digest(&memory));
+    }
+    // The row locks made some writer wait, so the schedule's way around a blocked step ran.
+    assert!(blocked, "no step blocked on MariaDB's row locks");
+}
