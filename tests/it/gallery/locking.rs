@@ -107,7 +107,7 @@ pub(crate) struct LockingStore<M: Mutation> {
 }
 
 impl<M: Mutation> LockingStore<M> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             data: InMemoryUserEngineStore::new(),
             locks: Mutex::new(BTreeMap::new()),
