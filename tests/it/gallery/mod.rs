@@ -4,7 +4,6 @@
 
 mod base;
 mod buffered;
-mod checks;
 mod durability;
 mod explore_sessions;
 mod faults;
@@ -47,19 +46,6 @@ struct Exhibit {
     faithful: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
     /// The layer it breaks, for the kill matrix.
     layer: &'static str,
-    /// The behaviour checks on its stores, and on the fault-free store of its design.
-    checks: fn(&'static [&'static str]) -> Vec<checks::Verdict>,
-    faithful_checks: fn(&'static [&'static str]) -> Vec<checks::Verdict>,
-}
-
-fn wrapper_checks<F: Fault>(capabilities: &'static [&'static str]) -> Vec<checks::Verdict> {
-    checks::run_checks(move || Broken::<F>::new(capabilities), capabilities)
-}
-
-fn locking_checks<M: locking::Mutation>(
-    capabilities: &'static [&'static str],
-) -> Vec<checks::Verdict> {
-    checks::run_checks(locking::LockingStore::<M>::new, capabilities)
 }
 
 /// A fault in a wrapper above the reference store.
@@ -71,8 +57,6 @@ fn exhibit<F: Fault>() -> Exhibit {
         run: run_broken::<F>,
         faithful: run_broken::<Faithful>,
         layer: "wrapper",
-        checks: wrapper_checks::<F>,
-        faithful_checks: wrapper_checks::<Faithful>,
     }
 }
 
@@ -85,8 +69,6 @@ fn buffered_exhibit<S: buffered::Slip>() -> Exhibit {
         run: buffered::run_buffered::<S>,
         faithful: buffered::run_buffered::<buffered::Sound>,
         layer: "buffered strategy",
-        checks: buffered::buffered_checks::<S>,
-        faithful_checks: buffered::buffered_checks::<buffered::Sound>,
     }
 }
 
@@ -99,8 +81,6 @@ fn locking_exhibit<M: locking::Mutation>() -> Exhibit {
         run: locking::run_locking::<M>,
         faithful: locking::run_locking::<locking::Correct>,
         layer: "row-locking store",
-        checks: locking_checks::<M>,
-        faithful_checks: locking_checks::<locking::Correct>,
     }
 }
 
