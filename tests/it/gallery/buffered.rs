@@ -93,6 +93,14 @@ pub(crate) fn run_buffered<S: Slip>(
     )
 }
 
+/// The behaviour checks on stores with slip `S`.
+pub(crate) fn buffered_checks<S: Slip>(
+    capabilities: &'static [&'static str],
+) -> Vec<super::checks::Verdict> {
+    let faithful = std::any::TypeId::of::<S>() == std::any::TypeId::of::<Sound>();
+    super::checks::run_checks(BufferedMapStore::<S>::new, capabilities, faithful)
+}
+
 /// A key's row: the record, or a tombstone holding the last version.
 #[derive(Clone)]
 enum Row {

@@ -4,6 +4,7 @@
 
 mod base;
 mod buffered;
+mod checks;
 mod durability;
 mod explore_sessions;
 mod faults;
@@ -46,6 +47,20 @@ struct Exhibit {
     faithful: fn(&Spec, &'static [&'static str]) -> Vec<ScenarioOutcome>,
     /// The layer it breaks, for the kill matrix.
     layer: &'static str,
+    /// The behaviour checks on its stores, and on the fault-free store of its design.
+    checks: fn(&'static [&'static str]) -> Vec<checks::Verdict>,
+    faithful_checks: fn(&'static [&'static str]) -> Vec<checks::Verdict>,
+}
+
+fn wrapper_checks<F: Fault>(capabilities: &'static [&'static str]) -> Vec<checks::Verdict> {
+    checks::run_checks(move || Broken::<F>::new(capabilities), capabilities, true)
+}
+
+fn locking_checks<M: locking::Mutation>(
+    capabilities: &'static [&'static str],
+) -> Vec<checks::Verdict> {
+    let faithful = std::any::TypeId::of::<M>() == std::any::TypeId::of::<locking::Correct>();
+    checks::run_checks(locking::LockingStore::<M>::new, capabilities, faithful)
 }
 
 /// A fault in a wrapper above the reference store.
@@ -57,6 +72,8 @@ fn exhibit<F: Fault>() -> Exhibit {
         run: run_broken::<F>,
         faithful: run_broken::<Faithful>,
         layer: "wrapper",
+        checks: wrapper_checks::<F>,
+        faithful_checks: wrapper_checks::<Faithful>,
     }
 }
 
@@ -69,6 +86,8 @@ fn buffered_exhibit<S: buffered::Slip>() -> Exhibit {
         run: buffered::run_buffered::<S>,
         faithful: buffered::run_buffered::<buffered::Sound>,
         layer: "buffered strategy",
+        checks: buffered::buffered_checks::<S>,
+        faithful_checks: buffered::buffered_checks::<buffered::Sound>,
     }
 }
 
@@ -81,6 +100,8 @@ fn locking_exhibit<M: locking::Mutation>() -> Exhibit {
         run: locking::run_locking::<M>,
         faithful: locking::run_locking::<locking::Correct>,
         layer: "row-locking store",
+        checks: locking_checks::<M>,
+        faithful_checks: locking_checks::<locking::Correct>,
     }
 }
 
@@ -277,6 +298,56 @@ fn gallery_run() -> &'static GalleryRun {
     })
 }
 
+/// The behaviour checks on every exhibit (in gallery order) and on the fault-free store of each
+/// design under each capability set an exhibit claims.
+struct ChecksRun {
+    exhibits: Vec<Vec<checks::Verdict>>,
+    faithful: Vec<(&'static [&'static str], Vec<checks::Verdict>)>,
+}
+
+fn checks_run() -> &'static ChecksRun {
+    static RUN: OnceLock<ChecksRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let run = gallery_run();
+        type Checker = fn(&'static [&'static str]) -> Vec<checks::Verdict>;
+        let mut designs: Vec<(&'static [&'static str], Checker)> = Vec::new();
+        for (exhibit, _) in &run.exhibits {
+            let key = (exhibit.capabilities, exhibit.faithful_checks);
+            if !designs
+                .iter()
+                .any(|(c, f)| *c == key.0 && std::ptr::fn_addr_eq(*f, key.1))
+            {
+                designs.push(key);
+            }
+        }
+        ChecksRun {
+            exhibits: run
+                .exhibits
+                .iter()
+                .map(|(exhibit, _)| (exhibit.checks)(exhibit.capabilities))
+                .collect(),
+            faithful: designs
+                .into_iter()
+                .map(|(capabilities, check)| (capabilities, check(capabilities)))
+                .collect(),
+        }
+    })
+}
+
+/// The rows of the behaviour-check table: each exhibit, whether a scenario catches it, and what
+/// each check did on it.
+fn check_rows<'a>(run: &'a GalleryRun, checks: &'a ChecksRun) -> Vec<checks::Row<'a>> {
+    run.exhibits
+        .iter()
+        .zip(&checks.exhibits)
+        .map(|((exhibit, outcomes), verdicts)| checks::Row {
+            name: exhibit.name,
+            caught_by_scenarios: outcomes.iter().any(|o| o.failure().is_some()),
+            verdicts,
+        })
+        .collect()
+}
+
 fn kill_matrix(run: &GalleryRun) -> KillMatrix<'_> {
     let columns = run
         .exhibits
@@ -387,10 +458,44 @@ fn every_broken_adapter_is_caught() {
             problems.push(format!("`{known}` is listed in KNOWN_SURVIVORS but is caught (or no longer exists): remove it from the list"));
         }
     }
-    if let Err(stale) = matrix::sync_with_docs(&matrix.render()) {
+    let checks = checks_run();
+    for (capabilities, verdicts) in &checks.faithful {
+        for (check, verdict) in spec::BEHAVIOUR_CHECKS.iter().zip(verdicts) {
+            if verdict.caught() {
+                problems.push(format!(
+                    "the fault-free store of a design claiming {capabilities:?} fails the behaviour check `{}` ({verdict:?})",
+                    check.name
+                ));
+            }
+        }
+    }
+    let rendered = matrix.render() + &checks::render(&check_rows(run, checks));
+    if let Err(stale) = matrix::sync_with_docs(&rendered) {
         problems.push(stale);
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_behaviour_check_catches_a_broken_adapter() {
+    let run = gallery_run();
+    let rows = check_rows(run, checks_run());
+    let idle: Vec<String> = spec::BEHAVIOUR_CHECKS
+        .iter()
+        .zip(checks::catches(&rows))
+        .filter(|(_, (caught, _))| caught.is_empty())
+        .map(|(check, _)| {
+            format!(
+                "the behaviour check `{}` catches no broken adapter",
+                check.name
+            )
+        })
+        .collect();
+    assert!(
+        idle.is_empty(),
+        "{}\nadd a broken adapter it catches to tests/it/gallery, or delete the check",
+        idle.join("\n")
+    );
 }
 
 #[test]

@@ -1,13 +1,14 @@
-//! The checks of the conformance hooks a durable adapter implements: commit faults
-//! (`fault_injection`) and closing and reopening (`durable_reopen`).
+//! A commit fault at every position of a long commit, for an adapter's own tests of a fault no
+//! scenario can arm everywhere (PostgreSQL's backend termination); the scenarios cover
+//! `commit_fails_at` (`faults/commit_fault_at_every_change_is_all_or_nothing`).
 
 use crate::{
-    AuditEntry, ConformanceHooks, ErrorKind, Expectation, InjectedFault, NotReadyReason, Readiness,
-    StoreError, TenantQuery, UserEngineStore,
+    AuditEntry, ConformanceHooks, ErrorKind, Expectation, InjectedFault, StoreError, TenantQuery,
+    UserEngineStore,
 };
 use serde_json::json;
 
-use super::{key, message, pending, save, tenant, write};
+use super::{key, message, pending, tenant, write};
 
 /// The store's conformance hooks.
 pub fn hooks(store: &impl UserEngineStore) -> &dyn ConformanceHooks {
@@ -141,110 +142,4 @@ pub fn a_fault_at_every_change_leaves_nothing(
         ]
     );
     assert_eq!(store.list_audit(&tenant("acme")).unwrap().len(), 3);
-}
-
-/// A fault is armed for one commit — even one with no change, which it fails just before
-/// completing — and a position of 0 is refused without arming anything.
-pub fn a_fault_is_used_up_by_the_next_commit(store: &impl UserEngineStore) {
-    hooks(store)
-        .inject_fault(InjectedFault::CommitFailsAt { change: 1 })
-        .unwrap();
-    let empty = store.begin().unwrap();
-    assert_eq!(empty.commit().unwrap_err().kind(), ErrorKind::Unavailable);
-    store.begin().unwrap().commit().unwrap();
-    let err = hooks(store)
-        .inject_fault(InjectedFault::CommitFailsAt { change: 0 })
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Invalid);
-    save(
-        store,
-        write("acme/user/u1", Some("u1"), json!({})),
-        Expectation::Absent,
-    )
-    .unwrap();
-    // A rolled-back or dropped transaction is not a commit: the fault waits for the next one.
-    hooks(store)
-        .inject_fault(InjectedFault::CommitFailsAt { change: 1 })
-        .unwrap();
-    let mut dropped = store.begin().unwrap();
-    dropped
-        .save(write("acme/user/u2", None, json!({})), Expectation::Absent)
-        .unwrap();
-    drop(dropped);
-    let err = save(
-        store,
-        write("acme/user/u3", None, json!({})),
-        Expectation::Absent,
-    );
-    assert_eq!(err.unwrap_err().kind(), ErrorKind::Unavailable);
-    assert_eq!(store.get(&key("acme/user/u3")).unwrap(), None);
-    assert_eq!(
-        save(
-            store,
-            write("acme/user/u3", None, json!({})),
-            Expectation::Absent
-        )
-        .unwrap()
-        .version,
-        1
-    );
-}
-
-/// store-contract C30: after `reopen`, committed records, audit entries and events (pending and
-/// acknowledged) are there; a transaction that had not committed, and an armed fault, are not.
-/// A tampered migration is committed state too: it still reads as drift.
-pub fn reopen_keeps_committed_work_only(store: &impl UserEngineStore) {
-    seed(store);
-    let first = store.outbox_pending(1).unwrap()[0].id;
-    let mut tx = store.begin().unwrap();
-    tx.enqueue(message("acme", "user.created", "u1")).unwrap();
-    tx.commit().unwrap();
-    assert_eq!(store.acknowledge(&[first]).unwrap(), 1);
-    let committed = observable(store);
-
-    let mut open = store.begin().unwrap();
-    open.save(
-        write("acme/profile/lost", None, json!({})),
-        Expectation::Absent,
-    )
-    .unwrap();
-    open.append_audit(entry("profile.created", "acme/profile/lost"))
-        .unwrap();
-    open.enqueue(message("acme", "profile.saved", "lost"))
-        .unwrap();
-    // A crash loses the open transaction; the caller of `reopen` drops it first.
-    drop(open);
-    hooks(store)
-        .inject_fault(InjectedFault::CommitFailsAt { change: 1 })
-        .unwrap();
-    hooks(store).reopen().unwrap();
-
-    assert!(store.readiness().is_ready());
-    assert_eq!(observable(store), committed);
-    assert_eq!(pending(store), ["acme/user.created/u1"]);
-    let d = store.diagnostics().unwrap();
-    assert_eq!((d.outbox_pending, d.outbox_acknowledged), (1, 1));
-    // Versions count on, and the fault armed before reopening is gone.
-    let saved = save(
-        store,
-        write(
-            "acme/profile/p1",
-            Some("u1"),
-            json!({"display_name": "Ada L."}),
-        ),
-        Expectation::Version(1),
-    )
-    .unwrap();
-    assert_eq!(saved.version, 2);
-    hooks(store).reopen().unwrap();
-    assert_eq!(store.get(&key("acme/profile/p1")).unwrap(), Some(saved));
-
-    hooks(store).tamper_applied_migration(1).unwrap();
-    hooks(store).reopen().unwrap();
-    assert_eq!(
-        store.readiness(),
-        Readiness::NotReady {
-            reason: NotReadyReason::Drift { version: 1 }
-        }
-    );
 }
