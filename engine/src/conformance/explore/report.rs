@@ -19,9 +19,11 @@ pub enum Progress<'a> {
     Diverged {
         /// The case's index.
         case: usize,
-        /// The diverging step, 0-based.
+        /// The diverging step, 0-based. With two or more sessions, the history's last step: the
+        /// check judges where the history ended.
         step: usize,
-        /// Its keyword, e.g. `list`.
+        /// Its keyword, e.g. `list`; with two or more sessions, the part of the end that
+        /// differs (`commit`, `records`, `outbox_pending`, `list_audit`, `panic`).
         keyword: &'a str,
     },
     /// A round of shrinking ended.

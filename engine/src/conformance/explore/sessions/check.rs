@@ -14,23 +14,19 @@
 //! Operations the store refused are left out: a locking store may refuse a write as a deadlock
 //! victim where an optimistic one accepts it and refuses the commit, and either is allowed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use serde_json::Value;
-
+use super::diagnose::diagnose;
 use super::plan::{End, Op, Plan, Step};
 use super::run::{Answer, FinalState, Observed, final_state, perform, prepare};
-use crate::{
-    AuditEntry, Expectation, InMemoryUserEngineStore, OutboxMessage, Record, RecordKey, StoreError,
-    UserEngineStore,
-};
+use crate::{Expectation, InMemoryUserEngineStore, StoreError, UserEngineStore};
 
 /// A committed transaction: where it is in the plan, the operations the store accepted, and
 /// the logical times around its commit call.
 #[derive(Clone, Debug)]
 pub(crate) struct Committed<'p> {
     pub(crate) name: &'p str,
-    ops: Vec<&'p Op>,
+    pub(super) ops: Vec<&'p Op>,
     called: u64,
     returned: u64,
 }
@@ -246,80 +242,6 @@ fn replay(plan: &Plan, committed: &[Committed<'_>], order: &[usize]) -> Result<F
     final_state(plan, &reference)
 }
 
-/// Names what differs between `replayed` (the first allowed order) and the store's `state`.
-fn diagnose(
-    committed: &[Committed<'_>],
-    replayed: &Result<FinalState, String>,
-    state: &FinalState,
-) -> Violation {
-    let accepted = accepted_marks(committed);
-    if let Some((a, b, key, expect)) = lost_update(committed) {
-        return Violation {
-            keyword: "commit",
-            clause: "isolation-anomalies",
-            expected: format!("at most one of {a} and {b} to commit"),
-            found: format!(
-                "both committed a write of {key} guarded on {}",
-                guard(expect)
-            ),
-            summary: "a lost update: two guarded writers of one version both committed".to_owned(),
-        };
-    }
-    let expected = match replayed {
-        Ok(expected) => expected,
-        Err(why) => {
-            return Violation {
-                keyword: "commit",
-                clause: "isolation-anomalies",
-                expected: "every accepted guarded write to hold in commit order".to_owned(),
-                found: why.clone(),
-                summary: "a guard the store accepted cannot have held".to_owned(),
-            };
-        }
-    };
-    let strays: Vec<String> = marks_in(state)
-        .into_iter()
-        .filter(|m| m != "setup" && !accepted.contains(m))
-        .collect();
-    if expected.records != state.records {
-        return Violation {
-            keyword: "records",
-            clause: if strays.is_empty() {
-                "isolation-anomalies"
-            } else {
-                "tx-atomic-failure"
-            },
-            expected: describe_records(&expected.records),
-            found: describe_records(&state.records),
-            summary: stray_summary(&strays, "the records are not those of the committed writes"),
-        };
-    }
-    if expected.pending != state.pending {
-        return Violation {
-            keyword: "outbox_pending",
-            clause: if strays.is_empty() {
-                "outbox-order"
-            } else {
-                "tx-atomic-failure"
-            },
-            expected: describe_events(&expected.pending),
-            found: describe_events(&state.pending),
-            summary: stray_summary(&strays, "pending events are not in commit order"),
-        };
-    }
-    Violation {
-        keyword: "list_audit",
-        clause: if strays.is_empty() {
-            "audit-order"
-        } else {
-            "tx-atomic-failure"
-        },
-        expected: describe_audit(&expected.audit),
-        found: describe_audit(&state.audit),
-        summary: stray_summary(&strays, "audit entries are not in commit order"),
-    }
-}
-
 /// `op` without its guard.
 fn unguarded(op: &Op) -> Op {
     let mut op = op.clone();
@@ -329,130 +251,112 @@ fn unguarded(op: &Op) -> Op {
     op
 }
 
-fn stray_summary(strays: &[String], otherwise: &str) -> String {
-    if strays.is_empty() {
-        otherwise.to_owned()
-    } else {
-        format!(
-            "work the store refused or rolled back is visible ({})",
-            strays.join(", ")
-        )
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
 
-/// Two committed transactions whose first write of one key was guarded on the same version.
-fn lost_update<'p>(
-    committed: &[Committed<'p>],
-) -> Option<(&'p str, &'p str, RecordKey, Expectation)> {
-    let firsts: Vec<BTreeMap<&RecordKey, Expectation>> = committed
-        .iter()
-        .map(|c| {
-            let mut first = BTreeMap::new();
-            for op in &c.ops {
-                if let Op::Save { key, expect, .. } | Op::Delete { key, expect } = op {
-                    first.entry(key).or_insert(*expect);
-                }
-            }
-            first
-        })
-        .collect();
-    for (i, a) in firsts.iter().enumerate() {
-        for (j, b) in firsts.iter().enumerate().skip(i + 1) {
-            for (key, expect) in a {
-                if let (Expectation::Version(_), Some(other)) = (expect, b.get(key)) {
-                    if other == expect {
-                        let (key, expect) = ((*key).clone(), *expect);
-                        return Some((committed[i].name, committed[j].name, key, expect));
-                    }
-                }
-            }
+    use serde_json::json;
+
+    use super::super::plan::{Session, Transaction};
+    use super::super::run::Outcome;
+    use super::*;
+    use crate::{OutboxMessage, Payload, TenantId};
+
+    fn acme() -> TenantId {
+        TenantId::new("acme").unwrap()
+    }
+
+    /// Two sessions, each one transaction enqueuing one event.
+    fn two_enqueuers() -> Plan {
+        let session = |s: usize| Session {
+            transactions: vec![Transaction {
+                name: format!("s{s}.t1"),
+                ops: vec![Op::Enqueue {
+                    tenant: acme(),
+                    key: format!("s{s}.t1.1"),
+                    payload: json!({"by": format!("s{s}.t1.1")}),
+                }],
+                end: End::Commit,
+            }],
+        };
+        Plan {
+            tenants: vec![acme()],
+            setup: Vec::new(),
+            sessions: vec![session(1), session(2)],
+            schedule: vec![0, 0, 0, 1, 1, 1],
         }
     }
-    None
-}
 
-fn guard(expect: Expectation) -> String {
-    match expect {
-        Expectation::Any => "nothing".to_owned(),
-        Expectation::Absent => "absence".to_owned(),
-        Expectation::Version(v) => format!("version {v}"),
-    }
-}
-
-/// The marks (`s1.t2.3`) of every operation a committed transaction had accepted.
-fn accepted_marks(committed: &[Committed<'_>]) -> Vec<String> {
-    let mut marks = Vec::new();
-    for c in committed {
-        for op in &c.ops {
-            match op {
-                Op::Save { payload, .. } | Op::Enqueue { payload, .. } => {
-                    marks.extend(mark(payload).map(str::to_owned));
-                }
-                Op::Audit { action, .. } => marks.push(action.clone()),
-                Op::Delete { .. } => {}
-            }
+    fn done(called: u64, returned: u64) -> Outcome {
+        Outcome {
+            answer: Answer::Done,
+            called,
+            returned,
         }
     }
-    marks
-}
 
-/// The marks the store's state holds.
-fn marks_in(state: &FinalState) -> Vec<String> {
-    let mut marks = Vec::new();
-    for records in state.records.values() {
-        marks.extend(
-            records
-                .iter()
-                .filter_map(|r| mark(r.payload.expose()).map(str::to_owned)),
+    /// Both commit; s1's commit call spans `first`, s2's `second`; the store lists s2's event
+    /// before s1's.
+    fn s2_listed_first(first: (u64, u64), second: (u64, u64)) -> Observed {
+        let event = |s: usize| OutboxMessage {
+            tenant: acme(),
+            topic: super::super::plan::TOPIC.to_owned(),
+            key: format!("s{s}.t1.1"),
+            payload: Payload::new(json!({"by": format!("s{s}.t1.1")})),
+        };
+        Observed {
+            outcomes: vec![
+                vec![done(0, 1), done(2, 3), done(first.0, first.1)],
+                vec![done(4, 5), done(6, 7), done(second.0, second.1)],
+            ],
+            events: Vec::new(),
+            state: Ok(FinalState {
+                records: BTreeMap::from([(acme(), Vec::new())]),
+                audit: BTreeMap::from([(acme(), Vec::new())]),
+                pending: vec![event(2), event(1)],
+                audit_unordered: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn commits_that_overlapped_may_have_taken_effect_in_either_order() {
+        let plan = two_enqueuers();
+        // s1's commit was called first but returned after s2's was called: either order.
+        assert_eq!(check(&plan, &s2_listed_first((8, 11), (9, 10))), None);
+        // s1's commit returned before s2's was called: s1's event must come first.
+        let violation = check(&plan, &s2_listed_first((8, 9), (10, 11))).unwrap();
+        assert_eq!(
+            (violation.keyword, violation.clause),
+            ("outbox_pending", "outbox-order")
         );
+        assert_eq!(violation.expected, "[acme/s1.t1.1, acme/s2.t1.1]");
+        assert_eq!(violation.found, "[acme/s2.t1.1, acme/s1.t1.1]");
     }
-    marks.extend(
-        state
-            .pending
-            .iter()
-            .filter_map(|m| mark(m.payload.expose()).map(str::to_owned)),
-    );
-    for entries in state.audit.values() {
-        marks.extend(entries.iter().map(|e| e.action.clone()));
+
+    #[test]
+    fn orders_keep_real_time_precedence_and_nothing_else() {
+        let committed = |called: u64, returned: u64| Committed {
+            name: "t",
+            ops: Vec::new(),
+            called,
+            returned,
+        };
+        // 0 ends before 1 and 2 begin; 1 and 2 overlap.
+        let all = [committed(1, 2), committed(3, 6), committed(4, 5)];
+        let mut orders = Vec::new();
+        linear_extensions(&all, &mut |order| {
+            orders.push(order.to_vec());
+            false
+        });
+        assert_eq!(orders, [vec![0, 1, 2], vec![0, 2, 1]]);
+        // None overlaps: one order, by call.
+        let chain = [committed(5, 6), committed(1, 2), committed(3, 4)];
+        let mut orders = Vec::new();
+        linear_extensions(&chain, &mut |order| {
+            orders.push(order.to_vec());
+            false
+        });
+        assert_eq!(orders, [vec![1, 2, 0]]);
     }
-    marks
-}
-
-fn mark(payload: &Value) -> Option<&str> {
-    payload.get("by").and_then(Value::as_str)
-}
-
-fn describe_records(records: &BTreeMap<crate::TenantId, Vec<Record>>) -> String {
-    let items: Vec<String> = records
-        .values()
-        .flatten()
-        .map(|r| {
-            format!(
-                "{} v{} by {}",
-                r.key,
-                r.version,
-                mark(r.payload.expose()).unwrap_or("?")
-            )
-        })
-        .collect();
-    format!("[{}]", items.join(", "))
-}
-
-fn describe_events(events: &[OutboxMessage]) -> String {
-    let items: Vec<String> = events
-        .iter()
-        .map(|m| format!("{}/{}", m.tenant, m.key))
-        .collect();
-    format!("[{}]", items.join(", "))
-}
-
-fn describe_audit(audit: &BTreeMap<crate::TenantId, Vec<AuditEntry>>) -> String {
-    let tenants: Vec<String> = audit
-        .iter()
-        .map(|(tenant, entries)| {
-            let items: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
-            format!("{tenant}: [{}]", items.join(", "))
-        })
-        .collect();
-    tenants.join("; ")
 }

@@ -2,10 +2,11 @@
 //! interleaved in a seeded order, and the end checked against what the isolation clause (C33)
 //! allows rather than step by step against the reference — an optimistic store refuses a broken
 //! guard at commit, a locking one makes the writer wait or refuses it at the write, and both are
-//! right. [`plan`] draws a case, [`run`] runs it, [`check`] judges it, [`shrink`] makes a
-//! failing one small. `docs/explore.md` ("Two sessions") explains the design.
+//! right. [`plan`] draws a case, [`run`] runs it, [`check`] judges it and [`diagnose`] says why,
+//! [`shrink`] makes a failing one small. `docs/explore.md` ("Two sessions") explains the design.
 
 mod check;
+mod diagnose;
 mod plan;
 mod run;
 mod shrink;
