@@ -93,7 +93,7 @@ const PENDING_LIMIT: usize = 10_000;
 /// Runs `plan` on `store`: migrate and setup on this thread, then the sessions on theirs.
 pub(crate) fn run<S: UserEngineStore>(plan: &Plan, store: &S, limits: RunLimits) -> Observed {
     let empty = || plan.sessions.iter().map(|_| Vec::new()).collect();
-    if let Err(why) = prepare(plan, store) {
+    if let Err(why) = unpanicked(|| prepare(plan, store)) {
         return Observed {
             outcomes: empty(),
             events: Vec::new(),
@@ -134,8 +134,14 @@ pub(crate) fn run<S: UserEngineStore>(plan: &Plan, store: &S, limits: RunLimits)
     Observed {
         outcomes,
         events,
-        state: final_state(plan, store),
+        state: unpanicked(|| final_state(plan, store)),
     }
+}
+
+/// `body`'s result, a panic in the store turned into an error the check reports.
+fn unpanicked<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(format!("the store panicked: {}", panic_text(&panic))))
 }
 
 struct Coordinator {
