@@ -26,6 +26,7 @@ mod workload;
 use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use user_engine::InMemoryUserEngineStore;
+use user_engine::conformance::Stores;
 use user_engine_mysql::testing::{IsolatedDatabase, URL_VAR as MYSQL_URL_VAR};
 use user_engine_postgres::testing::{IsolatedSchema, URL_VAR};
 use user_engine_sqlite::SqliteUserEngineStore;
@@ -220,13 +221,13 @@ fn main() -> Result<()> {
                 "memory" => suite::measure(
                     "memory",
                     InMemoryUserEngineStore::CAPABILITIES,
-                    &InMemoryUserEngineStore::new,
+                    &Stores::fresh(&InMemoryUserEngineStore::new),
                     if quick { 1 } else { 5 },
                 )?,
                 "sqlite" => suite::measure(
                     "sqlite",
                     user_engine_sqlite::CAPABILITIES,
-                    &TempSqliteStore::new,
+                    &Stores::fresh(&TempSqliteStore::new),
                     if quick { 1 } else { 3 },
                 )?,
                 "mysql" => {
@@ -238,22 +239,32 @@ fn main() -> Result<()> {
                     suite::measure(
                         "mysql",
                         user_engine_mysql::CAPABILITIES,
-                        &factory,
+                        &Stores::fresh(&factory),
                         if quick { 1 } else { 2 },
                     )?
                 }
                 _ => {
                     let url = servers.url("postgres")?.to_owned();
-                    let factory = move || match IsolatedSchema::create(&url) {
+                    let fresh = || match IsolatedSchema::create(&url) {
                         Ok(schema) => schema,
                         Err(err) => panic!("cannot create an isolated schema: {err}"),
                     };
-                    suite::measure(
+                    let migrated = || match IsolatedSchema::migrated(&url) {
+                        Ok(schema) => schema,
+                        Err(err) => panic!("cannot make a migrated isolated schema: {err}"),
+                    };
+                    let stores = Stores {
+                        fresh: &fresh,
+                        migrated: Some(&migrated),
+                    };
+                    let cost = suite::measure(
                         "postgres",
                         user_engine_postgres::CAPABILITIES,
-                        &factory,
+                        &stores,
                         if quick { 1 } else { 2 },
-                    )?
+                    )?;
+                    user_engine_postgres::testing::drop_pooled();
+                    cost
                 }
             };
             println!("{}", report::suite(&cost));

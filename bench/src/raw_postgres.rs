@@ -105,9 +105,13 @@ impl RawPostgres {
                 "SELECT id, tenant_id, topic, event_key, payload::text FROM user_engine_outbox_events
                  WHERE acknowledged_at IS NULL ORDER BY commit_seq, id LIMIT $1",
             )?,
+            // The ids joined to the primary key, the shape the adapter's statement has. With
+            // `WHERE id = ANY($1)` the generic plan of the prepared statement walks the pending
+            // index (commit_seq, id) for every batch, which made the baseline ~8× the adapter.
             acknowledge: prepare(
-                "UPDATE user_engine_outbox_events SET acknowledged_at = now()
-                 WHERE id = ANY($1) AND acknowledged_at IS NULL",
+                "UPDATE user_engine_outbox_events e SET acknowledged_at = now()
+                 FROM unnest($1::bigint[]) AS w(id)
+                 WHERE e.id = w.id AND e.acknowledged_at IS NULL",
             )?,
         };
         Ok(Self {

@@ -14,7 +14,7 @@ pub const RATIO_TARGET: f64 = 1.25;
 /// row as noisy.
 pub const NOISY_SPREAD: f64 = 0.2;
 /// Median cost of setting up one isolated PostgreSQL test.
-pub const ISOLATED_SETUP_TARGET: Duration = Duration::from_millis(20);
+pub const ISOLATED_SETUP_TARGET: Duration = Duration::from_millis(10);
 
 /// One line of the ratio table.
 pub struct Row {
@@ -157,25 +157,34 @@ pub fn suite(cost: &SuiteCost) -> String {
 }
 
 pub fn isolated(setup: &IsolatedSetup) -> String {
-    let verdict = if setup.setup <= ISOLATED_SETUP_TARGET {
-        "holds"
-    } else {
-        "MISSED"
+    let verdict = |d: Duration| {
+        if d < ISOLATED_SETUP_TARGET {
+            "holds"
+        } else {
+            "MISSED"
+        }
     };
     format!(
-        "postgres isolated test setup (IsolatedSchema::create + migrate), median of {}: {} \
-         — target < {}: {verdict}\n\
-         \x20   create {} (of which one bare connect {}), migrate {}, teardown (drop) {}\n\
-         \x20   alternatives on one open connection: CREATE SCHEMA + migration as one batch {} \
-         ({} with synchronous_commit off); recycling a pre-migrated schema: TRUNCATE {}, \
-         DELETE + sequence restarts (synchronous_commit off) {}",
+        "postgres isolated test setup, median of {}, target < {}:\n\
+         \x20   a test that starts migrated (IsolatedSchema::migrated, from the pool): {} — {}; \
+         its teardown (emptied and pooled) {}\n\
+         \x20   a test that needs an unmigrated store (IsolatedSchema::create): {} — {} \
+         (of which one bare connect {}); teardown (drop) {}\n\
+         \x20   without the pool, create + migrate: {} (migrate {}); alternatives on one open \
+         connection: CREATE SCHEMA + migration as one batch {} ({} with synchronous_commit off); \
+         emptying a pre-migrated schema: TRUNCATE {}, DELETE + sequence restarts \
+         (synchronous_commit off) {}",
         setup.samples,
-        duration(setup.setup),
         duration(ISOLATED_SETUP_TARGET),
+        duration(setup.pooled),
+        verdict(setup.pooled),
+        duration(setup.pooled_teardown),
         duration(setup.create),
+        verdict(setup.create),
         duration(setup.connect),
-        duration(setup.migrate),
         duration(setup.teardown),
+        duration(setup.setup),
+        duration(setup.migrate),
         duration(setup.one_batch),
         duration(setup.one_batch_async),
         duration(setup.truncate),

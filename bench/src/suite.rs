@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, ensure};
 use user_engine::UserEngineStore;
 use user_engine::conformance::spec::Spec;
-use user_engine::conformance::{RunOptions, SnapshotCheck, Status, run_scenario, run_spec};
+use user_engine::conformance::{
+    RunOptions, SnapshotCheck, Status, Stores, run_scenario_with, run_spec_with,
+};
 use user_engine_conformance_spec_embedded::embedded;
 use user_engine_mysql::testing::IsolatedDatabase;
 use user_engine_postgres::testing::IsolatedSchema;
@@ -45,7 +47,7 @@ pub fn embedded_spec() -> Result<&'static Spec> {
 pub fn measure<S: UserEngineStore>(
     adapter: &'static str,
     capabilities: &[&str],
-    factory: &dyn Fn() -> S,
+    stores: &Stores<'_, S>,
     runs: usize,
 ) -> Result<SuiteCost> {
     let spec = embedded_spec()?;
@@ -53,7 +55,7 @@ pub fn measure<S: UserEngineStore>(
     let mut walls = Vec::with_capacity(runs);
     let mut last = Vec::new();
     for _ in 0..runs {
-        let (outcomes, elapsed) = time(|| Ok(run_spec(spec, factory, &options)))?;
+        let (outcomes, elapsed) = time(|| Ok(run_spec_with(spec, stores, &options)))?;
         walls.push(elapsed);
         last = outcomes;
     }
@@ -65,7 +67,8 @@ pub fn measure<S: UserEngineStore>(
         .collect();
     for _ in 0..runs {
         for (scenario, (_, times)) in spec.scenarios.iter().zip(&mut per_scenario) {
-            let (_, elapsed) = time(|| Ok(run_scenario(scenario, factory, &options, &snapshots)))?;
+            let (_, elapsed) =
+                time(|| Ok(run_scenario_with(scenario, stores, &options, &snapshots)))?;
             times.push(elapsed);
         }
     }
@@ -123,6 +126,11 @@ pub struct IsolatedSetup {
     pub truncate: Duration,
     /// Recycling with `DELETE` and sequence restarts, `synchronous_commit = off`.
     pub delete: Duration,
+    /// `IsolatedSchema::migrated` from the pool (a schema an earlier sample returned): the
+    /// setup of a test that starts migrated.
+    pub pooled: Duration,
+    /// Dropping a pooled `IsolatedSchema`: emptying it and putting it back.
+    pub pooled_teardown: Duration,
 }
 
 /// Measures `samples` isolated setups and the alternatives, interleaved.
@@ -136,6 +144,8 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
     let mut one_batch_async = Vec::new();
     let mut truncate = Vec::new();
     let mut delete = Vec::new();
+    let mut pooled = Vec::new();
+    let mut pooled_teardown = Vec::new();
     let mut admin = raw_postgres::connect(url)?;
     let recycled = raw_postgres::unique_schema("ue_bench_recycle");
     admin.batch_execute(&format!(
@@ -147,6 +157,16 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
             let (schema, t_create) = time(|| Ok(IsolatedSchema::create(url)?))?;
             let (_, t_migrate) = time(|| Ok(schema.migrate()?))?;
             let ((), t_drop) = time(|| {
+                drop(schema);
+                Ok(())
+            })?;
+            // The first sample fills the pool; later ones take the schema it returned.
+            let (schema, t_pooled) = time(|| Ok(IsolatedSchema::migrated(url)?))?;
+            ensure!(
+                schema.readiness().is_ready(),
+                "a pooled schema is not ready"
+            );
+            let ((), t_pooled_drop) = time(|| {
                 drop(schema);
                 Ok(())
             })?;
@@ -200,9 +220,12 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
             one_batch_async.push(t_batch_async);
             truncate.push(t_truncate);
             delete.push(t_delete);
+            pooled.push(t_pooled);
+            pooled_teardown.push(t_pooled_drop);
         }
         Ok(())
     })();
+    user_engine_postgres::testing::drop_pooled();
     admin
         .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{recycled}\" CASCADE"))
         .context("dropping the recycled benchmark schema")?;
@@ -219,6 +242,8 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
         one_batch_async: median_duration(&one_batch_async),
         truncate: median_duration(&truncate),
         delete: median_duration(&delete),
+        pooled: median_duration(&pooled),
+        pooled_teardown: median_duration(&pooled_teardown),
     })
 }
 

@@ -173,6 +173,22 @@ pub mod __private {
     /// Runs a generated test's scenario; panics with the located failure message.
     #[track_caller]
     pub fn run_generated<O: FactoryOutput, F: Fn() -> O>(case: &GeneratedCase, factory: &F) {
+        run_generated_migrated::<O, F, O, F>(case, factory, None);
+    }
+
+    /// [`run_generated`] for an invocation with a `migrated_factory`: a scenario that starts
+    /// migrated gets its store from `migrated`.
+    #[track_caller]
+    pub fn run_generated_migrated<O, F, P, G>(
+        case: &GeneratedCase,
+        factory: &F,
+        migrated: Option<&G>,
+    ) where
+        O: FactoryOutput,
+        F: Fn() -> O,
+        P: FactoryOutput<Store = O::Store>,
+        G: Fn() -> P,
+    {
         let display = PathBuf::from(case.spec_root)
             .join(case.file)
             .display()
@@ -228,8 +244,13 @@ pub mod __private {
         // The first store is made here, so a factory that fails (a server that is down) is one
         // clear message naming the scenario, before the runner starts.
         let test = format!("conformance scenario `{}`", case.id);
-        let first = std::cell::Cell::new(Some(made(&test, factory())));
-        let stores = || first.take().unwrap_or_else(|| made(&test, factory()));
+        let starts_migrated = scenario.given.migrated && migrated.is_some();
+        let make = || match migrated {
+            Some(migrated) if starts_migrated => made(&test, migrated()),
+            _ => made(&test, factory()),
+        };
+        let first = std::cell::Cell::new(Some(make()));
+        let stores = || first.take().unwrap_or_else(make);
         let outcome = run_scenario(&scenario, &stores, &options, &snapshots);
         match outcome.status {
             Status::Passed => {}

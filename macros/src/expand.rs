@@ -67,8 +67,21 @@ pub(crate) fn expand(invocation: &Invocation, loaded: &LoadedSpec) -> TokenStrea
             const _: ::core::option::Option<&str> = ::core::option_env!(#var);
         }
     });
-    let run = quote_spanned! {factory.span()=>
-        ::user_engine::__private::run_generated(#case, &#binding)
+    let run = match &invocation.migrated_factory {
+        None => quote_spanned! {factory.span()=>
+            ::user_engine::__private::run_generated(#case, &#binding)
+        },
+        Some(migrated) => {
+            let migrated_binding = Ident::new("migrated_factory", migrated.span());
+            quote_spanned! {migrated.span()=>
+                let #migrated_binding = #migrated;
+                ::user_engine::__private::run_generated_migrated(
+                    #case,
+                    &#binding,
+                    ::core::option::Option::Some(&#migrated_binding),
+                )
+            }
+        }
     };
     let (explore_fn, explore_test) = match &invocation.explore {
         None => (None, None),

@@ -10,6 +10,7 @@ use user_engine_conformance_spec::{KNOWN_CAPABILITIES, did_you_mean};
 
 const OPTIONS: &[&str] = &[
     "factory",
+    "migrated_factory",
     "capabilities",
     "skip",
     "spec",
@@ -28,6 +29,9 @@ const DEFAULT_EXPLORE_CASES: usize = 100;
 pub(crate) struct Invocation {
     /// Makes one fresh store per test: a closure or a function path.
     pub(crate) factory: Expr,
+    /// Makes one migrated, empty store, for the scenarios that start migrated (optional; a
+    /// server adapter's pool of pre-migrated schemas makes those tests' setup cheap).
+    pub(crate) migrated_factory: Option<Expr>,
     /// Declared capabilities, each checked against `KNOWN_CAPABILITIES`.
     pub(crate) capabilities: Vec<Ident>,
     /// Scenario id to the reason it is skipped.
@@ -92,6 +96,7 @@ impl Parse for Invocation {
             }
             return Ok(Invocation {
                 factory,
+                migrated_factory: None,
                 capabilities: Vec::new(),
                 skips: Vec::new(),
                 spec: None,
@@ -106,6 +111,7 @@ impl Parse for Invocation {
 
 fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
     let mut factory = None;
+    let mut migrated_factory = None;
     let mut capabilities = None;
     let mut skips = None;
     let mut spec = None;
@@ -123,6 +129,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
         let name = key.to_string();
         let duplicate = match name.as_str() {
             "factory" => factory.replace(input.parse::<Expr>()?).is_some(),
+            "migrated_factory" => migrated_factory.replace(input.parse::<Expr>()?).is_some(),
             "capabilities" => {
                 let content;
                 bracketed!(content in input);
@@ -207,6 +214,7 @@ fn parse_options(input: ParseStream<'_>) -> syn::Result<Invocation> {
     }
     Ok(Invocation {
         factory: factory.expect("checked above"),
+        migrated_factory,
         capabilities,
         skips: skips.into_iter().flatten().collect(),
         checks: checks.map_or(spec.is_none(), |b| b.value),

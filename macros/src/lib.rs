@@ -31,6 +31,10 @@ use invocation::Invocation;
 /// ```ignore
 /// user_engine::conformance_suite! {
 ///     factory: || MyStore::open_temp(),
+///     // Optional: a store that is already migrated and empty, for the scenarios whose `given`
+///     // starts migrated (their seed's `migrate` then applies nothing). On a server, where
+///     // migrating is most of a test's setup, a pool of recycled schemas makes it cheap.
+///     migrated_factory: || MyStore::open_temp_migrated(),
 ///     // Capabilities the adapter has (see `KNOWN_CAPABILITIES`); a scenario that requires one
 ///     // it does not declare is generated as `#[ignore = "requires capability ..."]`.
 ///     capabilities: [commit_time_conflicts, migration_tamper],

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use user_engine::StoreError;
@@ -69,10 +70,46 @@ pub fn url_from_env() -> Option<String> {
 /// assert!(db.readiness().is_ready());
 /// ```
 pub struct IsolatedSchema {
-    store: PostgresUserEngineStore,
+    /// `None` only inside `drop`, once the store's sessions are closed.
+    store: Option<PostgresUserEngineStore>,
     url: String,
     name: String,
-    _registration: scratch::Registration,
+    /// `None` only inside `drop`, once the schema went back to the pool.
+    registration: Option<scratch::Registration>,
+    /// Whether the schema may go back to the pool when dropped: set by [`IsolatedSchema::migrated`]
+    /// and cleared by anything that can change it beyond what the store's own operations do
+    /// ([`IsolatedSchema::raw_client`], [`IsolatedSchema::connect_another`]).
+    recyclable: AtomicBool,
+}
+
+/// Migrated, emptied schemas this process may hand out again, with the URL of their server.
+struct Pooled {
+    url: String,
+    name: String,
+    registration: scratch::Registration,
+}
+
+fn pool() -> &'static Mutex<Vec<Pooled>> {
+    static POOL: OnceLock<Mutex<Vec<Pooled>>> = OnceLock::new();
+    POOL.get_or_init(Mutex::default)
+}
+
+/// At most this many emptied schemas wait in the pool; one more is dropped instead.
+const POOL_LIMIT: usize = 8;
+
+/// Empties a migrated schema for its next test, on the owner session in one transaction:
+/// every row of the records, audit and outbox tables, and the sequences restarted, so it reads as
+/// freshly migrated. The recorded migrations stay.
+fn empty_schema_sql(name: &str) -> String {
+    let schema = quote_identifier(name);
+    format!(
+        "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path TO {schema};
+         DELETE FROM user_engine_records; DELETE FROM user_engine_audit_records;
+         DELETE FROM user_engine_outbox_events;
+         ALTER SEQUENCE user_engine_audit_records_sequence_seq RESTART;
+         ALTER SEQUENCE user_engine_outbox_events_id_seq RESTART;
+         ALTER SEQUENCE user_engine_outbox_commit_seq RESTART; COMMIT;"
+    )
 }
 
 impl IsolatedSchema {
@@ -87,6 +124,63 @@ impl IsolatedSchema {
             Ok(schema) => Some(schema),
             Err(err) => panic!("{URL_VAR} is set but no test schema could be created: {err}"),
         }
+    }
+
+    /// A migrated schema on the server from the environment ([`IsolatedSchema::migrated`]);
+    /// `None` when tests should be skipped.
+    ///
+    /// # Panics
+    /// As [`IsolatedSchema::from_env`].
+    pub fn migrated_from_env() -> Option<Self> {
+        let url = url_from_env()?;
+        match Self::migrated(&url) {
+            Ok(schema) => Some(schema),
+            Err(err) => panic!("{URL_VAR} is set but no test schema could be made: {err}"),
+        }
+    }
+
+    /// A store in a schema of its own that is already migrated, for a test that starts from a
+    /// migrated store (a scenario whose `given` says `migrated`, a seed or records). It comes from
+    /// this process's pool of schemas earlier tests used and returned — emptied, their recorded
+    /// migrations checked to be the manifest's — when there is one, and is made and migrated
+    /// now otherwise. Dropped, it goes back to the pool when it is still ready and nothing but
+    /// the store's own operations touched it; it is dropped otherwise.
+    ///
+    /// Schemas still in the pool when the process ends stay on the server, empty and ownerless:
+    /// the next run's first schema (or [`drop_abandoned`]) drops them, as it drops a killed
+    /// run's.
+    pub fn migrated(url: &str) -> Result<Self, StoreError> {
+        sweep_once(url);
+        let pooled = {
+            let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);
+            let at = pool.iter().position(|p| p.url == url);
+            at.map(|at| pool.swap_remove(at))
+        };
+        let schema = match pooled {
+            Some(pooled) => {
+                let config = Self::config(url, &pooled.name)?;
+                match PostgresUserEngineStore::with_config(config, &pooled.name) {
+                    Ok(store) => Self {
+                        store: Some(store),
+                        url: pooled.url,
+                        name: pooled.name,
+                        registration: Some(pooled.registration),
+                        recyclable: AtomicBool::new(true),
+                    },
+                    Err(err) => {
+                        drop_now(url, &pooled.name);
+                        return Err(err);
+                    }
+                }
+            }
+            None => {
+                let schema = Self::create(url)?;
+                user_engine::UserEngineStore::migrate(schema.store())?;
+                schema.recyclable.store(true, Ordering::Relaxed);
+                schema
+            }
+        };
+        Ok(schema)
     }
 
     /// Creates a uniquely named schema (`ue_test_<run token>_<n>`) on the server at `url` and
@@ -112,10 +206,11 @@ impl IsolatedSchema {
             }
         };
         Ok(Self {
-            store,
+            store: Some(store),
             url: url.to_owned(),
             name,
-            _registration: registration,
+            registration: Some(registration),
+            recyclable: AtomicBool::new(false),
         })
     }
 
@@ -134,18 +229,28 @@ impl IsolatedSchema {
 
     /// The store.
     pub fn store(&self) -> &PostgresUserEngineStore {
-        &self.store
+        self.store.as_ref().expect("the store lives until drop")
     }
 
     /// Another, independent store on the same schema (its own connections), as a second process
     /// would have. Its sessions' `application_name` is the schema's name too.
     pub fn connect_another(&self) -> Result<PostgresUserEngineStore, StoreError> {
+        self.recyclable.store(false, Ordering::Relaxed);
         PostgresUserEngineStore::with_config(Self::config(&self.url, &self.name)?, &self.name)
     }
 
     /// A plain client whose `search_path` is this schema, for tests that need raw SQL.
     pub fn raw_client(&self) -> Result<postgres::Client, StoreError> {
-        self.store.raw_client()
+        self.recyclable.store(false, Ordering::Relaxed);
+        self.store().raw_client()
+    }
+
+    /// Whether this schema goes back to the pool when dropped: it was handed out migrated,
+    /// nothing but the store touched it, and it is still ready (not tampered, not at another
+    /// version).
+    fn may_recycle(&self) -> bool {
+        self.recyclable.load(Ordering::Relaxed)
+            && user_engine::UserEngineStore::readiness(self.store()).is_ready()
     }
 }
 
@@ -169,12 +274,76 @@ impl Drop for IsolatedSchema {
             );
             return;
         }
+        if self.may_recycle() && self.recycle() {
+            return;
+        }
+        // Close the store's sessions first, so none holds the drop up.
+        self.store = None;
         let sql = format!(
             "DROP SCHEMA IF EXISTS {} CASCADE",
             quote_identifier(&self.name)
         );
         if let Err(err) = on_owner(&self.url, &sql) {
             eprintln!("could not drop postgresql test schema {}: {err}", self.name);
+        }
+    }
+}
+
+impl IsolatedSchema {
+    /// Empties the schema and puts it in the pool; `false` (nothing pooled) when that failed or
+    /// the pool is full.
+    fn recycle(&mut self) -> bool {
+        // The store's sessions end first: nothing of this test may still run on the schema.
+        self.store = None;
+        let full = pool().lock().map_or(true, |p| p.len() >= POOL_LIMIT);
+        if full || on_owner(&self.url, &empty_schema_sql(&self.name)).is_err() {
+            return false;
+        }
+        let Some(registration) = self.registration.take() else {
+            return false;
+        };
+        pool()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Pooled {
+                url: self.url.clone(),
+                name: self.name.clone(),
+                registration,
+            });
+        true
+    }
+}
+
+/// Drops every schema waiting in this process's pool (see [`IsolatedSchema::migrated`]), for a
+/// run that ends under its own control — a command, a benchmark — and so leaves nothing behind.
+pub fn drop_pooled() {
+    let pooled = std::mem::take(&mut *pool().lock().unwrap_or_else(PoisonError::into_inner));
+    for schema in pooled {
+        let sql = format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_identifier(&schema.name)
+        );
+        if let Err(err) = on_owner(&schema.url, &sql) {
+            eprintln!(
+                "could not drop postgresql test schema {}: {err}",
+                schema.name
+            );
+        }
+    }
+}
+
+/// Drops the abandoned test schemas on the server at `url` once per process, before its first
+/// pooled schema: a finished run leaves its pool behind (see [`IsolatedSchema::migrated`]).
+fn sweep_once(url: &str) {
+    static SWEPT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let mut swept = SWEPT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if !swept.iter().any(|u| u == url) {
+        swept.push(url.to_owned());
+        if let Err(err) = drop_abandoned(url) {
+            eprintln!("could not drop abandoned postgresql test schemas: {err}");
         }
     }
 }
@@ -289,8 +458,8 @@ impl fmt::Debug for IsolatedSchema {
 impl std::ops::Deref for IsolatedSchema {
     type Target = PostgresUserEngineStore;
     fn deref(&self) -> &PostgresUserEngineStore {
-        &self.store
+        self.store()
     }
 }
 
-user_engine::delegate_store!(IsolatedSchema => |isolated| &isolated.store);
+user_engine::delegate_store!(IsolatedSchema => |isolated| isolated.store());

@@ -55,16 +55,56 @@ impl RunOptions {
     }
 }
 
+/// Where a run gets its stores. `fresh` makes a fresh, unmigrated store; `migrated`, when given,
+/// makes one that is already migrated and holds nothing — cheaper on a server, where migrating
+/// is most of a test's setup (see `IsolatedSchema::migrated` in the PostgreSQL adapter). The
+/// runner takes a migrated store only for a scenario whose `given` starts migrated (`migrated`,
+/// a seed or records); its seed's `migrate` then finds nothing to apply. Every other scenario
+/// gets a fresh one.
+pub struct Stores<'a, S> {
+    /// A fresh, unmigrated store.
+    pub fresh: &'a dyn Fn() -> S,
+    /// A migrated, empty store, if the adapter offers one.
+    pub migrated: Option<&'a dyn Fn() -> S>,
+}
+
+impl<'a, S> Stores<'a, S> {
+    /// Fresh stores only.
+    pub fn fresh(factory: &'a dyn Fn() -> S) -> Self {
+        Self {
+            fresh: factory,
+            migrated: None,
+        }
+    }
+
+    /// The factory for `scenario`.
+    fn for_scenario(&self, scenario: &Scenario) -> &'a dyn Fn() -> S {
+        match self.migrated {
+            Some(migrated) if scenario.given.migrated => migrated,
+            _ => self.fresh,
+        }
+    }
+}
+
 /// Runs every scenario of `spec` against fresh stores from `factory`, in id order.
 pub fn run_spec<S: UserEngineStore>(
     spec: &Spec,
     factory: &dyn Fn() -> S,
     options: &RunOptions,
 ) -> Vec<ScenarioOutcome> {
+    run_spec_with(spec, &Stores::fresh(factory), options)
+}
+
+/// [`run_spec`], taking each scenario's store from `stores`.
+pub fn run_spec_with<S: UserEngineStore>(
+    spec: &Spec,
+    stores: &Stores<'_, S>,
+    options: &RunOptions,
+) -> Vec<ScenarioOutcome> {
     let snapshots = SnapshotCheck::Loaded(&spec.snapshots);
     spec.scenarios
         .iter()
-        .map(|s| run_scenario(s, factory, options, &snapshots))
+        .map(|s| run_scenario_with(s, stores, options, &snapshots))
         .collect()
 }
 
@@ -75,9 +115,21 @@ pub fn run_scenario<S: UserEngineStore>(
     options: &RunOptions,
     snapshots: &SnapshotCheck<'_>,
 ) -> ScenarioOutcome {
+    run_scenario_with(scenario, &Stores::fresh(factory), options, snapshots)
+}
+
+/// [`run_scenario`], taking the store from `stores` (a migrated one when the scenario starts
+/// migrated and `stores` offers one).
+pub fn run_scenario_with<S: UserEngineStore>(
+    scenario: &Scenario,
+    stores: &Stores<'_, S>,
+    options: &RunOptions,
+    snapshots: &SnapshotCheck<'_>,
+) -> ScenarioOutcome {
     if let Some(reason) = options.skip_reason(scenario) {
         return ScenarioOutcome::new(scenario, Status::Skipped { reason });
     }
+    let factory = stores.for_scenario(scenario);
     ScenarioOutcome::new(scenario, execute(scenario, factory, snapshots))
 }
 

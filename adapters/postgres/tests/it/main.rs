@@ -32,10 +32,22 @@ fn fresh_schema() -> IsolatedSchema {
     })
 }
 
+/// The factory of the scenarios that start migrated: a schema from the process's pool of
+/// recycled ones (emptied, its migrations checked), or a new one migrated now.
+fn migrated_schema() -> IsolatedSchema {
+    IsolatedSchema::migrated_from_env().unwrap_or_else(|| {
+        panic!(
+            "{} is not set: the conformance tests need a server (they were built with it set)",
+            testing::URL_VAR
+        )
+    })
+}
+
 // The list is `user_engine_postgres::CAPABILITIES`; `suite_declares_the_published_capabilities`
 // keeps the two equal.
 user_engine::conformance_suite! {
     factory: fresh_schema,
+    migrated_factory: migrated_schema,
     capabilities: [migration_tamper, commit_time_conflicts, fault_injection, backend_termination, durable_reopen, stepwise_migration],
     ignore_unless_env: "USER_ENGINE_POSTGRES_URL",
 }
