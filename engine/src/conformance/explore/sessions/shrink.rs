@@ -4,7 +4,7 @@
 //! fails is a smaller witness). With a real server the interleaving can differ between runs, so
 //! a change may be refused by timing alone; that costs size, never soundness.
 
-use super::check::{Violation, check};
+use super::check::{Verdict, Violation, check};
 use super::limits;
 use super::plan::{Plan, Step};
 use super::run::{self, Observed};
@@ -35,7 +35,8 @@ pub(crate) fn shrink<S: UserEngineStore>(
             let store = factory();
             let observed = run::run(&candidate, &store, limits());
             drop(store);
-            if let Some(violation) = check(&candidate, &observed) {
+            // An inconclusive candidate is not known to fail, so it is not kept.
+            if let Verdict::Violated(violation) = check(&candidate, &observed) {
                 found = Found {
                     plan: candidate,
                     observed,
