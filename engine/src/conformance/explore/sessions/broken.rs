@@ -25,6 +25,20 @@ pub(crate) enum Race {
     /// with the audit entries and events in one batch first, then each guarded write, and stops
     /// at the first that fails, leaving what it sent before (C12).
     CommitWriteByWrite,
+    /// A save panics, and so does dropping the transaction it leaves: the second panic is
+    /// outside the step's own catch, on the session's thread.
+    PanicsInSaveAndInDrop,
+}
+
+/// Panics when dropped, for `PanicsInSaveAndInDrop`.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping the transaction panicked");
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -60,6 +74,8 @@ struct RacyTransaction<'a> {
     log: Vec<Logged>,
     audit: Vec<AuditEntry>,
     outbox: Vec<OutboxMessage>,
+    /// Set by a `PanicsInSaveAndInDrop` save.
+    armed: Option<PanicsWhenDropped>,
 }
 
 impl RacyTransaction<'_> {
@@ -94,6 +110,10 @@ impl StoreTransaction for RacyTransaction<'_> {
                 Ok(saved)
             }
             Race::OutboxInBeginOrder => self.inner.save(write, expect),
+            Race::PanicsInSaveAndInDrop => {
+                self.armed = Some(PanicsWhenDropped);
+                panic!("save panicked")
+            }
         }
     }
 
@@ -125,7 +145,7 @@ impl StoreTransaction for RacyTransaction<'_> {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let this = *self;
         match this.store.race {
-            Race::GuardCheckedOnlyAtWrite => this.inner.commit(),
+            Race::GuardCheckedOnlyAtWrite | Race::PanicsInSaveAndInDrop => this.inner.commit(),
             Race::OutboxInBeginOrder => {
                 let store = &this.store.inner;
                 let mut begun_at = this
@@ -200,6 +220,7 @@ impl UserEngineStore for Racy {
             log: Vec::new(),
             audit: Vec::new(),
             outbox: Vec::new(),
+            armed: None,
         }))
     }
 

@@ -349,10 +349,19 @@ impl Plan {
             .collect();
         let mut sessions = self.sessions.clone();
         sessions[s] = session;
-        Plan {
+        let plan = Plan {
             sessions,
             schedule,
             ..self.clone()
-        }
+        };
+        // A `keep` that drops a `begin` but keeps its other steps would leave the schedule
+        // with entries for steps that are gone; `run` refuses such a plan.
+        debug_assert!(
+            plan.sessions.iter().enumerate().all(|(i, session)| {
+                plan.schedule.iter().filter(|&&e| e == i).count() == session.steps().len()
+            }),
+            "keeping left a schedule that does not match the sessions' steps"
+        );
+        plan
     }
 }

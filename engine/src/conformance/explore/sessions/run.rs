@@ -12,6 +12,10 @@
 //! left is blocked, the coordinator waits for any of them without a limit: a store that never
 //! breaks a deadlock hangs the run, as a store that blocks hangs a one-session run.
 //!
+//! A session thread never ends silently: a panic inside a step is that step's answer, and one
+//! outside it (a transaction whose drop panics) ends the thread with a last panicked outcome,
+//! after which the coordinator gives that session no more turns; the check fails the history.
+//!
 //! Nothing the checks rely on depends on that wait: they use what each call answered and which
 //! calls finished before others began (a shared counter read just before and just after every
 //! call), not the schedule. A slow step taken for a blocked one only makes the interleaving
@@ -100,9 +104,21 @@ pub(crate) fn run<S: UserEngineStore>(plan: &Plan, store: &S, limits: RunLimits)
             state: Err(why),
         };
     }
+    // A turn past a session's last step would be the plan's bug, not the store's: refuse it
+    // here, before any thread starts, rather than blame the store for it later.
+    for (s, session) in plan.sessions.iter().enumerate() {
+        let entries = plan.schedule.iter().filter(|&&e| e == s).count();
+        assert_eq!(
+            entries,
+            session.steps().len(),
+            "the schedule has {entries} entries for s{}, which has {} steps",
+            s + 1,
+            session.steps().len()
+        );
+    }
     let clock = AtomicU64::new(0);
     let (outcomes, events) = std::thread::scope(|scope| {
-        let (done_send, done) = mpsc::channel::<(usize, Outcome)>();
+        let (done_send, done) = mpsc::channel::<Message>();
         let mut turns = Vec::new();
         for (s, session) in plan.sessions.iter().enumerate() {
             let (turn_send, turn) = mpsc::channel::<()>();
@@ -110,12 +126,31 @@ pub(crate) fn run<S: UserEngineStore>(plan: &Plan, store: &S, limits: RunLimits)
             let done_send = done_send.clone();
             let clock = &clock;
             scope.spawn(move || {
-                let mut runner = SessionRunner::new(store, session, clock);
-                for () in turn {
-                    let outcome = runner.next();
-                    if done_send.send((s, outcome)).is_err() {
-                        break;
+                // Each step's own panic is caught in `next`; this catches the rest (a
+                // transaction whose drop panics, or a bug of this runner), so the thread
+                // always says it ended and the coordinator never waits for it in vain.
+                let ended = catch_unwind(AssertUnwindSafe(|| {
+                    let mut runner = SessionRunner::new(store, session, clock);
+                    for () in &turn {
+                        let Some(outcome) = runner.next() else {
+                            panic!("s{} was given a turn past its last step", s + 1);
+                        };
+                        if done_send.send(Message::Step(s, outcome)).is_err() {
+                            break;
+                        }
                     }
+                }));
+                if let Err(panic) = ended {
+                    let at = clock.fetch_add(1, Ordering::SeqCst);
+                    let outcome = Outcome {
+                        answer: Answer::Panicked(format!(
+                            "{} (the session's thread ended)",
+                            panic_text(&panic)
+                        )),
+                        called: at,
+                        returned: at,
+                    };
+                    let _ = done_send.send(Message::Ended(s, outcome));
                 }
             });
         }
@@ -124,6 +159,7 @@ pub(crate) fn run<S: UserEngineStore>(plan: &Plan, store: &S, limits: RunLimits)
             outcomes: empty(),
             events: Vec::new(),
             blocked: vec![false; plan.sessions.len()],
+            over: vec![false; plan.sessions.len()],
             done,
         };
         coordinator.drive(&plan.schedule, &turns, limits);
@@ -144,25 +180,44 @@ fn unpanicked<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
         .unwrap_or_else(|panic| Err(format!("the store panicked: {}", panic_text(&panic))))
 }
 
+/// What a session thread sends the coordinator.
+enum Message {
+    /// Session `s` took its next step.
+    Step(usize, Outcome),
+    /// Session `s`'s thread ended by unwinding, outside any step's own catch: the outcome is a
+    /// panic, in place of the step it was taking (or after its last one), and the session
+    /// takes no further step.
+    Ended(usize, Outcome),
+}
+
 struct Coordinator {
     outcomes: Vec<Vec<Outcome>>,
     events: Vec<Event>,
     blocked: Vec<bool>,
-    done: mpsc::Receiver<(usize, Outcome)>,
+    /// Sessions whose thread has ended; their schedule entries left are dropped.
+    over: Vec<bool>,
+    done: mpsc::Receiver<Message>,
 }
 
 impl Coordinator {
     fn drive(&mut self, schedule: &[usize], turns: &[mpsc::Sender<()>], limits: RunLimits) {
         let mut left: Vec<usize> = schedule.to_vec();
-        while !left.is_empty() {
-            // Blocked steps that returned meanwhile.
-            while let Ok((s, outcome)) = self.done.try_recv() {
-                self.record(s, outcome);
+        loop {
+            left.retain(|&s| !self.over[s]);
+            if left.is_empty() {
+                break;
             }
-            let Some(at) = left.iter().position(|&s| !self.blocked[s]) else {
+            // Blocked steps that returned meanwhile.
+            while let Ok(message) = self.done.try_recv() {
+                self.receive(message);
+            }
+            let Some(at) = left.iter().position(|&s| !self.blocked[s] && !self.over[s]) else {
+                if left.iter().all(|&s| self.over[s]) {
+                    continue;
+                }
                 // Every session with steps left waits inside the store.
                 match self.done.recv() {
-                    Ok((s, outcome)) => self.record(s, outcome),
+                    Ok(message) => self.receive(message),
                     Err(_) => return,
                 }
                 continue;
@@ -177,7 +232,7 @@ impl Coordinator {
             while self.blocked[s] {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 match self.done.recv_timeout(wait) {
-                    Ok((from, outcome)) => self.record(from, outcome),
+                    Ok(message) => self.receive(message),
                     Err(RecvTimeoutError::Timeout) => {
                         self.events.push(Event::Blocked { session: s, index });
                         break;
@@ -188,8 +243,18 @@ impl Coordinator {
         }
         while self.blocked.iter().any(|&b| b) {
             match self.done.recv() {
-                Ok((s, outcome)) => self.record(s, outcome),
+                Ok(message) => self.receive(message),
                 Err(_) => return,
+            }
+        }
+    }
+
+    fn receive(&mut self, message: Message) {
+        match message {
+            Message::Step(s, outcome) => self.record(s, outcome),
+            Message::Ended(s, outcome) => {
+                self.record(s, outcome);
+                self.over[s] = true;
             }
         }
     }
@@ -231,8 +296,9 @@ impl<'s, S: UserEngineStore> SessionRunner<'s, S> {
         }
     }
 
-    fn next(&mut self) -> Outcome {
-        let step = self.steps[self.next];
+    /// Takes the next step; `None` when none is left.
+    fn next(&mut self) -> Option<Outcome> {
+        let step = *self.steps.get(self.next)?;
         self.next += 1;
         let called = self.clock.fetch_add(1, Ordering::SeqCst);
         let answer = catch_unwind(AssertUnwindSafe(|| self.take(step))).unwrap_or_else(|panic| {
@@ -241,11 +307,11 @@ impl<'s, S: UserEngineStore> SessionRunner<'s, S> {
             Answer::Panicked(panic_text(&panic))
         });
         let returned = self.clock.fetch_add(1, Ordering::SeqCst);
-        Outcome {
+        Some(Outcome {
             answer,
             called,
             returned,
-        }
+        })
     }
 
     fn take(&mut self, step: Step) -> Answer {

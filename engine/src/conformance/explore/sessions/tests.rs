@@ -131,6 +131,33 @@ fn a_commit_applied_write_by_write_is_not_atomic() {
 }
 
 #[test]
+fn a_session_thread_that_dies_outside_a_step_ends_the_history_as_a_panic() {
+    // Before, the coordinator waited for ever for the dead thread's answer; a timeout makes a
+    // hang fail the test instead of hanging it.
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let report = explore(
+            &|| Racy::new(Race::PanicsInSaveAndInDrop),
+            &options(1, 2, 20),
+        );
+        let _ = send.send(report);
+    });
+    let report = receive
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the run hung after a session thread died");
+    let failure = report.failure.as_ref().expect("not caught");
+    assert_eq!(
+        (failure.keyword.as_str(), failure.clause.as_str()),
+        ("panic", "tx-panic"),
+        "{report}"
+    );
+    assert!(
+        failure.store.contains("(the session's thread ended)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn the_interleaving_names_every_step_and_answer() {
     let two = options(11, 2, 1);
     let plan = case_plan(&two, 0);
