@@ -186,9 +186,10 @@ impl Checker<'_, '_> {
                     .filter(|f| !f.may_be_alternative())
                     .map(|f| f.shape())
                     .collect();
+                let (last, rest) = refused.split_last().unwrap_or((&"", &[]));
                 self.at_value(
                     &item_path,
-                    format!("\"one_of\" cannot hold {}", refused.join(", ")),
+                    format!("\"one_of\" cannot hold {} or {last}", rest.join(", ")),
                 );
                 return None;
             }

@@ -214,8 +214,12 @@ impl Checker<'_, '_> {
         let what = format!("\"{keyword}\"");
         let before = self.errors.len();
         let mut parsed = Parsed::default();
+        // Whether the operation can be built: every required argument given, every given one
+        // read, one of each "exactly one of" group. An unknown key is reported but does not
+        // stop it, so the step's `expect` and the steps after it are still checked.
+        let mut complete = true;
         match rule.arguments {
-            Arguments::None => self.no_arguments(keyword, value, path)?,
+            Arguments::None => complete = self.no_arguments(keyword, value, path).is_some(),
             Arguments::Name { name, word, .. } => {
                 let text = self.identifier(value, path, &format!("the {word} after {what}"))?;
                 parsed.values.push((name, ArgValue::Text(text)));
@@ -229,11 +233,12 @@ impl Checker<'_, '_> {
                 let given = self.mapping(value, path, &what, &keys)?;
                 for argument in args {
                     let Some((item, item_path)) = given.get(argument.name) else {
+                        complete &= !argument.required;
                         continue;
                     };
-                    if let Some(read) = self.argument(argument.ty, argument.name, item, &item_path)
-                    {
-                        parsed.values.push((argument.name, read));
+                    match self.argument(argument.ty, argument.name, item, &item_path) {
+                        Some(read) => parsed.values.push((argument.name, read)),
+                        None => complete = false,
                     }
                 }
                 if !exactly_one_of.is_empty() {
@@ -248,6 +253,7 @@ impl Checker<'_, '_> {
                         .map(|a| format!("{{{}: {}}}", a.name, a.ty.placeholder()))
                         .collect();
                     let shape = spoken_list(&shapes, "or");
+                    complete &= present.len() == 1;
                     match present.as_slice() {
                         [_] => {}
                         [] if self.errors.len() == before => {
@@ -269,7 +275,7 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        (self.errors.len() == before).then_some(parsed)
+        complete.then_some(parsed)
     }
 
     /// One argument's value as `ty` reads it.
@@ -488,6 +494,30 @@ mod tests {
                 "{} needs more than its required arguments",
                 rule.keyword
             );
+            // Each member of an "exactly one of" group alone (with the required ones) builds,
+            // and is read.
+            if let Arguments::Map {
+                args,
+                exactly_one_of,
+            } = rule.arguments
+            {
+                for member in exactly_one_of {
+                    let mut alone = Parsed::default();
+                    for a in args.iter().filter(|a| a.required || a.name == *member) {
+                        alone.values.push((a.name, sample(a.ty)));
+                    }
+                    assert!(
+                        build(rule.keyword, &mut alone).is_some(),
+                        "{} with only {member} did not build",
+                        rule.keyword
+                    );
+                    assert!(
+                        alone.values.is_empty(),
+                        "{}: {member} is never read",
+                        rule.keyword
+                    );
+                }
+            }
         }
     }
 }

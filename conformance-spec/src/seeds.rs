@@ -178,9 +178,7 @@ pub(crate) fn resolve(
 pub fn seed_reference(seeds: &BTreeMap<String, SeedSet>) -> String {
     let mut out = String::from("| seed | records | what it is for |\n|---|---|---|\n");
     for seed in seeds.values() {
-        let mut tenants: Vec<&str> = seed.records.iter().map(|r| r.tenant.as_str()).collect();
-        tenants.dedup();
-        let tenants: BTreeSet<&str> = tenants.into_iter().collect();
+        let tenants: BTreeSet<&str> = seed.records.iter().map(|r| r.tenant.as_str()).collect();
         let tenants: Vec<String> = tenants.iter().map(|t| format!("`{t}`")).collect();
         out.push_str(&format!(
             "| [`{}`](../conformance-spec/seeds/{}.yaml) | {} in {} | {} |\n",

@@ -1,5 +1,6 @@
-//! Any bytes as a scenario file: the loader returns a scenario or located errors, never panics,
-//! and its work stays bounded by the limits (size, nesting, steps) whatever the input.
+//! Any bytes as a scenario file, and as a seed file: the loader returns a scenario or located
+//! errors, never panics, and its work stays bounded by the limits (size, nesting, steps, seed
+//! records) whatever the input.
 
 #![no_main]
 
@@ -19,5 +20,16 @@ fuzz_target!(|data: &[u8]| {
     }
     if text.len() <= MAX_FILE_BYTES {
         let _ = load_texts("spec", &[("scenarios/fuzz/input.yaml", &text)], &[]);
+        // The same bytes as a seed, named by a scenario that starts from it.
+        let scenario = "id: fuzz/seeded\nsummary: s\nclause: store-contract#tx-rollback\ngiven: {seed: input}\nsteps: [migrate: {}]\n";
+        if let Err(errors) = load_texts(
+            "spec",
+            &[("scenarios/fuzz/seeded.yaml", scenario), ("seeds/input.yaml", &text)],
+            &[],
+        ) {
+            for error in &errors {
+                assert!(error.location.line >= 1 && error.location.column >= 1);
+            }
+        }
     }
 });

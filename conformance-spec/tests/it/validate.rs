@@ -458,3 +458,24 @@ fn outcomes_apply_to_concurrently_and_count_every_copy() {
         ]
     );
 }
+
+/// An unknown argument key is reported, and the step is still read: its `expect` is checked, and
+/// a cursor it captures or a background step it starts is known to the steps after it.
+#[test]
+fn an_unknown_argument_key_does_not_hide_the_rest_of_the_step() {
+    assert_eq!(
+        step_errors("  - save: {tenant: a, kind: user, id: x, typo: 1}\n    expect: ready\n"),
+        [
+            "5:42: unknown key \"typo\" in \"save\"; \"save\" takes {tx?, tenant, kind, id, user?, data?, if?}",
+            "6:13: expectation \"ready\" does not apply to \"save\"; \"save\" can expect: ok, a record {version?, user?, data?}, {error: KIND}, {one_of: [EXPECT, ...]}",
+        ]
+    );
+    assert_eq!(
+        step_errors(
+            "  - list: {tenant: acme, lmit: 1}\n    as: page\n  - list: {tenant: acme, after: page}\n"
+        ),
+        [
+            "5:26: unknown key \"lmit\" in \"list\" (did you mean \"limit\"?); \"list\" takes {tenant, kind?, limit?, after?}"
+        ]
+    );
+}

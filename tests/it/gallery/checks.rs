@@ -74,8 +74,8 @@ where
                     }));
                     let _ = done.send(ran.is_ok());
                 });
-            if spawned.is_err() {
-                return Verdict::Hung;
+            if let Err(error) = spawned {
+                panic!("cannot start a thread for the behaviour check `{name}`: {error}");
             }
             match finished.recv_timeout(CHECK_TIMEOUT) {
                 Ok(true) => Verdict::Passed,

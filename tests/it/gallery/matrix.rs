@@ -168,7 +168,7 @@ impl<'a> KillMatrix<'a> {
             .filter(|c| c.survives_because.is_some())
             .collect();
         if !survivors.is_empty() {
-            out.push_str("\n## Known survivors\n\nAdapters the spec cannot catch yet, and the scenario change that would:\n\n");
+            out.push_str("\n## Caught by no scenario\n\nAdapters no scenario catches, and why; the gallery requires a behaviour check (last section) to catch each:\n\n");
             for column in survivors {
                 let _ = writeln!(
                     out,

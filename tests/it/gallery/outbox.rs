@@ -48,6 +48,26 @@ impl Fault for AuditNewestFirst {
     }
 }
 
+/// Breaks `store-contract#audit-order`: entries are ordered by a sequence kept in one byte (as a
+/// `smallint`-sized column might wrap), so past the 128th entry of a tenant the listing starts
+/// over among the first. No scenario writes that many entries; the racing behaviour check does.
+#[derive(Default)]
+pub(crate) struct AuditSequenceWrapsAt128;
+
+impl Fault for AuditSequenceWrapsAt128 {
+    const BREAKS: &'static str = "audit-order";
+
+    fn list_audit(
+        &self,
+        store: &Broken<Self>,
+        tenant: &TenantId,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut entries = store.inner.list_audit(tenant)?;
+        entries.sort_by_key(|e| e.sequence % 128);
+        Ok(entries)
+    }
+}
+
 /// Breaks `store-contract#outbox-transactional`: the events of a rolled-back transaction are
 /// published anyway (its records and audit entries are discarded).
 #[derive(Default)]
