@@ -12,14 +12,15 @@
 //! write. Events and audit entries come out in the replay's commit order (C18, C20): each
 //! transaction's together and in its own order, transactions in an order real time allows.
 //! Operations the store refused are left out: a locking store may refuse a write as a deadlock
-//! victim where an optimistic one accepts it and refuses the commit, and either is allowed.
+//! victim where an optimistic one accepts it and refuses the commit, and either is allowed. A
+//! commit answered `in_doubt` is taken as refused, and a violation says it was.
 
 use std::collections::BTreeSet;
 
 use super::diagnose::diagnose;
 use super::plan::{End, Op, Plan, Step};
 use super::run::{Answer, FinalState, Observed, final_state, perform, prepare};
-use crate::{Expectation, InMemoryUserEngineStore, StoreError, UserEngineStore};
+use crate::{ErrorKind, Expectation, InMemoryUserEngineStore, StoreError, UserEngineStore};
 
 /// A committed transaction: where it is in the plan, the operations the store accepted, and
 /// the logical times around its commit call.
@@ -121,6 +122,16 @@ pub(crate) fn check(plan: &Plan, observed: &Observed) -> Verdict {
         violation.summary,
         names.join(", ")
     );
+    let in_doubt = in_doubt(plan, observed);
+    if !in_doubt.is_empty() {
+        // Taken as refused, which a commit that in fact took effect contradicts: say so, so
+        // the reader can tell that case from a real violation.
+        violation.summary = format!(
+            "{}; the commit of {} answered in_doubt and was taken as refused",
+            violation.summary,
+            in_doubt.join(", ")
+        );
+    }
     Verdict::Violated(violation)
 }
 
@@ -171,6 +182,23 @@ pub(crate) fn committed<'p>(plan: &'p Plan, observed: &Observed) -> Vec<Committe
         }
     }
     committed
+}
+
+/// The transactions whose commit answered `in_doubt`.
+fn in_doubt<'p>(plan: &'p Plan, observed: &Observed) -> Vec<&'p str> {
+    let mut names = Vec::new();
+    for (s, outcomes) in observed.outcomes.iter().enumerate() {
+        let session = &plan.sessions[s];
+        for (step, outcome) in session.steps().into_iter().zip(outcomes) {
+            if let Step::End(t) = step {
+                let tx = &session.transactions[t];
+                if tx.end == End::Commit && outcome.answer == Answer::Failed(ErrorKind::InDoubt) {
+                    names.push(tx.name.as_str());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// Calls `visit` with every order of `committed` that keeps real-time precedence, earliest
