@@ -355,7 +355,7 @@ mod tests {
             error(
                 "factory: f, capabilites: {x: y}, capabilities: [teleport, migration_tamper, migration_tamper]"
             ),
-            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, capabilities, skip, spec, ignore_unless_env, explore, checks\n\
+            "unknown option `capabilites` (did you mean `capabilities`?); expected one of: factory, migrated_factory, capabilities, skip, spec, ignore_unless_env, explore, checks\n\
              unknown capability `teleport`; expected one of: migration_tamper, commit_time_conflicts, fault_injection, durable_reopen, backend_termination, stepwise_migration\n\
              capability `migration_tamper` is declared twice"
         );
