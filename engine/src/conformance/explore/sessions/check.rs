@@ -388,6 +388,23 @@ mod tests {
         assert_eq!(violation.found, "[acme/s2.t1.1, acme/s1.t1.1]");
     }
 
+    #[test]
+    fn a_violation_with_an_in_doubt_commit_says_it_was_taken_as_refused() {
+        let plan = two_enqueuers();
+        let mut observed = s2_listed_first((8, 9), (10, 11));
+        observed.outcomes[0][2].answer = Answer::Failed(ErrorKind::InDoubt);
+        // s1's event is there though its commit was taken as refused.
+        let Verdict::Violated(violation) = check(&plan, &observed) else {
+            panic!("not a violation");
+        };
+        assert!(
+            violation
+                .summary
+                .ends_with("; the commit of s1.t1 answered in_doubt and was taken as refused"),
+            "{violation:?}"
+        );
+    }
+
     /// `n` sessions whose commits all overlap, and a store that lost every event.
     fn all_overlapping_and_nothing_pending(n: usize) -> Observed {
         let far = 10 * n as u64;

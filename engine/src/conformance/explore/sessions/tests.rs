@@ -4,7 +4,9 @@
 use super::broken::{Race, Racy};
 use super::{case_plan, interleaving};
 use crate::InMemoryUserEngineStore;
-use crate::conformance::explore::{ExploreOptions, ExploreReport, case_history, explore};
+use crate::conformance::explore::{
+    ExploreFailure, ExploreOptions, ExploreReport, case_history, explore,
+};
 
 fn options(seed: u64, sessions: usize, cases: usize) -> ExploreOptions {
     let mut options = ExploreOptions::new(seed);
@@ -95,10 +97,30 @@ fn caught(race: Race, cases: usize) -> Vec<ExploreReport> {
             );
             assert!(failure.steps_after <= failure.steps_before);
             assert!(failure.history.contains("schedule as drawn: "), "{report}");
-            assert!(!failure.reproduces());
+            // The printed interleaving gives every step of the shrunk case with its answer.
+            let answered = failure
+                .history
+                .lines()
+                .filter(|l| session_line(l) && l.contains(" -> "))
+                .count();
+            assert_eq!(answered, failure.steps_after, "{report}");
             report
         })
         .collect()
+}
+
+/// Whether `line` of an interleaving is a session's (`s2: ...`), not the setup's or the schedule's.
+fn session_line(line: &str) -> bool {
+    line.split_once(": ")
+        .and_then(|(who, _)| who.strip_prefix('s'))
+        .is_some_and(|n| n.parse::<usize>().is_ok())
+}
+
+/// Whether the failure's interleaving has steps of both sessions, as a race between them needs.
+fn names_both_sessions(failure: &ExploreFailure) -> bool {
+    ["s1: ", "s2: "]
+        .iter()
+        .all(|s| failure.history.lines().any(|l| l.starts_with(s)))
 }
 
 #[test]
@@ -107,6 +129,7 @@ fn a_guard_checked_only_at_the_write_is_a_lost_update() {
         let failure = report.failure.unwrap();
         assert_eq!(failure.clause, "isolation-anomalies", "{failure}");
         assert_eq!(failure.keyword, "commit", "{failure}");
+        assert!(names_both_sessions(&failure), "{failure}");
     }
 }
 
@@ -119,6 +142,7 @@ fn events_in_begin_order_are_not_in_commit_order() {
             ("outbox_pending", "outbox-order"),
             "{failure}"
         );
+        assert!(names_both_sessions(&failure), "{failure}");
     }
 }
 
