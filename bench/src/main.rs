@@ -232,16 +232,26 @@ fn main() -> Result<()> {
                 )?,
                 "mysql" => {
                     let url = servers.url("mysql")?.to_owned();
-                    let factory = move || match IsolatedDatabase::create(&url) {
+                    let fresh = || match IsolatedDatabase::create(&url) {
                         Ok(database) => database,
                         Err(err) => panic!("cannot create an isolated database: {err}"),
                     };
-                    suite::measure(
+                    let migrated = || match IsolatedDatabase::migrated(&url) {
+                        Ok(database) => database,
+                        Err(err) => panic!("cannot make a migrated isolated database: {err}"),
+                    };
+                    let stores = Stores {
+                        fresh: &fresh,
+                        migrated: Some(&migrated),
+                    };
+                    let cost = suite::measure(
                         "mysql",
                         user_engine_mysql::CAPABILITIES,
-                        &Stores::fresh(&factory),
+                        &stores,
                         if quick { 1 } else { 2 },
-                    )?
+                    )?;
+                    user_engine_mysql::testing::drop_pooled();
+                    cost
                 }
                 _ => {
                     let url = servers.url("postgres")?.to_owned();

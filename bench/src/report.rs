@@ -193,17 +193,31 @@ pub fn isolated(setup: &IsolatedSetup) -> String {
 }
 
 pub fn isolated_database(setup: &IsolatedDatabaseSetup) -> String {
+    let verdict = |d: Duration| {
+        if d < ISOLATED_SETUP_TARGET {
+            "holds"
+        } else {
+            "MISSED"
+        }
+    };
     format!(
-        "mysql isolated test setup (IsolatedDatabase::create + migrate), median of {}: {} \
-         (no target of its own; PostgreSQL's is < {})\n\
-         \x20   create {} (of which one bare connect {}), migrate {}, teardown (drop) {}",
+        "mysql isolated test setup, median of {}, target < {}:\n\
+         \x20   a test that starts migrated (IsolatedDatabase::migrated, from the pool): {} — {}; \
+         its teardown (emptied and pooled) {}\n\
+         \x20   a test that needs an unmigrated store (IsolatedDatabase::create): {} — {} \
+         (of which one bare connect {}); teardown (drop) {}\n\
+         \x20   without the pool, create + migrate: {} (migrate {})",
         setup.samples,
-        duration(setup.setup),
         duration(ISOLATED_SETUP_TARGET),
+        duration(setup.pooled),
+        verdict(setup.pooled),
+        duration(setup.pooled_teardown),
         duration(setup.create),
+        verdict(setup.create),
         duration(setup.connect),
-        duration(setup.migrate),
         duration(setup.teardown),
+        duration(setup.setup),
+        duration(setup.migrate),
     )
 }
 

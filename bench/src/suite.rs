@@ -262,6 +262,10 @@ pub struct IsolatedDatabaseSetup {
     pub teardown: Duration,
     /// A bare `mysql` connection to the server, session set up as the adapter's.
     pub connect: Duration,
+    /// `IsolatedDatabase::migrated` from the pool: the setup of a test that starts migrated.
+    pub pooled: Duration,
+    /// Dropping a pooled `IsolatedDatabase`: emptying it and putting it back.
+    pub pooled_teardown: Duration,
 }
 
 /// Measures `samples` isolated MySQL setups, after one untimed round.
@@ -269,7 +273,18 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
     let opts = crate::raw_mysql::options(url)?;
     let (mut create, mut migrate, mut setup, mut teardown, mut connect) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut pooled, mut pooled_teardown) = (Vec::new(), Vec::new());
     for sample in 0..=samples {
+        // The first sample fills the pool; later ones take the database it returned.
+        let (database, t_pooled) = time(|| Ok(IsolatedDatabase::migrated(url)?))?;
+        ensure!(
+            database.readiness().is_ready(),
+            "a pooled database is not ready"
+        );
+        let ((), t_pooled_drop) = time(|| {
+            drop(database);
+            Ok(())
+        })?;
         let (database, t_create) = time(|| Ok(IsolatedDatabase::create(url)?))?;
         let (_, t_migrate) = time(|| Ok(database.migrate()?))?;
         let ((), t_drop) = time(|| {
@@ -286,7 +301,10 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
         setup.push(t_create + t_migrate);
         teardown.push(t_drop);
         connect.push(t_connect);
+        pooled.push(t_pooled);
+        pooled_teardown.push(t_pooled_drop);
     }
+    user_engine_mysql::testing::drop_pooled();
     ensure!(!setup.is_empty(), "no isolated setup was measured");
     Ok(IsolatedDatabaseSetup {
         samples: setup.len(),
@@ -295,5 +313,7 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
         setup: median_duration(&setup),
         teardown: median_duration(&teardown),
         connect: median_duration(&connect),
+        pooled: median_duration(&pooled),
+        pooled_teardown: median_duration(&pooled_teardown),
     })
 }

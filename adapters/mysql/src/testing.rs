@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use mysql::prelude::Queryable;
@@ -64,7 +65,42 @@ pub struct IsolatedDatabase {
     /// The server's options as given (the database they name is where `CREATE DATABASE` runs).
     admin: Opts,
     name: String,
-    _registration: scratch::Registration,
+    /// `None` only inside `drop`, once the database went back to the pool.
+    registration: Option<scratch::Registration>,
+    /// Whether the database may go back to the pool when dropped: set by
+    /// [`IsolatedDatabase::migrated`], cleared by [`IsolatedDatabase::raw_connection`] and
+    /// [`IsolatedDatabase::connect_another`], which can change it beyond the store's own
+    /// operations.
+    recyclable: AtomicBool,
+}
+
+/// Migrated, emptied databases this process may hand out again, with their server's options.
+struct Pooled {
+    admin: Opts,
+    name: String,
+    registration: scratch::Registration,
+}
+
+fn pool() -> &'static Mutex<Vec<Pooled>> {
+    static POOL: OnceLock<Mutex<Vec<Pooled>>> = OnceLock::new();
+    POOL.get_or_init(Mutex::default)
+}
+
+/// At most this many emptied databases wait in the pool; one more is dropped instead.
+const POOL_LIMIT: usize = 8;
+
+/// Empties a migrated database for its next test, on the owner session: every row of the
+/// records, audit and outbox tables, the commit-order counter and the id counters back to where
+/// a fresh migration leaves them. The recorded migrations stay.
+fn empty_database_sql(name: &str) -> String {
+    let db = quote_identifier(name);
+    format!(
+        "DELETE FROM {db}.user_engine_records; DELETE FROM {db}.user_engine_audit_records;
+         DELETE FROM {db}.user_engine_outbox_events;
+         UPDATE {db}.user_engine_commit_order SET seq = 0;
+         ALTER TABLE {db}.user_engine_audit_records AUTO_INCREMENT = 1;
+         ALTER TABLE {db}.user_engine_outbox_events AUTO_INCREMENT = 1;"
+    )
 }
 
 user_engine::delegate_store!(IsolatedDatabase => |db| &db.store);
@@ -82,6 +118,56 @@ impl IsolatedDatabase {
             None => {
                 println!("skipped: {URL_VAR} is not set");
                 Ok(None)
+            }
+        }
+    }
+
+    /// A migrated database on the server from the environment ([`IsolatedDatabase::migrated`]);
+    /// `Ok(None)` as [`IsolatedDatabase::from_env`].
+    pub fn migrated_from_env() -> Result<Option<Self>, StoreError> {
+        match url_from_env() {
+            Some(url) => Self::migrated(&url).map(Some),
+            None => Self::from_env(),
+        }
+    }
+
+    /// A store in a database of its own that is already migrated, for a test that starts from a
+    /// migrated store. It comes from this process's pool of databases earlier tests used and
+    /// returned — emptied, still ready — when there is one, and is made and migrated now
+    /// otherwise. Dropped, it goes back to the pool when it is still ready and nothing but the
+    /// store's own operations touched it; it is dropped otherwise.
+    ///
+    /// Databases still in the pool when the process ends stay on the server, empty and
+    /// ownerless: the next run's first pooled database (or [`drop_abandoned`]) drops them, as it
+    /// drops a killed run's.
+    pub fn migrated(url: &str) -> Result<Self, StoreError> {
+        let admin = Opts::from_url(url).map_err(|_| malformed_url())?;
+        sweep_once(url, &admin);
+        let pooled = {
+            let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);
+            let at = pool.iter().position(|p| place(&p.admin) == place(&admin));
+            at.map(|at| pool.swap_remove(at))
+        };
+        let Some(pooled) = pooled else {
+            let database = Self::create(url)?;
+            user_engine::UserEngineStore::migrate(database.store())?;
+            database.recyclable.store(true, Ordering::Relaxed);
+            return Ok(database);
+        };
+        let opts: Opts = OptsBuilder::from_opts(pooled.admin.clone())
+            .db_name(Some(&pooled.name))
+            .into();
+        match MysqlUserEngineStore::with_opts(opts) {
+            Ok(store) => Ok(Self {
+                store,
+                admin: pooled.admin,
+                name: pooled.name,
+                registration: Some(pooled.registration),
+                recyclable: AtomicBool::new(true),
+            }),
+            Err(err) => {
+                drop_now(&pooled.admin, &pooled.name);
+                Err(err)
             }
         }
     }
@@ -122,7 +208,8 @@ impl IsolatedDatabase {
             store,
             admin,
             name,
-            _registration: registration,
+            registration: Some(registration),
+            recyclable: AtomicBool::new(false),
         })
     }
 
@@ -139,6 +226,7 @@ impl IsolatedDatabase {
     /// Another, independent store on the same database (its own connections), as a second
     /// process would have.
     pub fn connect_another(&self) -> Result<MysqlUserEngineStore, StoreError> {
+        self.recyclable.store(false, Ordering::Relaxed);
         MysqlUserEngineStore::with_opts(
             OptsBuilder::from_opts(self.admin.clone())
                 .db_name(Some(&self.name))
@@ -148,6 +236,7 @@ impl IsolatedDatabase {
 
     /// A plain driver connection to this database, for tests that need raw SQL.
     pub fn raw_connection(&self) -> Result<Conn, StoreError> {
+        self.recyclable.store(false, Ordering::Relaxed);
         let opts: Opts = OptsBuilder::from_opts(self.admin.clone())
             .db_name(Some(&self.name))
             .into();
@@ -179,10 +268,71 @@ impl Drop for IsolatedDatabase {
             );
             return;
         }
-        // Close the store's sessions first: DROP DATABASE would wait for any open transaction.
+        let recycle = self.recyclable.load(Ordering::Relaxed)
+            && user_engine::UserEngineStore::readiness(&self.store).is_ready();
+        // Close the store's sessions first: DROP DATABASE (and emptying) would wait for any
+        // open transaction.
         self.store.close_connections();
+        if recycle && self.recycle() {
+            return;
+        }
         if let Err(err) = on_owner(&self.admin, &drop_database(&self.name)) {
             eprintln!("could not drop mysql test database {}: {err}", self.name);
+        }
+    }
+}
+
+impl IsolatedDatabase {
+    /// Empties the database and puts it in the pool; `false` (nothing pooled) when that failed
+    /// or the pool is full.
+    fn recycle(&mut self) -> bool {
+        let full = pool().lock().map_or(true, |p| p.len() >= POOL_LIMIT);
+        if full || on_owner(&self.admin, &empty_database_sql(&self.name)).is_err() {
+            return false;
+        }
+        let Some(registration) = self.registration.take() else {
+            return false;
+        };
+        pool()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Pooled {
+                admin: self.admin.clone(),
+                name: self.name.clone(),
+                registration,
+            });
+        true
+    }
+}
+
+/// Drops every database waiting in this process's pool (see [`IsolatedDatabase::migrated`]),
+/// for a run that ends under its own control — a command, a benchmark — and so leaves nothing
+/// behind.
+pub fn drop_pooled() {
+    let pooled = std::mem::take(&mut *pool().lock().unwrap_or_else(PoisonError::into_inner));
+    for database in pooled {
+        if let Err(err) = on_owner(&database.admin, &drop_database(&database.name)) {
+            eprintln!(
+                "could not drop mysql test database {}: {err}",
+                database.name
+            );
+        }
+    }
+}
+
+/// Drops the abandoned test databases on the server at `url` once per process, before its first
+/// pooled database: a finished run leaves its pool behind (see [`IsolatedDatabase::migrated`]).
+fn sweep_once(url: &str, admin: &Opts) {
+    static SWEPT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let mut swept = SWEPT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let here = place(admin);
+    if !swept.contains(&here) {
+        swept.push(here);
+        if let Err(err) = drop_abandoned(url) {
+            eprintln!("could not drop abandoned mysql test databases: {err}");
         }
     }
 }

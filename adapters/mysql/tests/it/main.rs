@@ -31,10 +31,24 @@ fn fresh_database() -> IsolatedDatabase {
     }
 }
 
+/// The factory of the scenarios that start migrated: a database from the process's pool of
+/// recycled ones (emptied, still ready), or a new one migrated now.
+fn migrated_database() -> IsolatedDatabase {
+    match IsolatedDatabase::migrated_from_env() {
+        Ok(Some(db)) => db,
+        Ok(None) => panic!(
+            "{} is not set: the conformance tests need a server (they were built with it set)",
+            testing::URL_VAR
+        ),
+        Err(err) => panic!("no test database: {err}"),
+    }
+}
+
 // The list is `user_engine_mysql::CAPABILITIES`; `suite_declares_the_published_capabilities`
 // keeps the two equal. Not `commit_time_conflicts`: see the constant's docs.
 user_engine::conformance_suite! {
     factory: fresh_database,
+    migrated_factory: migrated_database,
     capabilities: [migration_tamper, fault_injection, backend_termination, durable_reopen, stepwise_migration],
     ignore_unless_env: "USER_ENGINE_MYSQL_URL",
 }

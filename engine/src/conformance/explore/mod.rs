@@ -155,6 +155,7 @@ pub fn explore_with_progress<S: UserEngineStore>(
         failure: None,
         sessions: options.sessions,
         blocked_steps: 0,
+        inconclusive: 0,
     };
     for case in options.first_case..options.first_case.saturating_add(options.cases) {
         let run = run_case(factory, options, case);
