@@ -369,30 +369,30 @@ fn expectations() -> Vec<(&'static str, Value)> {
                     )],
                     &["outcomes"],
                 ),
-                "how many copies of a `concurrently` step succeeded (`ok`) or failed with each error kind; they add up to `times`",
+                Form::Outcomes.meaning(),
             ),
         ),
         (
             "ok",
-            json!({"description": "the step succeeds", "const": "ok"}),
+            json!({"description": Form::Ok.meaning(), "const": "ok"}),
         ),
         (
             "absent",
-            json!({"description": "`get` finds nothing", "const": "absent"}),
+            json!({"description": Form::Absent.meaning(), "const": "absent"}),
         ),
         (
             "ready",
-            json!({"description": "the store is ready", "const": "ready"}),
+            json!({"description": Form::Ready.meaning(), "const": "ready"}),
         ),
         (
             "snapshot",
-            json!({"description": "the diagnostics rendering equals the canonical snapshot", "const": "snapshot"}),
+            json!({"description": Form::Snapshot.meaning(), "const": "snapshot"}),
         ),
         (
             "error",
             with_description(
                 object(&[("error", json!({"enum": spec::ERROR_KINDS}))], &["error"]),
-                "the step fails with this error kind",
+                Form::Error.meaning(),
             ),
         ),
         (
@@ -402,7 +402,7 @@ fn expectations() -> Vec<(&'static str, Value)> {
                     &[("not_ready", json!({"enum": spec::NOT_READY_REASONS}))],
                     &["not_ready"],
                 ),
-                "the store is not ready, for this reason",
+                Form::NotReady.meaning(),
             ),
         ),
         (
@@ -412,14 +412,14 @@ fn expectations() -> Vec<(&'static str, Value)> {
                     &[("applied", json!({"type": "array", "items": r("positive")}))],
                     &["applied"],
                 ),
-                "`migrate` applied exactly these versions",
+                Form::Applied.meaning(),
             ),
         ),
         (
             "count",
             with_description(
                 object(&[("count", r("count"))], &["count"]),
-                "a list of N items, or N events acknowledged",
+                Form::Count.meaning(),
             ),
         ),
         (
@@ -437,7 +437,7 @@ fn expectations() -> Vec<(&'static str, Value)> {
                     )],
                     &["counts"],
                 ),
-                "these diagnostics counters equal these values",
+                Form::Counts.meaning(),
             ),
         ),
         ("record", {
@@ -453,15 +453,12 @@ fn expectations() -> Vec<(&'static str, Value)> {
                 &[],
             );
             record["minProperties"] = json!(1);
-            with_description(
-                record,
-                "a record with these fields (`user: null`: no owner; `data`: the exact payload)",
-            )
+            with_description(record, Form::Record.meaning())
         }),
         (
             "list",
             json!({
-                "description": "exactly these items, in order: records as tenant/kind/id, events as tenant/topic/key, audit entries as `action` or `action kind/id`",
+                "description": Form::List.meaning(),
                 "type": "array",
                 "items": {"type": "string"},
             }),

@@ -20,7 +20,9 @@ pub const SPEC_ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Parses and validates one scenario file.
 ///
 /// `display_file` names the file in messages; `relative_path` is its path under the spec root,
-/// `scenarios/<area>/<name>.yaml`, which fixes the id the file must declare.
+/// `scenarios/<area>/<name>.yaml`, which fixes the id the file must declare. A scenario that
+/// names a seed (`given: {seed: NAME}`) needs the seed file: read it with
+/// [`parse_scenario_with_seeds`]; here it is an unknown seed.
 ///
 /// ```
 /// use user_engine_conformance_spec::{Operation, parse_scenario};
@@ -186,11 +188,15 @@ pub fn load_dir_as(root: &Path, shown_as: &str) -> Result<Spec, SpecErrors> {
     assemble(files, seed_files, snapshots, errors)
 }
 
-/// The text of every scenario file under `root`, keyed the way [`load_dir`] names files in
-/// messages: the `sources` argument of [`SpecErrors::render_pretty`].
+/// The text of every scenario and seed file under `root`, keyed the way [`load_dir`] names files
+/// in messages: the `sources` argument of [`SpecErrors::render_pretty`].
 pub fn read_scenario_sources(root: &Path) -> BTreeMap<String, String> {
     let shown_as = shown_root(root);
-    files_under(root, "scenarios", &mut Vec::new())
+    let mut files = files_under(root, "scenarios", &mut Vec::new());
+    if root.join("seeds").is_dir() {
+        files.extend(files_under(root, "seeds", &mut Vec::new()));
+    }
+    files
         .into_iter()
         .filter_map(|(relative, path)| {
             let text = read_spec_file(&path).ok()?;

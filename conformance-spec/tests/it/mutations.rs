@@ -1,4 +1,5 @@
-//! A few thousand deterministically mutated copies of the real scenarios go through the loader:
+//! A few thousand deterministically mutated copies of the real scenarios and seeds go through the
+//! loader:
 //! byte flips, truncations, deep nesting, huge numbers, spliced lines. None may panic, and none may
 //! take much longer than the clean file it came from — measured as a ratio to the clean load, so
 //! the check holds on a slow machine as on a fast one.
@@ -6,7 +7,27 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use user_engine_conformance_spec::{SPEC_ROOT, parse_scenario, read_scenario_sources};
+use user_engine_conformance_spec::{SPEC_ROOT, load_texts, parse_scenario, read_scenario_sources};
+
+/// Loads one file as the loader would: a scenario by itself, a seed (`seeds/...`) as a spec of
+/// that one file.
+fn load(shown: &str, relative: &str, text: &str) {
+    if relative.starts_with("seeds/") {
+        let _ = load_texts("spec", &[(relative, text)], &[]);
+    } else {
+        let _ = parse_scenario(shown, relative, text);
+    }
+}
+
+/// The file's path under the spec root, from the name the sources give it.
+fn relative(shown: &str) -> &str {
+    let at = ["scenarios/", "seeds/"]
+        .iter()
+        .filter_map(|dir| shown.find(dir))
+        .min()
+        .expect("a scenario or seed file");
+    &shown[at..]
+}
 
 /// Mutants per scenario file.
 const PER_FILE: usize = 32;
@@ -98,7 +119,7 @@ fn load_time(relative: &str, text: &str) -> Duration {
     (0..3)
         .map(|_| {
             let start = Instant::now();
-            let _ = parse_scenario("mutant.yaml", relative, text);
+            load("mutant.yaml", relative, text);
             start.elapsed()
         })
         .min()
@@ -112,20 +133,20 @@ fn mutated_scenarios_never_panic_nor_load_slowly() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Warm up whatever the first error computes once (the contract's clause list, suggestions).
     for (shown, text) in sources.iter().take(3) {
-        let relative = &shown[shown.find("scenarios/").unwrap()..];
+        let relative = relative(shown);
         let _ = parse_scenario("warm.yaml", relative, &text.replace("steps", "stesp"));
         let _ = parse_scenario("warm.yaml", relative, text);
     }
     let mut mutants = 0;
     for (shown, text) in &sources {
-        let relative = &shown[shown.find("scenarios/").unwrap()..];
+        let relative = relative(shown);
         let clean = load_time(relative, text);
         let per_byte = clean / text.len().max(1) as u32;
         for _ in 0..PER_FILE {
             let bytes = mutate(text, &mut rng);
             let mutant = String::from_utf8_lossy(&bytes);
             let start = Instant::now();
-            let _ = parse_scenario("mutant.yaml", relative, &mutant);
+            load("mutant.yaml", relative, &mutant);
             let elapsed = start.elapsed();
             mutants += 1;
             // Budget by size: a mutant may be larger than its source; a small floor of one clean
