@@ -74,20 +74,15 @@ pub struct IsolatedDatabase {
     recyclable: AtomicBool,
 }
 
-/// Migrated, emptied databases this process may hand out again, with their server's options.
+/// A migrated, emptied database this process may hand out again.
 struct Pooled {
     admin: Opts,
     name: String,
     registration: scratch::Registration,
 }
 
-fn pool() -> &'static Mutex<Vec<Pooled>> {
-    static POOL: OnceLock<Mutex<Vec<Pooled>>> = OnceLock::new();
-    POOL.get_or_init(Mutex::default)
-}
-
-/// At most this many emptied databases wait in the pool; one more is dropped instead.
-const POOL_LIMIT: usize = 8;
+/// The pool, by server address; at most 8 databases wait, one more is dropped instead.
+static POOL: scratch::Pool<Pooled> = scratch::Pool::new(8);
 
 /// Empties a migrated database for its next test, on the owner session: every row of the
 /// records, audit and outbox tables, the commit-order counter and the id counters back to where
@@ -143,12 +138,7 @@ impl IsolatedDatabase {
     pub fn migrated(url: &str) -> Result<Self, StoreError> {
         let admin = Opts::from_url(url).map_err(|_| malformed_url())?;
         sweep_once(url, &admin);
-        let pooled = {
-            let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);
-            let at = pool.iter().position(|p| place(&p.admin) == place(&admin));
-            at.map(|at| pool.swap_remove(at))
-        };
-        let Some(pooled) = pooled else {
+        let Some(pooled) = POOL.take(&place(&admin)) else {
             let database = Self::create(url)?;
             user_engine::UserEngineStore::migrate(database.store())?;
             database.recyclable.store(true, Ordering::Relaxed);
@@ -286,22 +276,25 @@ impl IsolatedDatabase {
     /// Empties the database and puts it in the pool; `false` (nothing pooled) when that failed
     /// or the pool is full.
     fn recycle(&mut self) -> bool {
-        let full = pool().lock().map_or(true, |p| p.len() >= POOL_LIMIT);
-        if full || on_owner(&self.admin, &empty_database_sql(&self.name)).is_err() {
+        if POOL.is_full() || on_owner(&self.admin, &empty_database_sql(&self.name)).is_err() {
             return false;
         }
         let Some(registration) = self.registration.take() else {
             return false;
         };
-        pool()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Pooled {
-                admin: self.admin.clone(),
-                name: self.name.clone(),
-                registration,
-            });
-        true
+        let pooled = Pooled {
+            admin: self.admin.clone(),
+            name: self.name.clone(),
+            registration,
+        };
+        match POOL.put(&place(&self.admin), pooled) {
+            Ok(()) => true,
+            Err(pooled) => {
+                // Filled meanwhile: the database is dropped with this test's registration.
+                self.registration = Some(pooled.registration);
+                false
+            }
+        }
     }
 }
 
@@ -309,8 +302,7 @@ impl IsolatedDatabase {
 /// for a run that ends under its own control — a command, a benchmark — and so leaves nothing
 /// behind.
 pub fn drop_pooled() {
-    let pooled = std::mem::take(&mut *pool().lock().unwrap_or_else(PoisonError::into_inner));
-    for database in pooled {
+    for (_, database) in POOL.drain() {
         if let Err(err) = on_owner(&database.admin, &drop_database(&database.name)) {
             eprintln!(
                 "could not drop mysql test database {}: {err}",
@@ -323,17 +315,10 @@ pub fn drop_pooled() {
 /// Drops the abandoned test databases on the server at `url` once per process, before its first
 /// pooled database: a finished run leaves its pool behind (see [`IsolatedDatabase::migrated`]).
 fn sweep_once(url: &str, admin: &Opts) {
-    static SWEPT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    let mut swept = SWEPT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let here = place(admin);
-    if !swept.contains(&here) {
-        swept.push(here);
-        if let Err(err) = drop_abandoned(url) {
-            eprintln!("could not drop abandoned mysql test databases: {err}");
-        }
+    if scratch::first_time(&format!("mysql sweep {}", place(admin)))
+        && let Err(err) = drop_abandoned(url)
+    {
+        eprintln!("could not drop abandoned mysql test databases: {err}");
     }
 }
 

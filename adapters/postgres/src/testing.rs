@@ -82,20 +82,14 @@ pub struct IsolatedSchema {
     recyclable: AtomicBool,
 }
 
-/// Migrated, emptied schemas this process may hand out again, with the URL of their server.
+/// A migrated, emptied schema this process may hand out again.
 struct Pooled {
-    url: String,
     name: String,
     registration: scratch::Registration,
 }
 
-fn pool() -> &'static Mutex<Vec<Pooled>> {
-    static POOL: OnceLock<Mutex<Vec<Pooled>>> = OnceLock::new();
-    POOL.get_or_init(Mutex::default)
-}
-
-/// At most this many emptied schemas wait in the pool; one more is dropped instead.
-const POOL_LIMIT: usize = 8;
+/// The pool, by server URL; at most 8 schemas wait, one more is dropped instead.
+static POOL: scratch::Pool<Pooled> = scratch::Pool::new(8);
 
 /// Empties a migrated schema for its next test, on the owner session in one transaction:
 /// every row of the records, audit and outbox tables, and the sequences restarted, so it reads as
@@ -151,18 +145,13 @@ impl IsolatedSchema {
     /// run's.
     pub fn migrated(url: &str) -> Result<Self, StoreError> {
         sweep_once(url);
-        let pooled = {
-            let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);
-            let at = pool.iter().position(|p| p.url == url);
-            at.map(|at| pool.swap_remove(at))
-        };
-        let schema = match pooled {
+        let schema = match POOL.take(url) {
             Some(pooled) => {
                 let config = Self::config(url, &pooled.name)?;
                 match PostgresUserEngineStore::with_config(config, &pooled.name) {
                     Ok(store) => Self {
                         store: Some(store),
-                        url: pooled.url,
+                        url: url.to_owned(),
                         name: pooled.name,
                         registration: Some(pooled.registration),
                         recyclable: AtomicBool::new(true),
@@ -295,35 +284,36 @@ impl IsolatedSchema {
     fn recycle(&mut self) -> bool {
         // The store's sessions end first: nothing of this test may still run on the schema.
         self.store = None;
-        let full = pool().lock().map_or(true, |p| p.len() >= POOL_LIMIT);
-        if full || on_owner(&self.url, &empty_schema_sql(&self.name)).is_err() {
+        if POOL.is_full() || on_owner(&self.url, &empty_schema_sql(&self.name)).is_err() {
             return false;
         }
         let Some(registration) = self.registration.take() else {
             return false;
         };
-        pool()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Pooled {
-                url: self.url.clone(),
-                name: self.name.clone(),
-                registration,
-            });
-        true
+        let pooled = Pooled {
+            name: self.name.clone(),
+            registration,
+        };
+        match POOL.put(&self.url, pooled) {
+            Ok(()) => true,
+            Err(pooled) => {
+                // Filled meanwhile: the schema is dropped with this test's registration.
+                self.registration = Some(pooled.registration);
+                false
+            }
+        }
     }
 }
 
 /// Drops every schema waiting in this process's pool (see [`IsolatedSchema::migrated`]), for a
 /// run that ends under its own control — a command, a benchmark — and so leaves nothing behind.
 pub fn drop_pooled() {
-    let pooled = std::mem::take(&mut *pool().lock().unwrap_or_else(PoisonError::into_inner));
-    for schema in pooled {
+    for (url, schema) in POOL.drain() {
         let sql = format!(
             "DROP SCHEMA IF EXISTS {} CASCADE",
             quote_identifier(&schema.name)
         );
-        if let Err(err) = on_owner(&schema.url, &sql) {
+        if let Err(err) = on_owner(&url, &sql) {
             eprintln!(
                 "could not drop postgresql test schema {}: {err}",
                 schema.name
@@ -335,16 +325,10 @@ pub fn drop_pooled() {
 /// Drops the abandoned test schemas on the server at `url` once per process, before its first
 /// pooled schema: a finished run leaves its pool behind (see [`IsolatedSchema::migrated`]).
 fn sweep_once(url: &str) {
-    static SWEPT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    let mut swept = SWEPT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    if !swept.iter().any(|u| u == url) {
-        swept.push(url.to_owned());
-        if let Err(err) = drop_abandoned(url) {
-            eprintln!("could not drop abandoned postgresql test schemas: {err}");
-        }
+    if scratch::first_time(&format!("postgres sweep {url}"))
+        && let Err(err) = drop_abandoned(url)
+    {
+        eprintln!("could not drop abandoned postgresql test schemas: {err}");
     }
 }
 

@@ -14,6 +14,9 @@
 //! - **Live scratch.** Each piece of scratch registers how to drop itself ([`register`]) for as
 //!   long as it exists; [`drop_live`] runs every registered dropper — what a signal handler calls
 //!   before the process exits.
+//! - **Recycled scratch.** A [`Pool`] keeps emptied scratch for the next test of the same process
+//!   (an adapter's pre-migrated schemas); [`first_time`] lets the first one sweep what an earlier
+//!   run left.
 //!
 //! ```
 //! use user_engine::testing::scratch;
@@ -161,12 +164,87 @@ impl Drop for Registration {
     }
 }
 
+/// Emptied scratch a process may hand out again, each item with the place (a server) it lives
+/// on, at most `limit` of them.
+pub struct Pool<T> {
+    entries: Mutex<Vec<(String, T)>>,
+    limit: usize,
+}
+
+impl<T> Pool<T> {
+    /// An empty pool holding at most `limit` items.
+    pub const fn new(limit: usize) -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+            limit,
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<(String, T)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An item on `place`, if the pool has one.
+    pub fn take(&self, place: &str) -> Option<T> {
+        let mut entries = self.entries();
+        let at = entries.iter().position(|(p, _)| p == place)?;
+        Some(entries.swap_remove(at).1)
+    }
+
+    /// Whether the pool holds its limit.
+    pub fn is_full(&self) -> bool {
+        self.entries().len() >= self.limit
+    }
+
+    /// Puts `item` in the pool; gives it back when the pool is full.
+    pub fn put(&self, place: &str, item: T) -> Result<(), T> {
+        let mut entries = self.entries();
+        if entries.len() >= self.limit {
+            return Err(item);
+        }
+        entries.push((place.to_owned(), item));
+        Ok(())
+    }
+
+    /// Every item, leaving the pool empty.
+    pub fn drain(&self) -> Vec<(String, T)> {
+        std::mem::take(&mut *self.entries())
+    }
+}
+
+/// Whether this is the first call with `key` in this process (`true` once per key): for work
+/// done once per server, such as sweeping what an earlier run left there.
+pub fn first_time(key: &str) -> bool {
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.iter().any(|k| k == key) {
+        return false;
+    }
+    seen.push(key.to_owned());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+
+    #[test]
+    fn a_pool_gives_back_what_it_holds_by_place_and_refuses_past_its_limit() {
+        let pool = Pool::new(2);
+        assert_eq!(pool.put("a", 1), Ok(()));
+        assert_eq!(pool.put("b", 2), Ok(()));
+        assert!(pool.is_full());
+        assert_eq!(pool.put("a", 3), Err(3));
+        assert_eq!(pool.take("c"), None);
+        assert_eq!(pool.take("b"), Some(2));
+        assert_eq!(pool.drain(), vec![("a".to_owned(), 1)]);
+        assert_eq!(pool.take("a"), None);
+        assert!(first_time("scratch-test-key"));
+        assert!(!first_time("scratch-test-key"));
+    }
 
     #[test]
     fn names_are_fresh_and_carry_the_run_token() {
