@@ -227,18 +227,30 @@ impl Fault for OwnerNeverChanges {
 #[derive(Default)]
 pub(crate) struct NumbersStoredAsText;
 
+/// `value` with `change` applied to every scalar in it, however deep.
+fn map_scalars(value: Value, change: &impl Fn(Value) -> Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| map_scalars(item, change))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, map_scalars(v, change)))
+                .collect(),
+        ),
+        scalar => change(scalar),
+    }
+}
+
 impl NumbersStoredAsText {
     fn as_text(value: Value) -> Value {
-        match value {
+        map_scalars(value, &|scalar| match scalar {
             Value::Number(n) => Value::String(n.to_string()),
-            Value::Array(items) => Value::Array(items.into_iter().map(Self::as_text).collect()),
-            Value::Object(map) => Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (k, Self::as_text(v)))
-                    .collect(),
-            ),
             other => other,
-        }
+        })
     }
 }
 
@@ -252,7 +264,7 @@ impl LongTextCutAtOneMiB {
     const LIMIT: usize = 1024 * 1024;
 
     fn cut(value: Value) -> Value {
-        match value {
+        map_scalars(value, &|scalar| match scalar {
             Value::String(text) if text.len() > Self::LIMIT => {
                 let mut end = Self::LIMIT;
                 while !text.is_char_boundary(end) {
@@ -260,12 +272,8 @@ impl LongTextCutAtOneMiB {
                 }
                 Value::String(text[..end].to_owned())
             }
-            Value::Array(items) => Value::Array(items.into_iter().map(Self::cut).collect()),
-            Value::Object(map) => {
-                Value::Object(map.into_iter().map(|(k, v)| (k, Self::cut(v))).collect())
-            }
             other => other,
-        }
+        })
     }
 }
 

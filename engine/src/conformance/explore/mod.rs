@@ -146,17 +146,7 @@ pub fn explore_with_progress<S: UserEngineStore>(
         return sessions::explore_sessions(factory, options, progress);
     }
     let started = Instant::now();
-    let mut report = ExploreReport {
-        seed: options.seed,
-        histories: 0,
-        steps: 0,
-        digest: DIGEST_START,
-        elapsed: started.elapsed(),
-        failure: None,
-        sessions: options.sessions,
-        blocked_steps: 0,
-        inconclusive: 0,
-    };
+    let mut report = ExploreReport::empty(options);
     for case in options.first_case..options.first_case.saturating_add(options.cases) {
         let run = run_case(factory, options, case);
         report.histories += 1;

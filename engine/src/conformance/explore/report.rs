@@ -64,6 +64,21 @@ pub struct ExploreReport {
 }
 
 impl ExploreReport {
+    /// The report of a run of `options` that has run nothing yet.
+    pub(crate) fn empty(options: &super::ExploreOptions) -> Self {
+        Self {
+            seed: options.seed,
+            histories: 0,
+            steps: 0,
+            digest: super::DIGEST_START,
+            elapsed: Duration::ZERO,
+            failure: None,
+            sessions: options.sessions,
+            blocked_steps: 0,
+            inconclusive: 0,
+        }
+    }
+
     /// Whether no history failed: every one agreed with the reference (one session) or ended as
     /// the isolation clause allows (two or more), but the [`inconclusive`](Self::inconclusive)
     /// ones, which are unchecked.

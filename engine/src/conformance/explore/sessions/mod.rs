@@ -18,7 +18,7 @@ mod tests;
 
 use std::time::{Duration, Instant};
 
-use super::{DIGEST_START, ExploreFailure, ExploreOptions, ExploreReport, Progress, corpus};
+use super::{ExploreFailure, ExploreOptions, ExploreReport, Progress, corpus};
 use crate::UserEngineStore;
 use check::{Verdict, Violation, check};
 use plan::Plan;
@@ -44,17 +44,7 @@ pub(crate) fn explore_sessions<S: UserEngineStore>(
     progress: &mut dyn FnMut(&Progress<'_>),
 ) -> ExploreReport {
     let started = Instant::now();
-    let mut report = ExploreReport {
-        seed: options.seed,
-        histories: 0,
-        steps: 0,
-        digest: DIGEST_START,
-        elapsed: started.elapsed(),
-        failure: None,
-        sessions: options.sessions,
-        blocked_steps: 0,
-        inconclusive: 0,
-    };
+    let mut report = ExploreReport::empty(options);
     for case in options.first_case..options.first_case.saturating_add(options.cases) {
         let plan = case_plan(options, case);
         let (observed, verdict) = run_and_check(factory, &plan);
