@@ -226,6 +226,41 @@ impl<'a, 't> Checker<'a, 't> {
         })
     }
 
+    /// A file's top-level keys: each not in `known` is reported at the key (`unknown key "x"
+    /// {in_what}`), and those of `required` that are missing at the root (`{what} is missing
+    /// ...`); both messages end with `shape`.
+    pub(crate) fn top_level_keys(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        known: &[&str],
+        required: &[&str],
+        (what, in_what): (&str, &str),
+        shape: &str,
+    ) {
+        let root = YamlPath::root();
+        for key in map.keys() {
+            let name = key.as_str().unwrap_or("?");
+            if !known.contains(&name) {
+                let hint = suggestion(name, known);
+                self.at_key(
+                    &root.key(name),
+                    format!("unknown key \"{name}\"{in_what}{hint}; {shape}"),
+                );
+            }
+        }
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|k| map.get(**k).is_none())
+            .map(|k| format!("\"{k}\""))
+            .collect();
+        if !missing.is_empty() {
+            self.at_value(
+                &root,
+                format!("{what} is missing {}; {shape}", missing.join(" and ")),
+            );
+        }
+    }
+
     /// An argument mapping whose keys are `keys` (`"name?"` marks an optional one). Reports
     /// unknown keys at the key and missing ones at the mapping. `null` counts as `{}` when
     /// nothing is required.

@@ -46,27 +46,7 @@ impl Checker<'_, '_> {
             self.at_value(&root, format!("found {}; {shape}", describe(value)));
             return None;
         };
-        for key in map.keys() {
-            let name = key.as_str().unwrap_or("?");
-            if !SEED_KEYS.contains(&name) {
-                let hint = suggestion(name, SEED_KEYS);
-                self.at_key(
-                    &root.key(name),
-                    format!("unknown key \"{name}\" in a seed{hint}; {shape}"),
-                );
-            }
-        }
-        let missing: Vec<String> = SEED_KEYS
-            .iter()
-            .filter(|k| map.get(**k).is_none())
-            .map(|k| format!("\"{k}\""))
-            .collect();
-        if !missing.is_empty() {
-            self.at_value(
-                &root,
-                format!("seed is missing {}; {shape}", missing.join(" and ")),
-            );
-        }
+        self.top_level_keys(map, SEED_KEYS, SEED_KEYS, ("seed", " in a seed"), shape);
         let expected = self
             .file
             .relative

@@ -120,27 +120,8 @@ impl Checker<'_, '_> {
                 return (None, None);
             }
         };
-        for key in map.keys() {
-            let name = key.as_str().unwrap_or("?");
-            if !SCENARIO_KEYS.contains(&name) {
-                let hint = suggestion(name, SCENARIO_KEYS);
-                self.at_key(
-                    &root.key(name),
-                    format!("unknown key \"{name}\"{hint}; {shape}"),
-                );
-            }
-        }
-        let missing: Vec<String> = ["id", "summary", "clause", "steps"]
-            .iter()
-            .filter(|k| map.get(**k).is_none())
-            .map(|k| format!("\"{k}\""))
-            .collect();
-        if !missing.is_empty() {
-            self.at_value(
-                &root,
-                format!("scenario is missing {}; {shape}", missing.join(" and ")),
-            );
-        }
+        let required = ["id", "summary", "clause", "steps"];
+        self.top_level_keys(map, SCENARIO_KEYS, &required, ("scenario", ""), shape);
         let expected = self.expected_id();
         let declared = map.get("id").and_then(|v| {
             let path = root.key("id");
