@@ -70,8 +70,10 @@ pub(crate) fn commit(mut tx: MysqlTransaction<'_>) -> Result<(), StoreError> {
     if let Some(ended) = tx.ended.take() {
         return Err(ended);
     }
-    // Dropping `tx` on any early return rolls the transaction back.
-    ensure_ready(&mut tx.conn)?;
+    // Dropping `tx` on any early return rolls the transaction back. Every commit checks
+    // readiness: what it finds is what `begin` and reads go by next.
+    let store = tx.store;
+    store.latch().checking(|| ensure_ready(&mut tx.conn))?;
     for _ in 0..tx.written.len() {
         strike_if_due(&mut tx, &mut countdown, FaultCountdown::before_change)?;
     }

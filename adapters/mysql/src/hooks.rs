@@ -42,7 +42,8 @@ impl ConformanceHooks for MysqlUserEngineStore {
     /// Applies the manifest up to `version` only, under the migration lock, as an older release
     /// of this adapter would have.
     fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self, version)
+        self.latch()
+            .migrating(version, || lifecycle::migrate(self, version))
     }
 
     /// Closes every pooled connection and connects again (so an unreachable server is reported
@@ -52,6 +53,8 @@ impl ConformanceHooks for MysqlUserEngineStore {
     fn reopen(&self) -> Result<(), StoreError> {
         self.pool().reset();
         self.fault().disarm();
+        // A store opened again has checked nothing yet.
+        self.latch().forget();
         drop(self.connection()?);
         Ok(())
     }

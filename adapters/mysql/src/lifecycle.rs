@@ -40,11 +40,6 @@ const MAX_LOCK_NAME: usize = 64;
 const SELECT_APPLIED: &str =
     "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version";
 
-/// The recorded migrations as one text (`MigrationSource::ready_signature`), a scalar subquery
-/// other statements embed to check readiness in the same round trip.
-pub(crate) const SIGNATURE: &str = "(SELECT GROUP_CONCAT(CONCAT(version, ':', checksum) \
-     ORDER BY version SEPARATOR ',') FROM user_engine_schema_versions)";
-
 /// The recorded migrations, or `None` before the versions table exists. (A failed statement
 /// leaves a MySQL transaction open and intact, so this also works inside one.)
 pub(crate) fn applied(conn: &mut Connection) -> Result<Option<Vec<AppliedMigration>>, StoreError> {

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use mysql::consts::CapabilityFlags;
@@ -14,12 +13,12 @@ use user_engine::migration::MigrationReport;
 use user_engine::testing::ArmedFault;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, LATEST_SCHEMA_VERSION, OutboxEvent, Page,
-    Readiness, Record, RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery,
-    UserEngineStore, UserId,
+    Readiness, ReadinessLatch, Record, RecordKey, StoreError, StoreTransaction, TenantId,
+    TenantQuery, UserEngineStore, UserId,
 };
 
 use crate::error::map;
-use crate::lifecycle::{self, MIGRATION_SOURCE, SIGNATURE, ensure_ready};
+use crate::lifecycle::{self, ensure_ready};
 use crate::pool::{Connection, Pool, Pooled};
 use crate::rows::{self, AUDIT_COLUMNS, EVENT_COLUMNS, RECORD_COLUMNS, column, placeholders};
 use crate::transaction::MysqlTransaction;
@@ -51,6 +50,9 @@ pub struct MysqlUserEngineStore {
     database: String,
     /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
     fault: ArmedFault,
+    /// The latest readiness check's finding: `begin` and reads skip their own check while it
+    /// found the store ready (store-contract C27; `docs/adapters/mysql.md`).
+    latch: ReadinessLatch,
 }
 
 impl MysqlUserEngineStore {
@@ -94,6 +96,7 @@ impl MysqlUserEngineStore {
             pool: Pool::new(opts),
             database,
             fault: ArmedFault::new(),
+            latch: ReadinessLatch::new(),
         };
         drop(store.connection()?);
         Ok(store)
@@ -128,66 +131,44 @@ impl MysqlUserEngineStore {
         self.pool.reset();
     }
 
-    /// A pooled connection that is ready to serve, or why not.
-    fn ready_connection(&self) -> Result<Pooled<'_>, StoreError> {
+    /// What the latest readiness check found (commit, `migrate`, `readiness` and the hooks
+    /// record into it).
+    pub(crate) fn latch(&self) -> &ReadinessLatch {
+        &self.latch
+    }
+
+    /// The check `begin` and reads make on `conn`: none while the latest check found the store
+    /// ready, a full one (recorded) otherwise.
+    pub(crate) fn serving(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        if self.latch.is_ready() {
+            Ok(())
+        } else {
+            self.latch.checking(|| ensure_ready(conn))
+        }
+    }
+
+    /// A pooled connection for a read: see [`serving`](Self::serving).
+    fn serving_connection(&self) -> Result<Pooled<'_>, StoreError> {
         let mut conn = self.connection()?;
-        ensure_ready(&mut conn)?;
+        self.serving(&mut conn)?;
         Ok(conn)
     }
 }
 
-/// `get`: the recorded migrations beside the live record, one row even when the record is
-/// absent, so the readiness check rides on the read.
-static GET_WITH_SIGNATURE: LazyLock<String> = LazyLock::new(|| {
-    let columns: Vec<String> = RECORD_COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{c}"))
-        .collect();
-    format!(
-        "SELECT {SIGNATURE}, {columns} FROM (SELECT 1) AS one
-         LEFT JOIN user_engine_records AS r
-                ON r.tenant_id = ? AND r.kind = ? AND r.record_id = ? AND r.deleted = 0",
-        columns = columns.join(", ")
-    )
-});
-
-/// The live record at `key` as `conn` sees it (inside a transaction: with its own writes),
-/// after checking that the store is ready. One round trip when it is.
+/// The live record at `key` as `conn` sees it (inside a transaction: with its own writes).
 pub(crate) fn live_record(
     conn: &mut Connection,
     key: &RecordKey,
 ) -> Result<Option<Record>, StoreError> {
-    let what = "reading a record";
-    let params = (key.tenant.as_str(), key.kind.as_str(), key.id.as_str());
-    match conn.rows(&GET_WITH_SIGNATURE, params) {
-        Ok(rows) => {
-            if let Some(mut row) = rows.into_iter().next() {
-                let signature: Option<String> = column(&mut row, 0, what)?;
-                if signature.is_some() && signature.as_deref() == MIGRATION_SOURCE.ready_signature()
-                {
-                    return match row.as_ref(1) {
-                        None | Some(Value::NULL) => Ok(None),
-                        Some(_) => rows::record_at(&mut row, 1).map(Some),
-                    };
-                }
-            }
-        }
-        Err(err) if conn.is_broken() => return Err(map(what, &err)),
-        // No versions table or no tombstone column yet: the full check below says why.
-        Err(_) => {}
-    }
-    // Not ready as it reads: ask properly, which refuses with the reason (or, if it is ready
-    // after all, a differently recorded but intact history, read plainly).
-    ensure_ready(conn)?;
     let rows = conn
         .rows(
             &format!(
                 "SELECT {RECORD_COLUMNS} FROM user_engine_records
                  WHERE tenant_id = ? AND kind = ? AND record_id = ? AND deleted = 0"
             ),
-            params,
+            (key.tenant.as_str(), key.kind.as_str(), key.id.as_str()),
         )
-        .map_err(|e| map(what, &e))?;
+        .map_err(|e| map("reading a record", &e))?;
     rows.into_iter().next().map(rows::record).transpose()
 }
 
@@ -208,11 +189,11 @@ impl UserEngineStore for MysqlUserEngineStore {
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        live_record(&mut *self.connection()?, key)
+        live_record(&mut *self.serving_connection()?, key)
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let after = query
             .after
             .as_ref()
@@ -255,7 +236,7 @@ impl UserEngineStore for MysqlUserEngineStore {
     }
 
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let rows = conn
             .rows(
                 &format!(
@@ -269,7 +250,7 @@ impl UserEngineStore for MysqlUserEngineStore {
     }
 
     fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let rows = conn
             .rows(
                 &format!(
@@ -283,7 +264,7 @@ impl UserEngineStore for MysqlUserEngineStore {
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         // commit_seq order is commit (= visibility) order; id orders events within a transaction.
         let rows = conn
             .rows(
@@ -299,7 +280,8 @@ impl UserEngineStore for MysqlUserEngineStore {
 
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
         let what = "acknowledging outbox events";
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.connection()?;
+        self.latch.checking(|| ensure_ready(&mut conn))?;
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
@@ -339,11 +321,13 @@ impl UserEngineStore for MysqlUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self, LATEST_SCHEMA_VERSION)
+        self.latch.migrating(LATEST_SCHEMA_VERSION, || {
+            lifecycle::migrate(self, LATEST_SCHEMA_VERSION)
+        })
     }
 
     fn readiness(&self) -> Readiness {
-        lifecycle::readiness(self)
+        self.latch.reporting(|| lifecycle::readiness(self))
     }
 
     fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
@@ -358,6 +342,7 @@ impl UserEngineStore for MysqlUserEngineStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::MIGRATION_SOURCE;
     use user_engine::RecordKind;
 
     #[test]

@@ -27,7 +27,6 @@ use user_engine::{
 };
 
 use crate::error::{code, loses_session, map, server_code};
-use crate::lifecycle::ensure_ready;
 use crate::pool::{Connection, Pooled};
 use crate::rows::column;
 use crate::store::{MysqlUserEngineStore, live_record};
@@ -69,10 +68,11 @@ const DELETE: &str = "UPDATE user_engine_records SET deleted = 1, user_id = NULL
      WHERE tenant_id = ? AND kind = ? AND record_id = ?";
 
 impl<'s> MysqlTransaction<'s> {
-    /// Takes a connection, checks readiness on it and starts the transaction.
+    /// Takes a connection, checks readiness on it unless the latest check found the store ready,
+    /// and starts the transaction.
     pub(crate) fn begin(store: &'s MysqlUserEngineStore) -> Result<Self, StoreError> {
         let mut conn = store.connection()?;
-        ensure_ready(&mut conn)?;
+        store.serving(&mut conn)?;
         conn.start_transaction()
             .map_err(|e| map("starting a transaction", &e))?;
         Ok(Self {
@@ -186,6 +186,7 @@ fn admit(key: &RecordKey, expect: Expectation, live: Option<u64>) -> Result<(), 
 impl StoreTransaction for MysqlTransaction<'_> {
     fn get(&mut self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         self.usable()?;
+        self.store.serving(&mut self.conn)?;
         live_record(&mut self.conn, key)
     }
 

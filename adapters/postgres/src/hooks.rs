@@ -41,7 +41,8 @@ impl ConformanceHooks for PostgresUserEngineStore {
     }
 
     fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
-        crate::lifecycle::migrate(self, version)
+        self.latch()
+            .migrating(version, || crate::lifecycle::migrate(self, version))
     }
 
     /// Closes every pooled connection and connects again (so an unreachable server is reported
@@ -50,6 +51,8 @@ impl ConformanceHooks for PostgresUserEngineStore {
     fn reopen(&self) -> Result<(), StoreError> {
         self.pool().reset();
         self.fault().disarm();
+        // A store opened again has checked nothing yet.
+        self.latch().forget();
         drop(self.connection()?);
         Ok(())
     }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use postgres::Config;
@@ -16,8 +15,8 @@ use user_engine::migration::{MigrationReport, checksum};
 use user_engine::testing::ArmedFault;
 use user_engine::{
     AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
-    RecordKey, RecordKind, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore,
-    UserId,
+    ReadinessLatch, RecordKey, RecordKind, StoreError, StoreTransaction, TenantId, TenantQuery,
+    UserEngineStore, UserId,
 };
 
 use crate::error::map;
@@ -56,6 +55,9 @@ pub struct PostgresUserEngineStore {
     fault: ArmedFault,
     /// Commits whose connection broke after COMMIT was sent, by how they were settled.
     resolutions: ResolutionCounts,
+    /// The latest readiness check's finding: `begin` and reads skip their own check while it
+    /// found the store ready (store-contract C27; `docs/adapters/postgres.md`).
+    latch: ReadinessLatch,
 }
 
 /// Advisory lock keys, one per purpose and schema, so stores in different schemas of one
@@ -121,6 +123,7 @@ impl PostgresUserEngineStore {
             locks: LockKeys::for_schema(schema),
             fault: ArmedFault::new(),
             resolutions: ResolutionCounts::default(),
+            latch: ReadinessLatch::new(),
         };
         drop(store.pool.get()?);
         Ok(store)
@@ -172,11 +175,31 @@ impl PostgresUserEngineStore {
         &self.pool
     }
 
-    /// A pooled connection that is ready to serve, or why not.
-    fn ready_connection(&self) -> Result<pool::Pooled<'_>, StoreError> {
+    /// What the latest readiness check found (commit, `migrate`, `readiness` and the hooks
+    /// record into it).
+    pub(crate) fn latch(&self) -> &ReadinessLatch {
+        &self.latch
+    }
+
+    /// A pooled connection, once readiness is checked on it: refused with the reason if not
+    /// ready. Records the finding.
+    fn checked_connection(&self) -> Result<pool::Pooled<'_>, StoreError> {
+        let check = self.latch.check();
         let mut conn = self.connection()?;
-        require_ready(MIGRATION_SOURCE.readiness(applied(&mut conn)?.as_deref()))?;
-        Ok(conn)
+        let ready = applied(&mut conn)
+            .and_then(|applied| require_ready(MIGRATION_SOURCE.readiness(applied.as_deref())));
+        check.found(&ready);
+        ready.map(|()| conn)
+    }
+
+    /// A pooled connection for `begin` or a read: without a check of its own while the latest
+    /// check found the store ready, [`checked_connection`](Self::checked_connection) otherwise.
+    fn serving_connection(&self) -> Result<pool::Pooled<'_>, StoreError> {
+        if self.latch.is_ready() {
+            self.connection()
+        } else {
+            self.checked_connection()
+        }
     }
 }
 
@@ -208,33 +231,18 @@ impl fmt::Debug for PostgresUserEngineStore {
 
 impl UserEngineStore for PostgresUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
-        drop(self.ready_connection()?);
+        if !self.latch.is_ready() {
+            drop(self.checked_connection()?);
+        }
         Ok(Box::new(BufferedTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        // The readiness check rides on the read: one round trip. A store that does not read as
-        // ready (or has no versions table) is asked properly, and read again if ready after all.
-        let mut conn = self.connection()?;
-        if let Ok(rows) = conn.query(
-            &GET_WITH_SIGNATURE,
-            &[&key.tenant.as_str(), &key.kind.as_str(), &key.id.as_str()],
-        ) {
-            let signature: Option<&str> = rows.first().and_then(|row| row.get(0));
-            if signature.is_some() && signature == MIGRATION_SOURCE.ready_signature() {
-                let present: Option<&str> = rows.first().and_then(|row| row.get(1));
-                return match present {
-                    Some(_) => rows::record_at(&rows[0], 1).map(Some),
-                    None => Ok(None),
-                };
-            }
-        }
-        drop(conn);
-        committed_record(&mut *self.ready_connection()?, key)
+        committed_record(&mut *self.serving_connection()?, key)
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let after = query
             .after
             .as_ref()
@@ -280,7 +288,7 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = $1 AND user_id = $2 AND NOT deleted ORDER BY kind, record_id"
         );
@@ -291,7 +299,7 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let rows = conn
             .query(
                 "SELECT sequence, tenant_id, actor_user_id, action, target_tenant_id, target_kind, target_record_id
@@ -303,7 +311,7 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.serving_connection()?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // commit_seq order is commit (= visibility) order; id orders events within a transaction.
         let rows = conn
@@ -321,6 +329,7 @@ impl UserEngineStore for PostgresUserEngineStore {
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         if let Some(expected) = MIGRATION_SOURCE.ready_signature() {
             let wanted: Vec<i64> = ids.iter().map(|&id| row_id(id)).collect();
+            let check = self.latch.check();
             let mut conn = self.connection()?;
             // Readiness, existence and the update in one all-or-nothing statement.
             if let Ok(rows) = conn.query(ACKNOWLEDGE, &[&wanted, &expected]) {
@@ -328,6 +337,7 @@ impl UserEngineStore for PostgresUserEngineStore {
                 let row = &rows[0];
                 let signature: Option<&str> = row.try_get(0).map_err(|e| map(what, &e))?;
                 if signature == Some(expected) {
+                    check.found_ready(true);
                     let missing: Vec<i64> = row.try_get(1).map_err(|e| map(what, &e))?;
                     let newly: i64 = row.try_get(2).map_err(|e| map(what, &e))?;
                     // The statement updated nothing if any id was missing; name the smallest.
@@ -340,11 +350,13 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self, user_engine::LATEST_SCHEMA_VERSION)
+        let latest = user_engine::LATEST_SCHEMA_VERSION;
+        self.latch
+            .migrating(latest, || lifecycle::migrate(self, latest))
     }
 
     fn readiness(&self) -> Readiness {
-        lifecycle::readiness(self)
+        self.latch.reporting(|| lifecycle::readiness(self))
     }
 
     fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
@@ -355,24 +367,6 @@ impl UserEngineStore for PostgresUserEngineStore {
         Some(self)
     }
 }
-
-/// `get`: the recorded migrations (as `transaction::SIGNATURE` reads them; a scalar subquery, no sort:
-/// versions are inserted in order, and a text that does not match only costs the full check)
-/// beside the record, one row even when the record is absent.
-static GET_WITH_SIGNATURE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT (SELECT string_agg(version::text || ':' || checksum, ',') FROM user_engine_schema_versions),
-                {columns}
-         FROM (VALUES (1)) AS one (x)
-         LEFT JOIN user_engine_records AS r
-                ON r.tenant_id = $1 AND r.kind = $2 AND r.record_id = $3 AND NOT r.deleted",
-        columns = RECORD_COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-});
 
 /// `acknowledge` in one statement: the ids that do not exist, and — only when none is missing
 /// and the recorded migrations read as `$2` (a ready store) — every listed pending event marked
@@ -396,7 +390,7 @@ impl PostgresUserEngineStore {
     /// `acknowledge` as three round trips (readiness, existence, update): for a store that does
     /// not read as ready, which this refuses with the reason.
     fn acknowledge_slowly(&self, ids: &[EventId]) -> Result<usize, StoreError> {
-        let mut conn = self.ready_connection()?;
+        let mut conn = self.checked_connection()?;
         let what = "acknowledging outbox events";
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);

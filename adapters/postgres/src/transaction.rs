@@ -53,6 +53,13 @@ impl BufferedStore for PostgresUserEngineStore {
     }
 
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
+        // Every commit checks readiness: what it finds is what `begin` and reads go by next.
+        self.latch().checking(|| self.commit_checked(buffer))
+    }
+}
+
+impl PostgresUserEngineStore {
+    fn commit_checked(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
         // This commit takes an armed fault, whether or not it gets as far as the fault's position.
         let mut countdown = self.fault().take();
         let mut conn = self.connection()?;

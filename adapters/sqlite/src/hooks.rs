@@ -48,7 +48,8 @@ impl ConformanceHooks for SqliteUserEngineStore {
     }
 
     fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
-        crate::lifecycle::migrate(self, version)
+        self.latch()
+            .migrating(version, || crate::lifecycle::migrate(self, version))
     }
 
     /// Closes the connection and opens the same file again. Transactions hold nothing in the

@@ -85,17 +85,11 @@ pub(crate) fn key_params(key: &RecordKey) -> [&str; 3] {
 }
 
 /// The recorded migrations as one text, `version:checksum` joined by `,` in version order
-/// (`user_engine::kit::MigrationSource::ready_signature`), for a subquery or a join.
+/// (`user_engine::kit::MigrationSource::ready_signature`).
 /// `version` is the table's INTEGER PRIMARY KEY (the rowid), so the scan runs in version order;
 /// were it ever not to, the text would not match and the full check would run: slower, not wrong.
 const SIGNATURE: &str =
     "SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions";
-
-/// A record's [`RECORD_COLUMNS`] after the [`SIGNATURE`] (spelt out: one cached statement text,
-/// no formatting per call).
-const RECORD_WITH_SIGNATURE: &str = "SELECT (SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions),
-            tenant_id, kind, record_id, user_id, payload, version
-     FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0";
 
 /// Whether the recorded migrations read exactly as `expected`, in one cached statement: the fast
 /// readiness check. `false` also when they cannot be read (no versions table yet); the caller
@@ -106,35 +100,6 @@ pub(crate) fn signature_is(conn: &Connection, expected: &str) -> bool {
         .and_then(|mut s| s.query_row([], |row| row.get(0)))
         .ok();
     signature.flatten().as_deref() == Some(expected)
-}
-
-/// The committed record at `key` with, in the same statement, the recorded migrations as
-/// [`signature_is`] reads them: a read and its readiness check in one step. `None` when the
-/// record is absent (the statement then says nothing about readiness).
-pub(crate) fn record_with_signature(
-    conn: &Connection,
-    key: &RecordKey,
-) -> Result<Option<(Option<String>, RecordColumns)>, StoreError> {
-    // A scalar subquery beside the row: a join against the aggregate (one row even when the
-    // record is absent) made SQLite's plan several times slower than the get itself.
-    conn.prepare_cached(RECORD_WITH_SIGNATURE)
-        .and_then(|mut s| {
-            s.query_row(key_params(key), |row| {
-                Ok((
-                    row.get(0)?,
-                    RecordColumns {
-                        tenant: row.get(1)?,
-                        kind: row.get(2)?,
-                        id: row.get(3)?,
-                        user: row.get(4)?,
-                        payload: row.get(5)?,
-                        version: row.get(6)?,
-                    },
-                ))
-            })
-            .optional()
-        })
-        .map_err(|e| map("reading a record", &e))
 }
 
 /// The recorded migrations, or `None` before the versions table exists.

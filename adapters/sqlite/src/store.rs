@@ -14,12 +14,13 @@ use user_engine::kit::acknowledgement;
 use user_engine::migration::MigrationReport;
 use user_engine::testing::ArmedFault;
 use user_engine::{
-    AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
-    RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery, UserEngineStore, UserId,
+    AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness,
+    ReadinessLatch, Record, RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery,
+    UserEngineStore, UserId,
 };
 
 use crate::error::map;
-use crate::lifecycle::{self, MIGRATION_SOURCE, ensure_ready};
+use crate::lifecycle::{self, ensure_ready};
 use crate::rows::{self, RECORD_COLUMNS};
 
 /// How long a writer waits for another process's write transaction before giving up.
@@ -54,6 +55,9 @@ pub struct SqliteUserEngineStore {
     read_only: bool,
     /// The fault `ConformanceHooks::inject_fault` armed for the next commit.
     fault: ArmedFault,
+    /// The latest readiness check's finding: `begin` and reads skip their own check while it
+    /// found the store ready (store-contract C27; `docs/adapters/sqlite.md`).
+    latch: ReadinessLatch,
 }
 
 impl SqliteUserEngineStore {
@@ -68,6 +72,7 @@ impl SqliteUserEngineStore {
             connection: Mutex::new(connection),
             read_only: false,
             fault: ArmedFault::new(),
+            latch: ReadinessLatch::new(),
         })
     }
 
@@ -91,6 +96,7 @@ impl SqliteUserEngineStore {
             connection: Mutex::new(connection),
             read_only: true,
             fault: ArmedFault::new(),
+            latch: ReadinessLatch::new(),
         })
     }
 
@@ -119,6 +125,21 @@ impl SqliteUserEngineStore {
         &self.fault
     }
 
+    /// What the latest readiness check found.
+    pub(crate) fn latch(&self) -> &ReadinessLatch {
+        &self.latch
+    }
+
+    /// The check `begin` and reads make: none while the latest check found the store ready,
+    /// a full one (recorded) otherwise.
+    fn serving(&self, conn: &Connection) -> Result<(), StoreError> {
+        if self.latch.is_ready() {
+            Ok(())
+        } else {
+            self.latch.checking(|| ensure_ready(conn))
+        }
+    }
+
     /// Closes the connection and opens the file again, as a restarted process would: what is
     /// committed is in the file, anything else is gone. The new connection is opened before the
     /// old one is closed, so a reopen that fails leaves the store serving as it was; the two share
@@ -132,6 +153,8 @@ impl SqliteUserEngineStore {
         };
         let old = std::mem::replace(&mut *guard, fresh);
         self.fault.disarm();
+        // A store opened again has checked nothing yet.
+        self.latch.forget();
         drop(guard);
         old.close()
             .map_err(|(_, e)| map("closing the connection a reopen replaced", &e))
@@ -219,26 +242,21 @@ impl fmt::Debug for SqliteUserEngineStore {
 
 impl UserEngineStore for SqliteUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
-        ensure_ready(&self.connection())?;
+        if !self.latch.is_ready() {
+            self.serving(&self.connection())?;
+        }
         Ok(Box::new(BufferedTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         let conn = self.connection();
-        // The readiness check rides on the read. A record that is absent, or a store that does
-        // not read as ready, takes the separate check (which names the reason if not ready).
-        if let Ok(Some((Some(signature), row))) = rows::record_with_signature(&conn, key) {
-            if Some(signature.as_str()) == MIGRATION_SOURCE.ready_signature() {
-                return row.into_record().map(Some);
-            }
-        }
-        ensure_ready(&conn)?;
+        self.serving(&conn)?;
         rows::committed_record(&conn, key)
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
         let conn = self.connection();
-        ensure_ready(&conn)?;
+        self.serving(&conn)?;
         let after = query
             .after
             .as_ref()
@@ -271,7 +289,7 @@ impl UserEngineStore for SqliteUserEngineStore {
 
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
         let conn = self.connection();
-        ensure_ready(&conn)?;
+        self.serving(&conn)?;
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND user_id = ?2 AND deleted = 0 ORDER BY kind, record_id"
         );
@@ -280,13 +298,13 @@ impl UserEngineStore for SqliteUserEngineStore {
 
     fn list_audit(&self, tenant: &TenantId) -> Result<Vec<AuditRecord>, StoreError> {
         let conn = self.connection();
-        ensure_ready(&conn)?;
+        self.serving(&conn)?;
         rows::audit_of(&conn, tenant)
     }
 
     fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let conn = self.connection();
-        ensure_ready(&conn)?;
+        self.serving(&conn)?;
         rows::pending_events(&conn, limit)
     }
 
@@ -297,7 +315,7 @@ impl UserEngineStore for SqliteUserEngineStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map(what, &e))?;
-        ensure_ready(&tx)?;
+        self.latch.checking(|| ensure_ready(&tx))?;
         // Every id is checked before any is marked: an unknown one acknowledges nothing.
         let ids = acknowledgement(ids, |id| match i64::try_from(id.0) {
             Ok(row_id) => rows::event_exists(&tx, row_id),
@@ -320,11 +338,13 @@ impl UserEngineStore for SqliteUserEngineStore {
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        lifecycle::migrate(self, user_engine::LATEST_SCHEMA_VERSION)
+        let latest = user_engine::LATEST_SCHEMA_VERSION;
+        self.latch
+            .migrating(latest, || lifecycle::migrate(self, latest))
     }
 
     fn readiness(&self) -> Readiness {
-        lifecycle::readiness(self)
+        self.latch.reporting(|| lifecycle::readiness(self))
     }
 
     fn diagnostics(&self) -> Result<Diagnostics, StoreError> {

@@ -33,7 +33,8 @@ impl BufferedStore for SqliteUserEngineStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map("starting a commit", &e))?;
-        ensure_ready(&tx)?;
+        // Every commit checks readiness: what it finds is what `begin` and reads go by next.
+        self.latch().checking(|| ensure_ready(&tx))?;
         let plan = buffer.into_commit_plan(|key| committed_versions(&tx, key))?;
         apply(&tx, &plan, &mut countdown)?;
         if countdown.before_completion().is_some() {

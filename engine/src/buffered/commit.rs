@@ -123,7 +123,8 @@ pub struct BufferedTransaction<'a, S: BufferedStore> {
 }
 
 impl<'a, S: BufferedStore> BufferedTransaction<'a, S> {
-    /// A transaction with an empty buffer. Check readiness before handing it out.
+    /// A transaction with an empty buffer. Check readiness before handing it out (or go by a
+    /// [`ReadinessLatch`](crate::ReadinessLatch) that found the store ready: commit checks again).
     pub fn new(store: &'a S) -> Self {
         Self {
             store,

@@ -4,8 +4,10 @@
 //!
 //! [`BufferedMapStore`] keeps its records in its own map and hands out the strategy's
 //! `BufferedTransaction`; audit entries, outbox events and migrations go to a reference store it
-//! owns. The fault-free [`Sound`] passes every scenario its capabilities select; each [`Slip`]
-//! gets one of the two hooks the strategy asks of a store wrong.
+//! owns. Unlike the reference, it keeps a [`ReadinessLatch`]: `begin` and its record reads go by
+//! the latest readiness check while that found it ready (store-contract C27 allows both). The
+//! fault-free [`Sound`] passes every scenario its capabilities select; each [`Slip`] gets one of
+//! the two hooks the strategy asks of a store wrong, or keeps its latch wrong.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,9 +18,10 @@ use user_engine::conformance::ScenarioOutcome;
 use user_engine::conformance::spec::Spec;
 use user_engine::kit::KeyVersions;
 use user_engine::{
-    AuditRecord, ConformanceHooks, Diagnostics, EventId, InMemoryUserEngineStore, MigrationReport,
-    OutboxEvent, Page, Readiness, Record, RecordKey, StoreError, StoreTransaction, TenantId,
-    TenantQuery, UserEngineStore, UserId,
+    AuditRecord, ConformanceHooks, Diagnostics, EventId, InMemoryUserEngineStore,
+    LATEST_SCHEMA_VERSION, LatchCheck, MigrationReport, OutboxEvent, Page, Readiness,
+    ReadinessLatch, Record, RecordKey, StoreError, StoreTransaction, TenantId, TenantQuery,
+    UserEngineStore, UserId,
 };
 
 /// What a store on the buffered strategy claims: its writers never wait, and the hooks the
@@ -39,6 +42,14 @@ pub(crate) trait Slip: Default + Send + Sync + 'static {
     const RECHECKS_AT_COMMIT: bool = true;
     /// Whether commit checks readiness again (or trusts the check `begin` made).
     const READY_AT_COMMIT: bool = true;
+    /// Whether a check that refuses is recorded in the latch (or only those that find it ready).
+    const LATCHES_REFUSALS: bool = true;
+    /// Whether `readiness` is recorded in the latch.
+    const LATCHES_REPORTS: bool = true;
+    /// Whether `migrate` is recorded in the latch.
+    const LATCHES_MIGRATE: bool = true;
+    /// Whether a store starts out latched ready, before anything was checked.
+    const LATCHED_AT_OPEN: bool = false;
 }
 
 /// The fault-free store on the strategy.
@@ -70,14 +81,55 @@ impl Slip for BufferedTrustsObservedVersions {
     const RECHECKS_AT_COMMIT: bool = false;
 }
 
-/// Breaks `store-contract#not-ready-refuses`: readiness is checked at `begin` only, so a
-/// transaction left open across a migration's alteration still commits its records.
+/// Breaks `store-contract#not-ready-refuses`: commit does not check readiness again, trusting what
+/// `begin` found (or the latch it went by), so a transaction left open across a migration's
+/// alteration still commits its records.
 #[derive(Default)]
 pub(crate) struct BufferedReadinessOnlyAtBegin;
 
 impl Slip for BufferedReadinessOnlyAtBegin {
     const BREAKS: &'static str = "not-ready-refuses";
     const READY_AT_COMMIT: bool = false;
+}
+
+/// Breaks `store-contract#not-ready-refuses`: the latch records only checks that found the store
+/// ready, so once it was ready, reads go on after a commit or write refused with `not_ready`.
+#[derive(Default)]
+pub(crate) struct BufferedLatchIgnoresRefusals;
+
+impl Slip for BufferedLatchIgnoresRefusals {
+    const BREAKS: &'static str = "not-ready-refuses";
+    const LATCHES_REFUSALS: bool = false;
+}
+
+/// Breaks `store-contract#not-ready-refuses`: `readiness` is not a check the latch records, so
+/// reads go on after the store reported drift.
+#[derive(Default)]
+pub(crate) struct BufferedLatchIgnoresReports;
+
+impl Slip for BufferedLatchIgnoresReports {
+    const BREAKS: &'static str = "not-ready-refuses";
+    const LATCHES_REPORTS: bool = false;
+}
+
+/// Breaks `store-contract#not-ready-refuses`: `migrate` is not a check the latch records, so reads
+/// go on after it refused with drift.
+#[derive(Default)]
+pub(crate) struct BufferedLatchIgnoresMigrate;
+
+impl Slip for BufferedLatchIgnoresMigrate {
+    const BREAKS: &'static str = "not-ready-refuses";
+    const LATCHES_MIGRATE: bool = false;
+}
+
+/// Breaks `store-contract#not-ready-refuses`: the latch starts out ready, so a store that was
+/// never migrated serves reads and `begin`.
+#[derive(Default)]
+pub(crate) struct BufferedLatchedAtOpen;
+
+impl Slip for BufferedLatchedAtOpen {
+    const BREAKS: &'static str = "not-ready-refuses";
+    const LATCHED_AT_OPEN: bool = true;
 }
 
 /// Runs the spec against a store on the buffered strategy with slip `S`.
@@ -113,14 +165,20 @@ pub(crate) struct BufferedMapStore<S: Slip> {
     rows: Mutex<BTreeMap<RecordKey, Row>>,
     /// Audit entries, outbox events and migrations.
     rest: InMemoryUserEngineStore,
+    latch: ReadinessLatch,
     _slip: S,
 }
 
 impl<S: Slip> BufferedMapStore<S> {
     fn new() -> Self {
+        let latch = ReadinessLatch::new();
+        if S::LATCHED_AT_OPEN {
+            latch.check().found_ready(true);
+        }
         Self {
             rows: Mutex::new(BTreeMap::new()),
             rest: InMemoryUserEngineStore::new(),
+            latch,
             _slip: S::default(),
         }
     }
@@ -129,10 +187,29 @@ impl<S: Slip> BufferedMapStore<S> {
         self.rows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn ready(&self) -> Result<(), StoreError> {
-        match self.rest.readiness() {
+    /// A readiness check, recorded in the latch.
+    fn checked(&self) -> Result<(), StoreError> {
+        let check = self.latch.check();
+        let ready = match self.rest.readiness() {
             Readiness::Ready { .. } => Ok(()),
             Readiness::NotReady { reason } => Err(StoreError::NotReady { reason }),
+        };
+        self.latch_outcome(check, &ready);
+        ready
+    }
+
+    fn latch_outcome<T>(&self, check: LatchCheck<'_>, outcome: &Result<T, StoreError>) {
+        if S::LATCHES_REFUSALS || outcome.is_ok() {
+            check.found(outcome);
+        }
+    }
+
+    /// The check `begin` and reads make: none while the latch says ready.
+    fn serving(&self) -> Result<(), StoreError> {
+        if self.latch.is_ready() {
+            Ok(())
+        } else {
+            self.checked()
         }
     }
 
@@ -174,7 +251,7 @@ impl<S: Slip> BufferedStore for BufferedMapStore<S> {
 
     fn commit_buffer(&self, buffer: WriteBuffer) -> Result<(), StoreError> {
         if S::READY_AT_COMMIT {
-            self.ready()?;
+            self.checked()?;
         }
         let mut rows = self.rows();
         let observed: BTreeMap<RecordKey, KeyVersions> = buffer
@@ -193,7 +270,10 @@ impl<S: Slip> BufferedStore for BufferedMapStore<S> {
         // (The reference's `begin` checks readiness too: the slip that trusts `begin` skips it
         // when there is nothing to append.)
         if S::READY_AT_COMMIT || !(plan.audit.is_empty() && plan.outbox.is_empty()) {
-            let mut rest = self.rest.begin()?;
+            let check = self.latch.check();
+            let rest = self.rest.begin();
+            self.latch_outcome(check, &rest);
+            let mut rest = rest?;
             for entry in plan.audit {
                 rest.append_audit(entry)?;
             }
@@ -217,12 +297,12 @@ impl<S: Slip> BufferedStore for BufferedMapStore<S> {
 
 impl<S: Slip> UserEngineStore for BufferedMapStore<S> {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
-        self.ready()?;
+        self.serving()?;
         Ok(Box::new(BufferedTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        self.ready()?;
+        self.serving()?;
         Ok(match self.rows().get(key) {
             Some(Row::Live(record)) => Some(record.clone()),
             _ => None,
@@ -230,7 +310,7 @@ impl<S: Slip> UserEngineStore for BufferedMapStore<S> {
     }
 
     fn list_tenant(&self, query: &TenantQuery) -> Result<Page, StoreError> {
-        self.ready()?;
+        self.serving()?;
         let after = query
             .after
             .as_ref()
@@ -247,7 +327,7 @@ impl<S: Slip> UserEngineStore for BufferedMapStore<S> {
     }
 
     fn list_user(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Record>, StoreError> {
-        self.ready()?;
+        self.serving()?;
         Ok(self
             .live()
             .into_iter()
@@ -264,15 +344,27 @@ impl<S: Slip> UserEngineStore for BufferedMapStore<S> {
     }
 
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
-        self.rest.acknowledge(ids)
+        let check = self.latch.check();
+        let acknowledged = self.rest.acknowledge(ids);
+        self.latch_outcome(check, &acknowledged);
+        acknowledged
     }
 
     fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        self.rest.migrate()
+        if S::LATCHES_MIGRATE {
+            self.latch
+                .migrating(LATEST_SCHEMA_VERSION, || self.rest.migrate())
+        } else {
+            self.rest.migrate()
+        }
     }
 
     fn readiness(&self) -> Readiness {
-        self.rest.readiness()
+        if S::LATCHES_REPORTS {
+            self.latch.reporting(|| self.rest.readiness())
+        } else {
+            self.rest.readiness()
+        }
     }
 
     fn diagnostics(&self) -> Result<Diagnostics, StoreError> {
@@ -301,6 +393,7 @@ impl<S: Slip> ConformanceHooks for BufferedMapStore<S> {
     }
 
     fn migrate_to(&self, version: u32) -> Result<MigrationReport, StoreError> {
-        self.rest.migrate_to(version)
+        self.latch
+            .migrating(version, || self.rest.migrate_to(version))
     }
 }

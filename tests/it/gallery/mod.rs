@@ -260,6 +260,10 @@ fn gallery() -> Vec<Exhibit> {
         buffered_exhibit::<buffered::BufferedForgetsDeletedVersions>(),
         buffered_exhibit::<buffered::BufferedTrustsObservedVersions>(),
         buffered_exhibit::<buffered::BufferedReadinessOnlyAtBegin>(),
+        buffered_exhibit::<buffered::BufferedLatchIgnoresRefusals>(),
+        buffered_exhibit::<buffered::BufferedLatchIgnoresReports>(),
+        buffered_exhibit::<buffered::BufferedLatchIgnoresMigrate>(),
+        buffered_exhibit::<buffered::BufferedLatchedAtOpen>(),
     ]
 }
 
