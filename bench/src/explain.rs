@@ -1,6 +1,6 @@
 //! Why the ratios are what they are: the adapters' extra work, measured piece by piece in the same
-//! run — SQLite's per-call readiness check taken apart, PostgreSQL's round trips counted at the
-//! wire — and set against the gap the ratio table measured.
+//! run — SQLite's statements priced one by one, PostgreSQL's round trips counted at the wire — and
+//! set against the gap the ratio table measured.
 
 use std::time::{Duration, Instant};
 
@@ -37,19 +37,13 @@ pub fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Opt
         .find(|r| r.backend == backend && r.operation == operation)
 }
 
-const SCHEMA_PROBE: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'user_engine_schema_versions')";
-const APPLIED: &str = "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version";
+/// The adapter's readiness check when ready: the recorded migrations as one text, compared with
+/// the expected one (`adapters/sqlite/src/rows.rs`).
+const SIGNATURE: &str =
+    "SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions";
 const VERSION: &str =
     "SELECT version FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
 const EVENT_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM user_engine_outbox_events WHERE id = ?1)";
-/// A get that also returns the recorded migrations, so readiness costs no statement of its own
-/// (a missing record returns no row; only then would a separate versions read be needed).
-const FOLDED_GET: &str = "SELECT (SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions),
-            tenant_id, kind, record_id, user_id, payload, version
-     FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
-const GET: &str =
-    "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
-     WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
 
 /// The in-memory store: what its per-call readiness check costs (no target; for the record).
 pub fn memory() -> Result<Vec<String>> {
@@ -72,7 +66,7 @@ pub fn memory() -> Result<Vec<String>> {
     )])
 }
 
-/// SQLite: what one readiness check (made by every call) costs, part by part.
+/// SQLite: the adapter's work beyond the raw statements, priced piece by piece.
 pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
     let dir = tempfile::tempdir()?;
     let conn = Connection::open(dir.path().join("explain.db"))?;
@@ -92,49 +86,17 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
          VALUES ('acme', 'profile.saved', 'p1', '{}')",
         [],
     )?;
-    let hash = per_call(2_000, || {
-        std::hint::black_box(checksum(std::hint::black_box(raw_sqlite::MIGRATION)));
-        Ok(())
-    })?;
-    let probe_uncached = per_call(2_000, || {
-        let _: bool = conn.query_row(SCHEMA_PROBE, [], |r| r.get(0))?;
-        Ok(())
-    })?;
-    let probe_cached = per_call(2_000, || {
-        let _: bool = conn
-            .prepare_cached(SCHEMA_PROBE)?
-            .query_row([], |r| r.get(0))?;
-        Ok(())
-    })?;
-    let applied = per_call(2_000, || {
-        let mut statement = conn.prepare_cached(APPLIED)?;
-        let rows: Vec<(i64, String)> = statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        std::hint::black_box(rows);
-        Ok(())
-    })?;
-    let get_once = || -> Result<()> {
-        let row: Option<(String, String, String, Option<String>, String, i64)> = conn
-            .prepare_cached(GET)?
-            .query_row(["acme", "profile", "p1"], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .optional()?;
-        let body: serde_json::Value = serde_json::from_str(&row.map(|r| r.4).unwrap_or_default())?;
-        std::hint::black_box(body);
-        Ok(())
-    };
-    // The adapter re-reads versions and checks event ids inside its IMMEDIATE commit
-    // transaction, where the WAL read lock is already held: measure them the same way.
+    let expected: Option<String> = conn.query_row(SIGNATURE, [], |r| r.get(0))?;
+    // The adapter checks inside its IMMEDIATE commit transaction, where the WAL read lock is
+    // already held: measure its statements the same way.
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    let readiness = per_call(2_000, || {
+        let signature: Option<String> = conn
+            .prepare_cached(SIGNATURE)?
+            .query_row([], |r| r.get(0))?;
+        anyhow::ensure!(signature == expected, "the versions read differently");
+        Ok(())
+    })?;
     let version_read = per_call(2_000, || {
         let _: Option<i64> = conn
             .prepare_cached(VERSION)?
@@ -149,96 +111,37 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
         Ok(())
     })?;
     conn.execute_batch("COMMIT")?;
-    let data_version = per_call(2_000, || {
-        let _: i64 = conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        Ok(())
-    })?;
-    let folded_once = || -> Result<()> {
-        let row: (Option<String>, Option<String>, Option<i64>) =
-            conn.prepare_cached(FOLDED_GET)?
-                .query_row(["acme", "profile", "p1"], |r| {
-                    Ok((r.get(0)?, r.get(5)?, r.get(6)?))
-                })?;
-        let body: serde_json::Value = serde_json::from_str(row.1.as_deref().unwrap_or("null"))?;
-        std::hint::black_box((row.0, body, row.2));
-        Ok(())
-    };
-    // The two gets interleaved (get, folded, folded, get), so a slow spell lands on both.
-    let (g1, f1, f2, g2) = (
-        per_call(2_000, get_once)?,
-        per_call(2_000, folded_once)?,
-        per_call(2_000, folded_once)?,
-        per_call(2_000, get_once)?,
-    );
-    let (get, folded) = ((g1 + g2) / 2, (f1 + f2) / 2);
-    let readiness = probe_uncached + applied + hash;
-    let proposed = applied;
-    let mut lines = vec![
-        format!(
-            "sqlite: one readiness check (every call makes one; begin and commit one each) = {}:",
-            duration(readiness)
-        ),
-        format!(
-            "  sqlite_schema probe via query_row, compiled anew each call {} (prepare_cached: {}); \
-             versions read {}; FNV checksum of the {}-byte migration text, recomputed each call {}",
-            duration(probe_uncached),
-            duration(probe_cached),
-            duration(applied),
-            raw_sqlite::MIGRATION.len(),
-            duration(hash)
-        ),
-        format!(
-            "  a raw get is {}: replaying the adapter's get (readiness + get) gives {} = {:.2}× raw",
-            duration(get),
-            duration(readiness + get),
-            (readiness + get).as_secs_f64() / get.as_secs_f64()
-        ),
-        format!(
-            "  with the checksum computed once and the probe dropped (versions read alone, 'no such \
-             table' meaning unmigrated): {} = {:.2}× raw",
-            duration(proposed + get),
-            (proposed + get).as_secs_f64() / get.as_secs_f64()
-        ),
-        format!(
-            "  with the verdict cached until `PRAGMA data_version` ({}) says another connection \
-             committed (and dropped by the store's own migrate and tamper): {} = {:.2}× raw",
-            duration(data_version),
-            duration(data_version + get),
-            (data_version + get).as_secs_f64() / get.as_secs_f64()
-        ),
-        format!(
-            "  with the versions read folded into the get itself (one statement returning the \
-             applied versions beside the row, compared with a memoized list): {} = {:.2}× raw",
-            duration(folded),
-            folded.as_secs_f64() / get.as_secs_f64()
-        ),
-    ];
+    let mut lines = vec![format!(
+        "sqlite: one readiness check (each commit and acknowledge makes one; begin and reads go by \
+         the latest) = {}; one version read {}; one event existence check {}",
+        duration(readiness),
+        duration(version_read),
+        duration(exists)
+    )];
     lines.push(format!(
         "  {:<34} {:<42} {:>10} {:>13}",
         "extra work per operation", "(R = one readiness check)", "predicted", "measured gap"
     ));
-    // What the adapter does beyond the raw statements, read from its code: a readiness check
-    // in every call (begin and commit one each), the committed record read at each first save
-    // of a key, the version re-read at commit, and an existence check per acknowledged id.
+    // What the adapter does beyond the raw statements, read from its code: a readiness check at
+    // each commit and acknowledge, a key's committed version read at its first write and again
+    // at commit, and an existence check per acknowledged id.
     let extras: [(Operation, &str, Duration); 5] = [
         (
             Operation::Save,
-            "2 R + 1 record read + 1 version read",
-            readiness * 2 + get + version_read,
+            "1 R + 2 version reads",
+            readiness + version_read * 2,
         ),
-        (Operation::Get, "1 R", readiness),
-        (Operation::List, "1 R", readiness),
+        (Operation::Get, "nothing", Duration::ZERO),
+        (Operation::List, "nothing", Duration::ZERO),
         (
             Operation::Batch,
-            "2 R + 10 record reads + 10 version reads",
-            readiness * 2 + (get + version_read) * 10,
+            "1 R + 20 version reads",
+            readiness + version_read * 20,
         ),
         (
             Operation::Drain,
-            "201 R + 10,000 existence checks",
-            readiness * 201 + exists * 10_000,
+            "100 R + 10,000 existence checks",
+            readiness * 100 + exists * 10_000,
         ),
     ];
     for (operation, what, predicted) in extras {
@@ -268,25 +171,10 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
         client.query_one(&select_one, &[])?;
         Ok(())
     })?;
-    let hash = per_call(2_000, || {
-        std::hint::black_box(checksum(std::hint::black_box(raw_postgres::MIGRATION)));
-        Ok(())
-    })?;
-    let (get, folded) = postgres_get_alone_and_folded(url)?;
     let mut lines = vec![format!(
-        "postgres: one round trip (prepared SELECT 1, open connection) = {}; one readiness check's \
-         FNV checksum of the {}-byte migration text = {}",
-        duration(round_trip),
-        raw_postgres::MIGRATION.len(),
-        duration(hash)
+        "postgres: one round trip (prepared SELECT 1, open connection) = {}",
+        duration(round_trip)
     )];
-    lines.push(format!(
-        "  a raw get is {}; the same get with the recorded migrations joined in (one statement, \
-         one round trip: readiness without a trip of its own) {} = {:.2}× raw",
-        duration(get),
-        duration(folded),
-        folded.as_secs_f64() / get.as_secs_f64()
-    ));
     lines.push(format!(
         "  {:<34} {:>9} {:>9} {:>18} {:>14}",
         "round trips per operation", "adapter", "raw", "extra × 1 trip", "measured gap"
@@ -314,50 +202,6 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
         ));
     }
     Ok(lines)
-}
-
-/// A raw get, and the same get carrying the recorded migrations, on one open connection in a
-/// schema of its own.
-fn postgres_get_alone_and_folded(url: &str) -> Result<(Duration, Duration)> {
-    let raw = RawPostgres::create(url)?;
-    raw.seed_list_tenant()?;
-    let mut client = raw_postgres::connect(url)?;
-    client.batch_execute(&format!(
-        "SET search_path TO \"{}\";
-         INSERT INTO user_engine_schema_versions (version, name, checksum)
-         VALUES (1, '0001_user_engine_store', '{}')",
-        raw.schema(),
-        checksum(raw_postgres::MIGRATION)
-    ))?;
-    let alone = client.prepare(
-        "SELECT tenant_id, kind, record_id, user_id, payload::text, version FROM user_engine_records
-         WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
-    )?;
-    let folded = client.prepare(
-        "SELECT v.applied, r.tenant_id, r.kind, r.record_id, r.user_id, r.payload::text, r.version
-         FROM (SELECT string_agg(version || ':' || checksum, ',' ORDER BY version) AS applied
-               FROM user_engine_schema_versions) AS v
-         LEFT JOIN user_engine_records AS r
-           ON r.tenant_id = $1 AND r.kind = $2 AND r.record_id = $3",
-    )?;
-    let (kind, id, _) = crate::workload::list_record(7);
-    let params: [&(dyn postgres::types::ToSql + Sync); 3] =
-        [&crate::workload::LIST_TENANT, &kind, &id];
-    let mut time_of = |statement: &postgres::Statement| {
-        per_call(300, || {
-            let rows = client.query(statement, &params)?;
-            anyhow::ensure!(rows.len() == 1, "expected one row");
-            Ok(())
-        })
-    };
-    // Interleaved twice, so a slow spell does not land on one of them only.
-    let (a1, f1, f2, a2) = (
-        time_of(&alone)?,
-        time_of(&folded)?,
-        time_of(&folded)?,
-        time_of(&alone)?,
-    );
-    Ok(((a1 + a2) / 2, (f1 + f2) / 2))
 }
 
 /// Round trips one `operation` takes on `subject`, averaged over a few runs.

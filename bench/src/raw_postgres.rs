@@ -122,11 +122,6 @@ impl RawPostgres {
         })
     }
 
-    /// The schema holding this baseline's tables.
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
     fn client(&self) -> Result<MutexGuard<'_, Client>> {
         self.client.lock().map_err(|_| anyhow!("poisoned"))
     }

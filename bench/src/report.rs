@@ -9,7 +9,7 @@ use crate::workload::Operation;
 
 /// Adapters within this factor of the raw driver on every operation (SQLite, PostgreSQL and
 /// MySQL).
-pub const RATIO_TARGET: f64 = 1.25;
+pub const RATIO_TARGET: f64 = 1.10;
 /// An interquartile range of the per-round ratios wider than this share of the median marks a
 /// row as noisy.
 pub const NOISY_SPREAD: f64 = 0.2;
@@ -99,7 +99,7 @@ pub fn table_header() -> String {
         "ratio",
         "ratio IQR",
         "rounds×ops",
-        "target ≤1.25×"
+        "target ≤1.10×"
     )
 }
 

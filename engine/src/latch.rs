@@ -197,6 +197,9 @@ mod tests {
         let stale = latch.check();
         latch.forget();
         stale.found_ready(true);
-        assert!(!latch.is_ready(), "forget is later than the check before it");
+        assert!(
+            !latch.is_ready(),
+            "forget is later than the check before it"
+        );
     }
 }

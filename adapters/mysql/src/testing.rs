@@ -348,7 +348,7 @@ fn on_owner(opts: &Opts, sql: &str) -> Result<(), StoreError> {
             .exec_first("SELECT GET_LOCK(?, 0)", (owner.as_str(),))
             .map_err(|e| crate::error::map("taking the test run's owner lock", &e))?
             .flatten();
-        if held != Some(1) {
+        if held != Some(1) && !held_by_us(&mut conn, &owner, &owners)? {
             return Err(StoreError::unavailable(format!(
                 "another session holds this run's owner lock {owner}"
             )));
@@ -358,6 +358,25 @@ fn on_owner(opts: &Opts, sql: &str) -> Result<(), StoreError> {
     let conn = owners.get_mut(&place).expect("inserted above");
     conn.query_drop(sql)
         .map_err(|e| crate::error::map("creating or dropping a test database", &e))
+}
+
+/// Whether the session holding `owner` on `conn`'s server is one of this process's own owner
+/// sessions: the same server reached at another address (a proxy, another name for the host),
+/// whose lock then already marks this run's databases there as live.
+fn held_by_us(
+    conn: &mut Conn,
+    owner: &str,
+    owners: &HashMap<String, Conn>,
+) -> Result<bool, StoreError> {
+    let holder: Option<u64> = conn
+        .exec_first("SELECT IS_USED_LOCK(?)", (owner,))
+        .map_err(|e| crate::error::map("looking up the test run's owner lock", &e))?
+        .flatten();
+    Ok(holder.is_some_and(|id| {
+        owners
+            .values()
+            .any(|own| u64::from(own.connection_id()) == id)
+    }))
 }
 
 /// A plain connection of its own, for cleanup that must not wait on the owner session.

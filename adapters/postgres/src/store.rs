@@ -14,9 +14,9 @@ use user_engine::kit::{acknowledgement, require_ready};
 use user_engine::migration::{MigrationReport, checksum};
 use user_engine::testing::ArmedFault;
 use user_engine::{
-    AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness, Record,
-    ReadinessLatch, RecordKey, RecordKind, StoreError, StoreTransaction, TenantId, TenantQuery,
-    UserEngineStore, UserId,
+    AuditRecord, ConformanceHooks, Diagnostics, EventId, OutboxEvent, Page, Readiness,
+    ReadinessLatch, Record, RecordKey, RecordKind, StoreError, StoreTransaction, TenantId,
+    TenantQuery, UserEngineStore, UserId,
 };
 
 use crate::error::map;
