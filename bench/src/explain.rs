@@ -14,7 +14,9 @@ use crate::raw_sqlite;
 use crate::report::{Row, duration};
 use crate::timing::median_duration;
 use crate::wire::CountingProxy;
-use crate::workload::{Adapter, DRAIN_BATCH, OUTBOX_EVENTS, Operation, Subject, prepare};
+use crate::workload::{
+    Adapter, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation, Subject, prepare,
+};
 
 /// The median time of one call of `f`, over five samples of `calls` calls each.
 pub fn per_call(calls: u32, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
@@ -201,7 +203,41 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
             gap
         ));
     }
+    let adapter = Adapter::new(IsolatedSchema::create(url)?)?;
+    lines.push(drain_split(
+        "postgres",
+        &adapter,
+        &RawPostgres::create(url)?,
+    )?);
     Ok(lines)
+}
+
+/// Both sides' drains taken apart — reading pending events, acknowledging them — each the
+/// median of three fresh seedings of 10,000 events.
+pub fn drain_split(backend: &str, adapter: &dyn Subject, raw: &dyn Subject) -> Result<String> {
+    let halves = |subject: &dyn Subject| -> Result<(Duration, Duration)> {
+        let (mut reading, mut acknowledging) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            subject.seed_outbox(OUTBOX_EVENTS)?;
+            let mut split = DrainSplit::default();
+            subject.drain_split(DRAIN_BATCH, &mut split)?;
+            reading.push(split.reading);
+            acknowledging.push(split.acknowledging);
+        }
+        Ok((median_duration(&reading), median_duration(&acknowledging)))
+    };
+    let ((a_read, a_ack), (r_read, r_ack)) = (halves(adapter)?, halves(raw)?);
+    let ratio = |a: Duration, r: Duration| a.as_secs_f64() / r.as_secs_f64().max(1e-9);
+    Ok(format!(
+        "  {backend} drain taken apart (adapter vs raw): reading pending events {} vs {} = \
+         {:.2}×; acknowledging {} vs {} = {:.2}×",
+        duration(a_read),
+        duration(r_read),
+        ratio(a_read, r_read),
+        duration(a_ack),
+        duration(r_ack),
+        ratio(a_ack, r_ack)
+    ))
 }
 
 /// Round trips one `operation` takes on `subject`, averaged over a few runs.

@@ -56,5 +56,8 @@ pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
             gap
         ));
     }
+    let adapter = Adapter::new(IsolatedDatabase::create(url)?)?;
+    let raw = RawMysql::create(url)?;
+    lines.push(crate::explain::drain_split("mysql", &adapter, &raw)?);
     Ok(lines)
 }

@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::{Result, anyhow, ensure};
 use serde_json::Value;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT, Subject,
-    batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
+    Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 type Key = (String, String, String);
@@ -175,9 +176,10 @@ impl Subject for RawMemory {
         Ok(())
     }
 
-    fn drain(&self, batch: usize) -> Result<usize> {
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut drained = 0;
         loop {
+            let started = Instant::now();
             let pending: Vec<(u64, Event)> = self
                 .lock()?
                 .outbox
@@ -186,9 +188,11 @@ impl Subject for RawMemory {
                 .take(batch)
                 .map(|(id, (event, _))| (*id, event.clone()))
                 .collect();
+            split.reading += started.elapsed();
             if pending.is_empty() {
                 return Ok(drained);
             }
+            let started = Instant::now();
             let mut state = self.lock()?;
             for (id, _event) in &pending {
                 if let Some((_, acknowledged)) = state.outbox.get_mut(id) {
@@ -198,6 +202,8 @@ impl Subject for RawMemory {
                     }
                 }
             }
+            drop(state);
+            split.acknowledging += started.elapsed();
         }
     }
 }

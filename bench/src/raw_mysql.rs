@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use mysql::consts::CapabilityFlags;
@@ -21,8 +22,8 @@ use mysql::{Conn, Opts, OptsBuilder, Row, Statement, Value};
 use serde_json::Value as Json;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT, Subject,
-    batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
+    Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it (both files: the adapter migrates to the
@@ -356,12 +357,14 @@ impl Subject for RawMysql {
         Ok(())
     }
 
-    fn drain(&self, batch: usize) -> Result<usize> {
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut conn = self.conn()?;
         let mut drained = 0;
         loop {
+            let started = Instant::now();
             let rows: Vec<Row> = conn.exec(&self.statements.pending, (u64::try_from(batch)?,))?;
             if rows.is_empty() {
+                split.reading += started.elapsed();
                 return Ok(drained);
             }
             let mut ids = Vec::with_capacity(rows.len());
@@ -374,6 +377,8 @@ impl Subject for RawMysql {
                 );
                 ids.push(Value::from(id));
             }
+            split.reading += started.elapsed();
+            let started = Instant::now();
             // The statement's text depends on the batch's size; the driver caches it prepared.
             let sql = format!(
                 "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
@@ -382,6 +387,7 @@ impl Subject for RawMysql {
             );
             conn.exec_drop(sql, ids)?;
             drained += usize::try_from(conn.affected_rows())?;
+            split.acknowledging += started.elapsed();
         }
     }
 }

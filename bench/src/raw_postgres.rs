@@ -9,14 +9,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use postgres::{Client, NoTls, Statement};
 use serde_json::Value;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT, Subject,
-    batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
+    Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it.
@@ -251,12 +252,14 @@ impl Subject for RawPostgres {
         Ok(())
     }
 
-    fn drain(&self, batch: usize) -> Result<usize> {
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut client = self.client()?;
         let mut drained = 0;
         loop {
+            let started = Instant::now();
             let rows = client.query(&self.statements.pending, &[&i64::try_from(batch)?])?;
             if rows.is_empty() {
+                split.reading += started.elapsed();
                 return Ok(drained);
             }
             let mut ids = Vec::with_capacity(rows.len());
@@ -271,8 +274,11 @@ impl Subject for RawPostgres {
                 );
                 ids.push(id);
             }
+            split.reading += started.elapsed();
+            let started = Instant::now();
             let acknowledged = client.execute(&self.statements.acknowledge, &[&ids])?;
             drained += usize::try_from(acknowledged)?;
+            split.acknowledging += started.elapsed();
         }
     }
 }

@@ -4,15 +4,15 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT, Subject,
-    batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
+    Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it.
@@ -229,10 +229,11 @@ impl Subject for RawSqlite {
         Ok(())
     }
 
-    fn drain(&self, batch: usize) -> Result<usize> {
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut drained = 0;
         let mut conn = self.conn()?;
         loop {
+            let started = Instant::now();
             let rows: Vec<(i64, String, String, String, String)> = conn
                 .prepare_cached(PENDING)?
                 .query_map([i64::try_from(batch)?], |r| {
@@ -240,6 +241,7 @@ impl Subject for RawSqlite {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             if rows.is_empty() {
+                split.reading += started.elapsed();
                 return Ok(drained);
             }
             let mut ids = Vec::with_capacity(rows.len());
@@ -249,11 +251,14 @@ impl Subject for RawSqlite {
                 debug_assert!(!body.is_null());
                 ids.push(id);
             }
+            split.reading += started.elapsed();
+            let started = Instant::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for id in ids {
                 drained += tx.prepare_cached(ACKNOWLEDGE)?.execute([id])?;
             }
             tx.commit()?;
+            split.acknowledging += started.elapsed();
         }
     }
 }

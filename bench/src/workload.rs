@@ -1,6 +1,8 @@
 //! The five measured operations, defined once: the data they use, the [`Subject`] trait that both
 //! an adapter and its raw baseline implement, and [`Adapter`], which drives any `UserEngineStore`.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use user_engine::{
@@ -115,7 +117,20 @@ pub trait Subject {
     fn seed_outbox(&self, events: usize) -> Result<()>;
     /// Reads pending events `batch` at a time and acknowledges them until none is left; returns
     /// how many were drained.
-    fn drain(&self, batch: usize) -> Result<usize>;
+    fn drain(&self, batch: usize) -> Result<usize> {
+        self.drain_split(batch, &mut DrainSplit::default())
+    }
+
+    /// [`drain`](Self::drain), adding the time spent reading pending events and acknowledging
+    /// them to `split` (`explain.rs` compares the two sides' halves).
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize>;
+}
+
+/// Where a drain's time went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrainSplit {
+    pub reading: Duration,
+    pub acknowledging: Duration,
 }
 
 /// Any store, driven through the public boundary exactly as an application would.
@@ -255,15 +270,19 @@ impl<S: UserEngineStore> Subject for Adapter<S> {
         Ok(())
     }
 
-    fn drain(&self, batch: usize) -> Result<usize> {
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut drained = 0;
         loop {
+            let started = Instant::now();
             let events = self.store.outbox_pending(batch)?;
+            split.reading += started.elapsed();
             if events.is_empty() {
                 return Ok(drained);
             }
+            let started = Instant::now();
             let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
             drained += self.store.acknowledge(&ids)?;
+            split.acknowledging += started.elapsed();
         }
     }
 }
