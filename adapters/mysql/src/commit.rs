@@ -3,10 +3,7 @@
 //! and COMMIT.
 //!
 //! Commit protocol, inside the transaction:
-//! 1. re-check readiness (the store could have been tampered with or rolled back meanwhile) —
-//!    when the store reads as ready, this is `lifecycle::READY_GUARD` sent in one batch with
-//!    COMMIT (step 4), so it costs no round trip of its own; when the guard fails, the full check
-//!    names the reason and the transaction is rolled back;
+//! 1. re-check readiness (the store could have been tampered with or rolled back meanwhile);
 //! 2. only if it has audit entries or outbox events: take the commit-order row lock
 //!    (`UPDATE user_engine_commit_order SET seq = LAST_INSERT_ID(seq + 1)`), held until COMMIT.
 //!    InnoDB makes a transaction visible before releasing its locks, so audit sequences and the
@@ -30,8 +27,8 @@ use user_engine::{InjectedFault, StoreError};
 
 use crate::error::{loses_session, map};
 use crate::in_doubt::{self, Marker};
-use crate::lifecycle::{READY_GUARD, ensure_ready};
-use crate::pool::{Connection, Guarded};
+use crate::lifecycle::ensure_ready;
+use crate::pool::Connection;
 use crate::transaction::MysqlTransaction;
 
 /// Takes the commit-order lock and draws the transaction's `commit_seq`.
@@ -76,37 +73,13 @@ pub(crate) fn commit(mut tx: MysqlTransaction<'_>) -> Result<(), StoreError> {
     // Dropping `tx` on any early return rolls the transaction back. Every commit checks
     // readiness: what it finds is what `begin` and reads go by next.
     let store = tx.store;
-    let guard = READY_GUARD.as_deref();
-    if guard.is_none() {
-        store.latch().checking(|| ensure_ready(&mut tx.conn))?;
-    }
+    store.latch().checking(|| ensure_ready(&mut tx.conn))?;
     for _ in 0..tx.written.len() {
         strike_if_due(&mut tx, &mut countdown, FaultCountdown::before_change)?;
     }
     let marker = append(&mut tx, &mut countdown)?;
     strike_if_due(&mut tx, &mut countdown, FaultCountdown::before_completion)?;
-    let committed = match guard {
-        None => tx.conn.commit(),
-        Some(guard) => {
-            let check = store.latch().check();
-            match tx.conn.commit_guarded(guard) {
-                Ok(()) => {
-                    check.found_ready(true);
-                    Ok(())
-                }
-                Err(Guarded::Committing(err)) => Err(err),
-                // Not ready as it reads (or no versions table): ask properly, which refuses with
-                // the reason — or, for an intact history recorded differently, commit after all.
-                Err(Guarded::Refused) => {
-                    let ready = ensure_ready(&mut tx.conn);
-                    check.found(&ready);
-                    ready?;
-                    tx.conn.commit()
-                }
-            }
-        }
-    };
-    match committed {
+    match tx.conn.commit() {
         Ok(()) => Ok(()),
         // COMMIT was sent and no answer came back: it may or may not have taken effect. Find
         // out if the transaction left a row to look it up by; otherwise say it is unknown.

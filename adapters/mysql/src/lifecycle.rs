@@ -40,27 +40,6 @@ const MAX_LOCK_NAME: usize = 64;
 const SELECT_APPLIED: &str =
     "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version";
 
-/// A statement that succeeds only when the recorded migrations read as `ready_signature` — a
-/// scalar subquery that returns a second row, an error, otherwise (or a missing-table error before
-/// migration) — sent ahead of COMMIT in one batch, so a commit's readiness check costs no round
-/// trip of its own: the server runs no statement of a batch after one that failed. `None` when
-/// the manifest has no signature to compare with.
-pub(crate) static READY_GUARD: std::sync::LazyLock<Option<String>> =
-    std::sync::LazyLock::new(|| {
-        let signature = MIGRATION_SOURCE.ready_signature()?;
-        // Digits, hex checksums, ':' and ',' only: nothing to quote.
-        signature
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == ',')
-            .then(|| {
-                format!(
-                    "SELECT (SELECT 1 UNION ALL SELECT 2 FROM DUAL WHERE NOT (\
-                     (SELECT GROUP_CONCAT(CONCAT(version, ':', checksum) ORDER BY version \
-                     SEPARATOR ',') FROM user_engine_schema_versions) <=> '{signature}'))"
-                )
-            })
-    });
-
 /// The recorded migrations, or `None` before the versions table exists. (A failed statement
 /// leaves a MySQL transaction open and intact, so this also works inside one.)
 pub(crate) fn applied(conn: &mut Connection) -> Result<Option<Vec<AppliedMigration>>, StoreError> {

@@ -144,48 +144,6 @@ impl Connection {
         Ok(())
     }
 
-    /// `guard; COMMIT` as one batch: the server runs COMMIT only if `guard` succeeded.
-    /// `Err(Guarded::Refused)`: `guard` failed and the transaction is still open (dropping it
-    /// rolls it back); `Err(Guarded::Committing)`: COMMIT failed or its answer was lost.
-    pub(crate) fn commit_guarded(&mut self, guard: &str) -> Result<(), Guarded> {
-        let mut result = match self.conn.query_iter(format!("{guard}; COMMIT")) {
-            Ok(result) => result,
-            Err(err) => {
-                return Err(guard_failed(
-                    &mut self.broken,
-                    &mut self.in_transaction,
-                    err,
-                ));
-            }
-        };
-        let mut failed = None;
-        let mut statement = 0;
-        while let Some(set) = result.iter() {
-            for row in set {
-                if let Err(err) = row {
-                    failed.get_or_insert((statement, err));
-                }
-            }
-            statement += 1;
-        }
-        drop(result);
-        match failed {
-            None => {
-                self.in_transaction = false;
-                Ok(())
-            }
-            Some((0, err)) => Err(guard_failed(
-                &mut self.broken,
-                &mut self.in_transaction,
-                err,
-            )),
-            Some((_, err)) => {
-                self.in_transaction = false;
-                Err(Guarded::Committing(noting(&mut self.broken)(err)))
-            }
-        }
-    }
-
     /// `COMMIT`. Whatever it answers, this side no longer holds a transaction open.
     pub(crate) fn commit(&mut self) -> Result<(), mysql::Error> {
         self.in_transaction = false;
@@ -209,26 +167,6 @@ impl Connection {
     pub(crate) fn transaction_ended_by_server(&mut self) {
         self.in_transaction = false;
     }
-}
-
-/// An error from the guard of [`Connection::commit_guarded`]: the transaction is still open,
-/// unless the session went with it (then whether COMMIT ran is unknown).
-fn guard_failed(broken: &mut bool, in_transaction: &mut bool, err: mysql::Error) -> Guarded {
-    let err = noting(broken)(err);
-    if *broken {
-        *in_transaction = false;
-        Guarded::Committing(err)
-    } else {
-        Guarded::Refused
-    }
-}
-
-/// How [`Connection::commit_guarded`] failed.
-pub(crate) enum Guarded {
-    /// The guard failed; COMMIT did not run and the transaction is open.
-    Refused,
-    /// COMMIT ran and failed, or the session was lost on the way.
-    Committing(mysql::Error),
 }
 
 /// Where and how to connect, and the idle connections.
