@@ -36,9 +36,10 @@ const ENQUEUE: &str = "INSERT INTO user_engine_outbox_events (tenant_id, topic, 
 const PENDING: &str =
     "SELECT id, tenant_id, topic, event_key, payload FROM user_engine_outbox_events
      WHERE acknowledged_at IS NULL ORDER BY id LIMIT ?1";
+/// One statement per batch, the ids as a JSON array: the adapter's statement.
 const ACKNOWLEDGE: &str =
     "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-     WHERE id = ?1 AND acknowledged_at IS NULL";
+     WHERE id IN (SELECT value FROM json_each(?1)) AND acknowledged_at IS NULL";
 
 /// A record as a hand-written reader keeps it: owned columns and the parsed body.
 #[allow(
@@ -254,9 +255,10 @@ impl Subject for RawSqlite {
             split.reading += started.elapsed();
             let started = Instant::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for id in ids {
-                drained += tx.prepare_cached(ACKNOWLEDGE)?.execute([id])?;
-            }
+            let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+            drained += tx
+                .prepare_cached(ACKNOWLEDGE)?
+                .execute([format!("[{}]", listed.join(","))])?;
             tx.commit()?;
             split.acknowledging += started.elapsed();
         }

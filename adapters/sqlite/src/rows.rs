@@ -188,8 +188,22 @@ pub(crate) fn pending_events(
 }
 
 /// Whether an outbox event with this id exists (acknowledged or not).
-pub(crate) fn event_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM user_engine_outbox_events WHERE id = ?1)")
-        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
-        .map_err(|e| map("acknowledging outbox events", &e))
+pub(crate) fn existing_events(
+    conn: &Connection,
+    ids: &[i64],
+) -> Result<std::collections::BTreeSet<i64>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id FROM user_engine_outbox_events WHERE id IN (SELECT value FROM json_each(?1))",
+    )
+    .and_then(|mut s| {
+        s.query_map([id_list(ids)], |r| r.get(0))?
+            .collect::<Result<_, _>>()
+    })
+    .map_err(|e| map("acknowledging outbox events", &e))
+}
+
+/// Row ids as a JSON array, one statement parameter for `json_each`.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("[{}]", listed.join(","))
 }

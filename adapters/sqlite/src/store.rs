@@ -316,23 +316,27 @@ impl UserEngineStore for SqliteUserEngineStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map(what, &e))?;
         self.latch.checking(|| ensure_ready(&tx))?;
-        // Every id is checked before any is marked: an unknown one acknowledges nothing.
-        let ids = acknowledgement(ids, |id| match i64::try_from(id.0) {
-            Ok(row_id) => rows::event_exists(&tx, row_id),
-            Err(_) => Ok(false),
+        // Ids past i64::MAX cannot exist. Every id is checked before any is marked (one
+        // statement for the whole list): an unknown one acknowledges nothing.
+        let wanted: Vec<i64> = ids
+            .iter()
+            .filter_map(|id| i64::try_from(id.0).ok())
+            .collect();
+        let existing = rows::existing_events(&tx, &wanted)?;
+        let known = acknowledgement(ids, |id| {
+            Ok(i64::try_from(id.0).is_ok_and(|row_id| existing.contains(&row_id)))
         })?;
-        // Every id left exists, so each converted above.
-        let row_ids = ids.into_iter().filter_map(|id| i64::try_from(id.0).ok());
-        let mut newly = 0;
-        for row_id in row_ids {
-            newly += tx
-                .prepare_cached(
-                    "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                     WHERE id = ?1 AND acknowledged_at IS NULL",
-                )
-                .and_then(|mut s| s.execute([row_id]))
-                .map_err(|e| map(what, &e))?;
-        }
+        let listed = known
+            .iter()
+            .filter_map(|id| i64::try_from(id.0).ok())
+            .collect::<Vec<_>>();
+        let newly = tx
+            .prepare_cached(
+                "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND acknowledged_at IS NULL",
+            )
+            .and_then(|mut s| s.execute([rows::id_list(&listed)]))
+            .map_err(|e| map(what, &e))?;
         tx.commit().map_err(|e| map(what, &e))?;
         Ok(newly)
     }
