@@ -51,6 +51,13 @@ pub(crate) struct ResolutionCounts {
 }
 
 impl ResolutionCounts {
+    /// Back to zero (test support: a store handed to another test).
+    pub(crate) fn reset(&self) {
+        for count in [&self.committed, &self.rolled_back, &self.in_doubt] {
+            count.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> CommitResolutions {
         CommitResolutions {
             committed: self.committed.load(Ordering::Relaxed),

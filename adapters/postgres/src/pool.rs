@@ -304,6 +304,17 @@ impl Pool {
         drop(closing);
     }
 
+    /// Closes all idle connections but the `keep` most recently returned (test support: a
+    /// pooled test store keeps one session open, not all it ever used).
+    pub(crate) fn keep_idle(&self, keep: usize) {
+        let closing = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let surplus = idle.len().saturating_sub(keep);
+            idle.drain(..surplus).collect::<Vec<_>>()
+        };
+        drop(closing);
+    }
+
     /// An idle connection that still looks alive, or a new one.
     pub(crate) fn get(&self) -> Result<Pooled<'_>, StoreError> {
         let connection = loop {

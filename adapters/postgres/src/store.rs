@@ -170,6 +170,15 @@ impl PostgresUserEngineStore {
         &self.fault
     }
 
+    /// Makes the store what a new one on its (emptied) schema would be, for another test: no
+    /// fault armed, no commit resolutions counted, one idle session kept. Its readiness latch
+    /// stays: the schema is still migrated and intact (the caller checked).
+    pub(crate) fn reuse(&self) {
+        self.fault.disarm();
+        self.resolutions.reset();
+        self.pool.keep_idle(1);
+    }
+
     /// The connections (conformance hooks: `reopen` resets them).
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool

@@ -82,10 +82,12 @@ pub struct IsolatedSchema {
     recyclable: AtomicBool,
 }
 
-/// A migrated, emptied schema this process may hand out again.
+/// A migrated, emptied schema this process may hand out again, with its store (and that store's
+/// open session), so the next test connects nothing.
 struct Pooled {
     name: String,
     registration: scratch::Registration,
+    store: PostgresUserEngineStore,
 }
 
 /// The pool, by server URL; at most 8 schemas wait, one more is dropped instead.
@@ -146,22 +148,13 @@ impl IsolatedSchema {
     pub fn migrated(url: &str) -> Result<Self, StoreError> {
         sweep_once(url);
         let schema = match POOL.take(url) {
-            Some(pooled) => {
-                let config = Self::config(url, &pooled.name)?;
-                match PostgresUserEngineStore::with_config(config, &pooled.name) {
-                    Ok(store) => Self {
-                        store: Some(store),
-                        url: url.to_owned(),
-                        name: pooled.name,
-                        registration: Some(pooled.registration),
-                        recyclable: AtomicBool::new(true),
-                    },
-                    Err(err) => {
-                        drop_now(url, &pooled.name);
-                        return Err(err);
-                    }
-                }
-            }
+            Some(pooled) => Self {
+                store: Some(pooled.store),
+                url: url.to_owned(),
+                name: pooled.name,
+                registration: Some(pooled.registration),
+                recyclable: AtomicBool::new(true),
+            },
             None => {
                 let schema = Self::create(url)?;
                 user_engine::UserEngineStore::migrate(schema.store())?;
@@ -279,20 +272,25 @@ impl Drop for IsolatedSchema {
 }
 
 impl IsolatedSchema {
-    /// Empties the schema and puts it in the pool; `false` (nothing pooled) when that failed or
-    /// the pool is full.
+    /// Empties the schema and puts it in the pool with its store; `false` (nothing pooled, the
+    /// store closed) when that failed or the pool is full.
     fn recycle(&mut self) -> bool {
-        // The store's sessions end first: nothing of this test may still run on the schema.
-        self.store = None;
+        // Nothing of this test still runs on the schema: its transactions and sessions borrowed
+        // the store, and the schema is dropped only once they ended.
+        let Some(store) = self.store.take() else {
+            return false;
+        };
         if POOL.is_full() || on_owner(&self.url, &empty_schema_sql(&self.name)).is_err() {
             return false;
         }
         let Some(registration) = self.registration.take() else {
             return false;
         };
+        store.reuse();
         let pooled = Pooled {
             name: self.name.clone(),
             registration,
+            store,
         };
         match POOL.put(&self.url, pooled) {
             Ok(()) => true,
@@ -309,6 +307,8 @@ impl IsolatedSchema {
 /// run that ends under its own control — a command, a benchmark — and so leaves nothing behind.
 pub fn drop_pooled() {
     for (url, schema) in POOL.drain() {
+        // Its sessions end first, so none holds the drop up.
+        drop(schema.store);
         let sql = format!(
             "DROP SCHEMA IF EXISTS {} CASCADE",
             quote_identifier(&schema.name)
