@@ -152,6 +152,13 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
             readiness * 100 + exists * 100,
         ),
     ];
+    let drain = {
+        let adapter = Adapter::new(user_engine_sqlite::SqliteUserEngineStore::open(
+            dir.path().join("adapter.db"),
+        )?)?;
+        let raw = raw_sqlite::RawSqlite::open(&dir.path().join("raw.db"))?;
+        drain_split("sqlite", &adapter, &raw)?
+    };
     for (operation, what, predicted) in extras {
         let gap = measured(rows, "sqlite", operation).map_or_else(
             || "-".to_owned(),
@@ -165,6 +172,7 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
             gap
         ));
     }
+    lines.push(drain);
     Ok(lines)
 }
 
