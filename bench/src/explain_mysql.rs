@@ -2,6 +2,8 @@
 //! pass-through proxy that counts the client's commands), priced at one measured round trip and
 //! set against the gap the ratio table measured.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use mysql::prelude::Queryable;
 use user_engine_mysql::testing::IsolatedDatabase;
@@ -10,7 +12,9 @@ use crate::explain::{count, measured, per_call};
 use crate::raw_mysql::{self, RawMysql};
 use crate::report::{Row, duration};
 use crate::wire::CountingProxy;
-use crate::workload::{Adapter, Operation, prepare};
+use crate::workload::{Adapter, LIST_TENANT, Operation, Subject, prepare};
+use user_engine::Page;
+use user_engine::kit::RecordColumns;
 
 /// MySQL: round trips per operation, counted at the wire, priced at one measured round trip.
 pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
@@ -59,5 +63,57 @@ pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
     let adapter = Adapter::new(IsolatedDatabase::create(url)?)?;
     let raw = RawMysql::create(url)?;
     lines.push(crate::explain::drain_split("mysql", &adapter, &raw)?);
+    let (parsed, validated) = list_conversion(url)?;
+    lines.push(format!(
+        "  mysql list taken apart: the list statement with its 1,000 rows parsed as the raw side \
+         does {}, turned into validated records as the adapter does (`kit::RecordColumns`, \
+         `Page::from_sorted`) {} — {} more",
+        duration(parsed),
+        duration(validated),
+        duration(validated.saturating_sub(parsed))
+    ));
     Ok(lines)
+}
+
+/// The raw list statement on one open connection, its rows parsed as the raw baseline does, and
+/// turned into validated records the way the adapter turns its rows (`kit::RecordColumns`);
+/// interleaved (parsed, validated, validated, parsed) so a slow spell lands on both.
+fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
+    type Columns = (String, String, String, Option<String>, String, i64);
+    let raw = RawMysql::create(url)?;
+    raw.seed_list_tenant()?;
+    let mut conn = raw_mysql::connect(&raw_mysql::options(url)?, Some(raw.database()))?;
+    let list = conn.prep(
+        "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
+         WHERE tenant_id = ? AND deleted = 0 ORDER BY kind, record_id",
+    )?;
+    let mut time = |validate: bool| {
+        per_call(20, || {
+            let rows: Vec<Columns> = conn.exec(&list, (LIST_TENANT,))?;
+            if validate {
+                let records = rows
+                    .into_iter()
+                    .map(|(tenant, kind, id, user, payload, version)| {
+                        RecordColumns {
+                            tenant,
+                            kind,
+                            id,
+                            user,
+                            payload,
+                            version,
+                        }
+                        .into_record()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                std::hint::black_box(Page::from_sorted(records, None));
+            } else {
+                for row in rows {
+                    std::hint::black_box(serde_json::from_str::<serde_json::Value>(&row.4)?);
+                }
+            }
+            Ok(())
+        })
+    };
+    let (p1, v1, v2, p2) = (time(false)?, time(true)?, time(true)?, time(false)?);
+    Ok(((p1 + p2) / 2, (v1 + v2) / 2))
 }

@@ -176,6 +176,11 @@ impl RawMysql {
         })
     }
 
+    /// The database holding this baseline's tables.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
     fn conn(&self) -> Result<MutexGuard<'_, Conn>> {
         self.conn.lock().map_err(|_| anyhow!("poisoned"))
     }
