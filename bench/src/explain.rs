@@ -191,31 +191,16 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
         "postgres: one round trip (prepared SELECT 1, open connection) = {}",
         duration(round_trip)
     )];
-    lines.push(format!(
-        "  {:<34} {:>9} {:>9} {:>18} {:>14}",
-        "round trips per operation", "adapter", "raw", "extra × 1 trip", "measured gap"
-    ));
+    lines.push(trips_header());
     for operation in Operation::ALL {
         let adapter = Adapter::new(IsolatedSchema::create(&proxied)?)?;
         let raw = RawPostgres::create(&proxied)?;
         prepare(operation, &adapter, &raw)?;
-        let (a, r) = (
+        let counted = (
             count(&proxy, operation, &adapter)?,
             count(&proxy, operation, &raw)?,
         );
-        let extra = round_trip.mul_f64((a - r).max(0.0));
-        let gap = measured(rows, "postgres", operation).map_or_else(
-            || "-".to_owned(),
-            |row| duration(row.comparison.adapter.saturating_sub(row.comparison.raw)),
-        );
-        lines.push(format!(
-            "  {:<34} {:>9.1} {:>9.1} {:>18} {:>14}",
-            operation.label(),
-            a,
-            r,
-            duration(extra),
-            gap
-        ));
+        lines.push(trips_row("postgres", operation, counted, round_trip, rows));
     }
     let adapter = Adapter::new(IsolatedSchema::create(url)?)?;
     lines.push(drain_split(
@@ -224,6 +209,45 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
         &RawPostgres::create(url)?,
     )?);
     Ok(lines)
+}
+
+/// The header of the round-trip table.
+pub fn trips_header() -> String {
+    format!(
+        "  {:<34} {:>9} {:>9} {:>16} {:>22} {:>14}",
+        "round trips per operation",
+        "adapter",
+        "raw",
+        "extra × 1 trip",
+        "server wait adapter/raw",
+        "measured gap"
+    )
+}
+
+/// One operation's row: the trips each side took (counted at the wire), the extra trips priced
+/// at one round trip, the time each side waited on the server for its answers, and the gap the
+/// ratio table measured. Where the waits differ by less than the gap, the rest is client work.
+pub fn trips_row(
+    backend: &str,
+    operation: Operation,
+    ((a, a_wait), (r, r_wait)): ((f64, Duration), (f64, Duration)),
+    round_trip: Duration,
+    rows: &[Row],
+) -> String {
+    let extra = round_trip.mul_f64((a - r).max(0.0));
+    let gap = measured(rows, backend, operation).map_or_else(
+        || "-".to_owned(),
+        |row| duration(row.comparison.adapter.saturating_sub(row.comparison.raw)),
+    );
+    format!(
+        "  {:<34} {:>9.1} {:>9.1} {:>16} {:>22} {:>14}",
+        operation.label(),
+        a,
+        r,
+        duration(extra),
+        format!("{} / {}", duration(a_wait), duration(r_wait)),
+        gap
+    )
 }
 
 /// Both sides' drains taken apart — reading pending events, acknowledging them — each the
@@ -254,8 +278,13 @@ pub fn drain_split(backend: &str, adapter: &dyn Subject, raw: &dyn Subject) -> R
     ))
 }
 
-/// Round trips one `operation` takes on `subject`, averaged over a few runs.
-pub fn count(proxy: &CountingProxy, operation: Operation, subject: &dyn Subject) -> Result<f64> {
+/// Round trips one `operation` takes on `subject`, and the time it waited on the server for
+/// them, averaged over a few runs.
+pub fn count(
+    proxy: &CountingProxy,
+    operation: Operation,
+    subject: &dyn Subject,
+) -> Result<(f64, Duration)> {
     let runs: u64 = match operation {
         Operation::Save | Operation::Get => 20,
         Operation::List | Operation::Batch => 5,
@@ -277,9 +306,12 @@ pub fn count(proxy: &CountingProxy, operation: Operation, subject: &dyn Subject)
     } else {
         run(0)?;
     }
-    let before = proxy.round_trips();
+    let (before, waited) = (proxy.round_trips(), proxy.waited());
     for n in 1..=runs {
         run(n)?;
     }
-    Ok((proxy.round_trips() - before) as f64 / runs as f64)
+    Ok((
+        (proxy.round_trips() - before) as f64 / runs as f64,
+        (proxy.waited() - waited) / u32::try_from(runs)?,
+    ))
 }

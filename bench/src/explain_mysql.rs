@@ -8,7 +8,7 @@ use anyhow::Result;
 use mysql::prelude::Queryable;
 use user_engine_mysql::testing::IsolatedDatabase;
 
-use crate::explain::{count, measured, per_call};
+use crate::explain::{count, per_call};
 use crate::raw_mysql::{self, RawMysql};
 use crate::report::{Row, duration};
 use crate::wire::CountingProxy;
@@ -33,31 +33,18 @@ pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
             "mysql: one round trip (prepared SELECT 1, open connection) = {}",
             duration(round_trip)
         ),
-        format!(
-            "  {:<34} {:>9} {:>9} {:>18} {:>14}",
-            "round trips per operation", "adapter", "raw", "extra × 1 trip", "measured gap"
-        ),
+        crate::explain::trips_header(),
     ];
     for operation in Operation::ALL {
         let adapter = Adapter::new(IsolatedDatabase::create(&proxied)?)?;
         let raw = RawMysql::create(&proxied)?;
         prepare(operation, &adapter, &raw)?;
-        let (a, r) = (
+        let counted = (
             count(&proxy, operation, &adapter)?,
             count(&proxy, operation, &raw)?,
         );
-        let extra = round_trip.mul_f64((a - r).max(0.0));
-        let gap = measured(rows, "mysql", operation).map_or_else(
-            || "-".to_owned(),
-            |row| duration(row.comparison.adapter.saturating_sub(row.comparison.raw)),
-        );
-        lines.push(format!(
-            "  {:<34} {:>9.1} {:>9.1} {:>18} {:>14}",
-            operation.label(),
-            a,
-            r,
-            duration(extra),
-            gap
+        lines.push(crate::explain::trips_row(
+            "mysql", operation, counted, round_trip, rows,
         ));
     }
     let adapter = Adapter::new(IsolatedDatabase::create(url)?)?;

@@ -24,6 +24,15 @@ const PRE_STARTUP_CODES: [u32; 2] = [80_877_103, 80_877_104];
 pub struct CountingProxy {
     port: u16,
     round_trips: Arc<AtomicU64>,
+    /// Nanoseconds from each counted request to the first byte of the server's answer.
+    waited: Arc<AtomicU64>,
+}
+
+/// What the two directions of one proxied connection share: when the last counted request went
+/// out, and the running total of waits.
+struct Clock {
+    sent: std::sync::Mutex<Option<std::time::Instant>>,
+    waited: Arc<AtomicU64>,
 }
 
 /// Finds the round trips in what a client sends.
@@ -59,6 +68,8 @@ impl CountingProxy {
         let local = listener.local_addr()?.port();
         let round_trips = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&round_trips);
+        let waited = Arc::new(AtomicU64::new(0));
+        let total = Arc::clone(&waited);
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(&upstream) else {
@@ -66,7 +77,11 @@ impl CountingProxy {
                 };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
-                if let Err(err) = pipe(client, server, Arc::clone(&counter), frontend()) {
+                let clock = Arc::new(Clock {
+                    sent: std::sync::Mutex::new(None),
+                    waited: Arc::clone(&total),
+                });
+                if let Err(err) = pipe(client, server, Arc::clone(&counter), clock, frontend()) {
                     eprintln!("counting proxy: {err}");
                 }
             }
@@ -74,6 +89,7 @@ impl CountingProxy {
         Ok(Self {
             port: local,
             round_trips,
+            waited,
         })
     }
 
@@ -114,6 +130,13 @@ impl CountingProxy {
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
     }
+
+    /// Time clients waited so far, over every connection, from each counted request to the
+    /// first byte of the answer: the server's share of the round trips (plus the proxy's own,
+    /// the same on both sides of a comparison).
+    pub fn waited(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.waited.load(Ordering::Relaxed))
+    }
 }
 
 fn quote(value: &str) -> String {
@@ -124,24 +147,45 @@ fn pipe(
     client: TcpStream,
     server: TcpStream,
     counter: Arc<AtomicU64>,
+    clock: Arc<Clock>,
     mut parser: Box<dyn Frontend>,
 ) -> Result<()> {
     let mut client_read = client.try_clone()?;
     let mut server_write = server.try_clone()?;
     let mut server_read = server;
     let mut client_write = client;
+    let answers = Arc::clone(&clock);
     thread::spawn(move || {
         let mut buffer = [0_u8; 16 * 1024];
         while let Ok(n) = client_read.read(&mut buffer) {
             if n == 0 || server_write.write_all(&buffer[..n]).is_err() {
                 break;
             }
+            let before = counter.load(Ordering::Relaxed);
             parser.feed(&buffer[..n], &counter);
+            if counter.load(Ordering::Relaxed) != before {
+                *clock.sent.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(std::time::Instant::now());
+            }
         }
         let _ = server_write.shutdown(Shutdown::Write);
     });
     thread::spawn(move || {
-        let _ = std::io::copy(&mut server_read, &mut client_write);
+        let mut buffer = [0_u8; 16 * 1024];
+        while let Ok(n) = server_read.read(&mut buffer) {
+            if let Some(sent) = answers
+                .sent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                let nanos = u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                answers.waited.fetch_add(nanos, Ordering::Relaxed);
+            }
+            if n == 0 || client_write.write_all(&buffer[..n]).is_err() {
+                break;
+            }
+        }
         let _ = client_write.shutdown(Shutdown::Both);
     });
     Ok(())
