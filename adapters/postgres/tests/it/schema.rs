@@ -225,7 +225,8 @@ fn a_schema_newer_than_this_release_is_reported_ahead() {
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
 fn a_recycled_schema_comes_back_empty_with_nothing_armed() {
-    use user_engine::{InjectedFault, OutboxMessage, Payload, TenantId};
+    use user_engine::InjectedFault;
+    use user_engine::conformance::checks::message;
     let Some(first) = IsolatedSchema::migrated_from_env() else {
         return;
     };
@@ -237,13 +238,7 @@ fn a_recycled_schema_comes_back_empty_with_nothing_armed() {
     )
     .unwrap();
     let mut tx = first.begin().unwrap();
-    tx.enqueue(OutboxMessage {
-        tenant: TenantId::new("acme").unwrap(),
-        topic: "profile.saved".to_owned(),
-        key: "p1".to_owned(),
-        payload: Payload::new(json!({})),
-    })
-    .unwrap();
+    tx.enqueue(message("acme", "profile.saved", "p1")).unwrap();
     tx.commit().unwrap();
     let hooks = first.conformance_hooks().unwrap();
     hooks
@@ -269,13 +264,7 @@ fn a_recycled_schema_comes_back_empty_with_nothing_armed() {
     .unwrap();
     // Sequences restarted: the first event of the new test is event 1 again.
     let mut tx = second.begin().unwrap();
-    tx.enqueue(OutboxMessage {
-        tenant: TenantId::new("acme").unwrap(),
-        topic: "profile.saved".to_owned(),
-        key: "p2".to_owned(),
-        payload: Payload::new(json!({})),
-    })
-    .unwrap();
+    tx.enqueue(message("acme", "profile.saved", "p2")).unwrap();
     tx.commit().unwrap();
     let pending = second.outbox_pending(10).unwrap();
     assert_eq!(pending.len(), 1);
