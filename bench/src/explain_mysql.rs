@@ -11,13 +11,14 @@ use user_engine_mysql::testing::IsolatedDatabase;
 use crate::explain::{count, per_call};
 use crate::raw_mysql::{self, RawMysql};
 use crate::report::{Row, duration};
+use crate::timing::{Comparison, Plan, Workload, compare};
 use crate::wire::CountingProxy;
-use crate::workload::{Adapter, LIST_TENANT, Operation, Subject, prepare};
+use crate::workload::{Adapter, LIST_TENANT, Operation, RawRecord, RecordRow, Subject, prepare};
 use user_engine::Page;
 use user_engine::kit::RecordColumns;
 
 /// MySQL: round trips per operation, counted at the wire, priced at one measured round trip.
-pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
+pub fn mysql(url: &str, rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let proxy = CountingProxy::start_mysql(url)?;
     let proxied = proxy.mysql_url_for(url)?;
     // One round trip on an open connection, without the proxy in between (and, like the
@@ -50,6 +51,18 @@ pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
     let adapter = Adapter::new(IsolatedDatabase::create(url)?)?;
     let raw = RawMysql::create(url)?;
     lines.push(crate::explain::drain_split("mysql", &adapter, &raw)?);
+    if let Some(save) = crate::explain::measured(rows, "mysql", Operation::Save) {
+        let checked = checked_save(url, plan)?;
+        lines.push(format!(
+            "  mysql save taken apart: raw with the adapter's commit readiness check written in \
+             (one statement inside the transaction, before COMMIT) {:.2}× raw (IQR {:.2}–{:.2}); \
+             the adapter {:.2}× raw",
+            checked.ratio,
+            checked.ratio_quartiles.0,
+            checked.ratio_quartiles.1,
+            save.comparison.ratio
+        ));
+    }
     let (parsed, validated) = list_conversion(url)?;
     lines.push(format!(
         "  mysql list taken apart: the list statement with its 1,000 rows parsed as the raw side \
@@ -62,11 +75,20 @@ pub fn mysql(url: &str, rows: &[Row]) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Raw's save with the adapter's commit readiness check added, against raw's own save, each on a
+/// fresh database, measured as the ratio table measures.
+fn checked_save(url: &str, plan: &Plan) -> Result<Comparison> {
+    let checked = RawMysql::create(url)?;
+    let raw = RawMysql::create(url)?;
+    let mut a = Workload::Repeat(Box::new(|n| checked.save_one_checked(n).map(drop)));
+    let mut b = Workload::Repeat(Box::new(|n| raw.save_one(n).map(drop)));
+    compare(plan, &mut a, &mut b)
+}
+
 /// The raw list statement on one open connection, its rows parsed as the raw baseline does, and
 /// turned into validated records the way the adapter turns its rows (`kit::RecordColumns`);
 /// interleaved (parsed, validated, validated, parsed) so a slow spell lands on both.
 fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
-    type Columns = (String, String, String, Option<String>, String, i64);
     let raw = RawMysql::create(url)?;
     raw.seed_list_tenant()?;
     let mut conn = raw_mysql::connect(&raw_mysql::options(url)?, Some(raw.database()))?;
@@ -76,7 +98,7 @@ fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
     )?;
     let mut time = |validate: bool| {
         per_call(20, || {
-            let rows: Vec<Columns> = conn.exec(&list, (LIST_TENANT,))?;
+            let rows: Vec<RecordRow> = conn.exec(&list, (LIST_TENANT,))?;
             if validate {
                 let records = rows
                     .into_iter()
@@ -94,9 +116,11 @@ fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
                     .collect::<Result<Vec<_>, _>>()?;
                 std::hint::black_box(Page::from_sorted(records, None));
             } else {
-                for row in rows {
-                    std::hint::black_box(serde_json::from_str::<serde_json::Value>(&row.4)?);
-                }
+                let records = rows
+                    .into_iter()
+                    .map(RawRecord::parse)
+                    .collect::<Result<Vec<_>>>()?;
+                std::hint::black_box(records);
             }
             Ok(())
         })

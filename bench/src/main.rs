@@ -204,7 +204,7 @@ fn main() -> Result<()> {
             }
         }
         if let (Some(url), true) = (&servers.mysql, backends.contains(&"mysql")) {
-            for line in explain_mysql::mysql(url, &rows)? {
+            for line in explain_mysql::mysql(url, &rows, &args.plan)? {
                 println!("{line}");
             }
         }

@@ -22,8 +22,8 @@ use mysql::{Conn, Opts, OptsBuilder, Row, Statement, Value};
 use serde_json::Value as Json;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
-    Subject, batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, RawRecord,
+    RecordRow, SAVE_TENANT, Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it (both files: the adapter migrates to the
@@ -51,6 +51,7 @@ struct Statements {
     audit: Statement,
     enqueue: Statement,
     pending: Statement,
+    applied: Statement,
 }
 
 /// The baseline for `MysqlUserEngineStore`.
@@ -158,7 +159,22 @@ impl RawMysql {
                     "SELECT id, tenant_id, topic, event_key, payload FROM user_engine_outbox_events
                      WHERE acknowledged_at IS NULL ORDER BY commit_seq, id LIMIT ?",
                 )?,
+                applied: prep(
+                    "SELECT version, checksum FROM user_engine_schema_versions ORDER BY version",
+                )?,
             };
+            // The versions the adapter records, so that a hand-written readiness check reads
+            // what the adapter's reads.
+            for (migration, sql) in user_engine::MIGRATIONS.iter().zip(MIGRATIONS) {
+                conn.exec_drop(
+                    "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (?, ?, ?)",
+                    (
+                        migration.version,
+                        migration.name,
+                        user_engine::migration::checksum(sql),
+                    ),
+                )?;
+            }
             Ok((conn, statements))
         })();
         let (conn, statements) = match raw {
@@ -212,6 +228,24 @@ impl RawMysql {
         Ok(version)
     }
 
+    /// [`Subject::save_one`] with the one statement the adapter adds to it: the commit's
+    /// readiness check (C27), the recorded migrations read inside the transaction just before
+    /// `COMMIT` and compared with the expected ones. What that statement alone costs in place.
+    pub fn save_one_checked(&self, n: u64) -> Result<u64> {
+        let body = payload(n).to_string();
+        let id = save_id(n);
+        let mut conn = self.conn()?;
+        conn.query_drop("START TRANSACTION")?;
+        let version = self.write(&mut conn, (SAVE_TENANT, "profile", &id), "u1", &body)?;
+        let applied: Vec<(u32, String)> = conn.exec(&self.statements.applied, ())?;
+        ensure!(
+            applied.len() == user_engine::MIGRATIONS.len(),
+            "the recorded migrations read as {applied:?}"
+        );
+        conn.query_drop("COMMIT")?;
+        Ok(version)
+    }
+
     /// The commit-order lock, drawing the transaction's `commit_seq`.
     fn take_commit_order(&self, conn: &mut Conn) -> Result<u64> {
         conn.exec_drop(&self.statements.commit_order, ())?;
@@ -241,19 +275,10 @@ impl Drop for RawMysql {
 }
 
 /// Reads a record row the way the adapter's columns come back, and parses the body.
-fn parse_record(row: Row) -> Result<()> {
-    let (tenant, kind, id, user, body, version): (
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i64,
-    ) = mysql::from_row_opt(row).map_err(|_| anyhow!("unexpected record row"))?;
-    let body: Json = serde_json::from_str(&body)?;
-    debug_assert!(!tenant.is_empty() && !kind.is_empty() && !id.is_empty() && version > 0);
-    debug_assert!(user.is_some() && !body.is_null());
-    Ok(())
+fn parse_record(row: Row) -> Result<RawRecord> {
+    let columns: RecordRow =
+        mysql::from_row_opt(row).map_err(|_| anyhow!("unexpected record row"))?;
+    RawRecord::parse(columns)
 }
 
 impl Subject for RawMysql {
@@ -284,14 +309,16 @@ impl Subject for RawMysql {
         let row: Option<Row> = self
             .conn()?
             .exec_first(&self.statements.get, (LIST_TENANT, kind, &id))?;
-        parse_record(row.ok_or_else(|| anyhow!("record {id} is missing"))?)
+        parse_record(row.ok_or_else(|| anyhow!("record {id} is missing"))?).map(drop)
     }
 
     fn list_tenant(&self) -> Result<usize> {
         let rows: Vec<Row> = self.conn()?.exec(&self.statements.list, (LIST_TENANT,))?;
-        let n = rows.len();
-        rows.into_iter().try_for_each(parse_record)?;
-        Ok(n)
+        let records = rows
+            .into_iter()
+            .map(parse_record)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(records.len())
     }
 
     fn write_batch(&self, n: u64) -> Result<()> {

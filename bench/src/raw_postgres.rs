@@ -16,8 +16,8 @@ use postgres::{Client, NoTls, Statement};
 use serde_json::Value;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
-    Subject, batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, RawRecord,
+    SAVE_TENANT, Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it.
@@ -145,16 +145,15 @@ impl Drop for RawPostgres {
 }
 
 /// Reads a record row the way the adapter's columns come back, and parses the body.
-fn parse_record(row: &postgres::Row) -> Result<()> {
-    let tenant: String = row.try_get(0)?;
-    let kind: String = row.try_get(1)?;
-    let id: String = row.try_get(2)?;
-    let user: Option<String> = row.try_get(3)?;
-    let body: Value = serde_json::from_str(row.try_get::<_, &str>(4)?)?;
-    let version: i64 = row.try_get(5)?;
-    debug_assert!(!tenant.is_empty() && !kind.is_empty() && !id.is_empty() && version > 0);
-    debug_assert!(user.is_some() && !body.is_null());
-    Ok(())
+fn parse_record(row: &postgres::Row) -> Result<RawRecord> {
+    RawRecord::parse((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+    ))
 }
 
 impl Subject for RawPostgres {
@@ -192,15 +191,15 @@ impl Subject for RawPostgres {
             .client()?
             .query_opt(&self.statements.get, &[&LIST_TENANT, &kind, &id])?;
         let row = row.ok_or_else(|| anyhow!("record {id} is missing"))?;
-        parse_record(&row)
+        parse_record(&row).map(drop)
     }
 
     fn list_tenant(&self) -> Result<usize> {
         let rows = self
             .client()?
             .query(&self.statements.list, &[&LIST_TENANT])?;
-        rows.iter().try_for_each(parse_record)?;
-        Ok(rows.len())
+        let records = rows.iter().map(parse_record).collect::<Result<Vec<_>>>()?;
+        Ok(records.len())
     }
 
     fn write_batch(&self, n: u64) -> Result<()> {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::workload::{
-    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, SAVE_TENANT,
-    Subject, batch_id, event_payload, list_record, payload, save_id,
+    BATCH_TENANT, BATCH_WRITES, DrainSplit, LIST_TENANT, OUTBOX_TENANT, RECORDS, RawRecord,
+    RecordRow, SAVE_TENANT, Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
 /// The adapter's schema, as the adapter applies it.
@@ -41,23 +41,7 @@ const ACKNOWLEDGE: &str =
     "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
      WHERE id IN (SELECT value FROM json_each(?1)) AND acknowledged_at IS NULL";
 
-/// A record as a hand-written reader keeps it: owned columns and the parsed body.
-#[allow(
-    dead_code,
-    reason = "read to do the same work as the adapter; never inspected"
-)]
-pub struct RawRecord {
-    tenant: String,
-    kind: String,
-    id: String,
-    user: Option<String>,
-    payload: Value,
-    version: i64,
-}
-
-fn record(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, Option<String>, String, i64)> {
+fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -66,26 +50,6 @@ fn record(
         row.get(4)?,
         row.get(5)?,
     ))
-}
-
-fn parse(
-    (tenant, kind, id, user, payload, version): (
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i64,
-    ),
-) -> Result<RawRecord> {
-    Ok(RawRecord {
-        tenant,
-        kind,
-        id,
-        user,
-        payload: serde_json::from_str(&payload)?,
-        version,
-    })
 }
 
 /// The baseline for `SqliteUserEngineStore`.
@@ -164,7 +128,7 @@ impl Subject for RawSqlite {
             .query_row(params![LIST_TENANT, kind, id], record)
             .optional()?;
         ensure!(
-            row.map(parse).transpose()?.is_some(),
+            row.map(RawRecord::parse).transpose()?.is_some(),
             "record {id} is missing"
         );
         Ok(())
@@ -176,7 +140,10 @@ impl Subject for RawSqlite {
         let rows = statement
             .query_map([LIST_TENANT], record)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let records = rows.into_iter().map(parse).collect::<Result<Vec<_>>>()?;
+        let records = rows
+            .into_iter()
+            .map(RawRecord::parse)
+            .collect::<Result<Vec<_>>>()?;
         Ok(records.len())
     }
 

@@ -95,6 +95,40 @@ pub fn payload(n: u64) -> Value {
     })
 }
 
+/// A record row's columns as every raw baseline reads them: tenant, kind, id, owner, payload
+/// (JSON text) and version.
+pub type RecordRow = (String, String, String, Option<String>, String, i64);
+
+/// A record as a hand-written reader keeps it: owned columns and the parsed body. Every raw
+/// baseline returns its reads in this form, as the adapters return `Record`s, so a listing holds
+/// all its records on both sides until the caller drops them.
+#[allow(
+    dead_code,
+    reason = "read to do the same work as the adapter; never inspected"
+)]
+pub struct RawRecord {
+    tenant: String,
+    kind: String,
+    id: String,
+    user: Option<String>,
+    payload: Value,
+    version: i64,
+}
+
+impl RawRecord {
+    /// The record of one row, its payload parsed.
+    pub fn parse((tenant, kind, id, user, payload, version): RecordRow) -> Result<Self> {
+        Ok(Self {
+            tenant,
+            kind,
+            id,
+            user,
+            payload: serde_json::from_str(&payload)?,
+            version,
+        })
+    }
+}
+
 /// An outbox body.
 pub fn event_payload(n: u64) -> Value {
     json!({"sequence": n, "reason": "bench"})
