@@ -3,13 +3,16 @@
 //! diagnostics. Drift, readiness and the migration plan are the engine's rules
 //! (`user_engine::kit::MigrationSource`), shared with every store.
 
-use user_engine::kit::{self, MigrationSource, require_ready};
+use std::collections::BTreeSet;
+
+use mysql::Value;
+use user_engine::kit::{self, MigrationSource, applied_migration, require_ready};
 use user_engine::migration::{AppliedMigration, MigrationReport, checksum};
 use user_engine::{Diagnostics, Readiness, RecordKind, StoreError};
 
 use crate::error::{code, map, server_code};
 use crate::pool::Connection;
-use crate::rows::{self, column};
+use crate::rows::{self, column, placeholders};
 use crate::store::MysqlUserEngineStore;
 
 /// Every SQL file of `migrations/mysql/`, by manifest name. The text is what runs and what is
@@ -53,6 +56,59 @@ pub(crate) fn applied(conn: &mut Connection) -> Result<Option<Vec<AppliedMigrati
 /// `Ok` when the store on `conn` is ready, otherwise `not_ready` with the reason.
 pub(crate) fn ensure_ready(conn: &mut Connection) -> Result<(), StoreError> {
     require_ready(MIGRATION_SOURCE.readiness(applied(conn)?.as_deref()))
+}
+
+/// `Ok` with those of `ids` (event row ids) that exist when the store on `conn` is ready,
+/// otherwise `not_ready` with the reason: `acknowledge`'s readiness check and its existence check
+/// as one statement, the recorded migrations and the ids' rows in one result. Should that
+/// statement fail (a table missing, say), the two are asked apart, so the error is what each
+/// says on its own: readiness first.
+pub(crate) fn ready_and_existing(
+    conn: &mut Connection,
+    ids: &[Value],
+) -> Result<BTreeSet<i64>, StoreError> {
+    let what = "acknowledging outbox events";
+    let sql = format!(
+        "SELECT 0, version, checksum FROM user_engine_schema_versions
+         UNION ALL
+         SELECT 1, id, NULL FROM user_engine_outbox_events WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    let Ok(rows) = conn.rows(&sql, ids.to_vec()) else {
+        ensure_ready(conn)?;
+        return existing(conn, ids);
+    };
+    let mut applied = Vec::new();
+    let mut found = BTreeSet::new();
+    for mut row in rows {
+        let part: i64 = column(&mut row, 0, what)?;
+        let value: i64 = column(&mut row, 1, what)?;
+        if part == 0 {
+            let checksum: String = column(&mut row, 2, "reading the schema version")?;
+            applied.push(applied_migration(value, checksum)?);
+        } else {
+            found.insert(value);
+        }
+    }
+    applied.sort_by_key(|migration| migration.version);
+    require_ready(MIGRATION_SOURCE.readiness(Some(&applied)))?;
+    Ok(found)
+}
+
+/// Those of `ids` (event row ids) that exist.
+fn existing(conn: &mut Connection, ids: &[Value]) -> Result<BTreeSet<i64>, StoreError> {
+    let what = "acknowledging outbox events";
+    conn.rows(
+        &format!(
+            "SELECT id FROM user_engine_outbox_events WHERE id IN ({})",
+            placeholders(ids.len())
+        ),
+        ids.to_vec(),
+    )
+    .map_err(|e| map(what, &e))?
+    .into_iter()
+    .map(|mut row| column::<i64>(&mut row, 0, what))
+    .collect()
 }
 
 /// The name of the migration lock for `database`: one per database, so stores in different

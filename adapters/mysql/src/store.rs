@@ -20,7 +20,7 @@ use user_engine::{
 use crate::error::map;
 use crate::lifecycle::{self, ensure_ready};
 use crate::pool::{Connection, Pool, Pooled};
-use crate::rows::{self, AUDIT_COLUMNS, EVENT_COLUMNS, RECORD_COLUMNS, column, placeholders};
+use crate::rows::{self, AUDIT_COLUMNS, EVENT_COLUMNS, RECORD_COLUMNS, placeholders};
 use crate::transaction::MysqlTransaction;
 
 /// Used when the connection URL sets no `tcp_connect_timeout_ms`.
@@ -281,24 +281,17 @@ impl UserEngineStore for MysqlUserEngineStore {
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
         let what = "acknowledging outbox events";
         let mut conn = self.connection()?;
-        self.latch.checking(|| ensure_ready(&mut conn))?;
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
+        // Readiness is checked first, and with the ids' existence when there are any (one
+        // statement for both).
         let existing: BTreeSet<i64> = if wanted.is_empty() {
+            self.latch.checking(|| ensure_ready(&mut conn))?;
             BTreeSet::new()
         } else {
-            conn.rows(
-                &format!(
-                    "SELECT id FROM user_engine_outbox_events WHERE id IN ({})",
-                    placeholders(wanted.len())
-                ),
-                wanted,
-            )
-            .map_err(|e| map(what, &e))?
-            .into_iter()
-            .map(|mut row| column::<i64>(&mut row, 0, what))
-            .collect::<Result<_, _>>()?
+            self.latch
+                .checking(|| lifecycle::ready_and_existing(&mut conn, &wanted))?
         };
         // Every id is checked before any is marked: an unknown one acknowledges nothing. Events
         // are never deleted, so what exists now still exists when the update runs.

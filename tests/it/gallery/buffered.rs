@@ -48,6 +48,8 @@ pub(crate) trait Slip: Default + Send + Sync + 'static {
     const LATCHES_REPORTS: bool = true;
     /// Whether `migrate` is recorded in the latch.
     const LATCHES_MIGRATE: bool = true;
+    /// Whether the check `acknowledge` makes is recorded in the latch.
+    const LATCHES_ACKNOWLEDGE: bool = true;
     /// Whether a store starts out latched ready, before anything was checked.
     const LATCHED_AT_OPEN: bool = false;
 }
@@ -120,6 +122,16 @@ pub(crate) struct BufferedLatchIgnoresMigrate;
 impl Slip for BufferedLatchIgnoresMigrate {
     const BREAKS: &'static str = "not-ready-refuses";
     const LATCHES_MIGRATE: bool = false;
+}
+
+/// Breaks `store-contract#not-ready-refuses`: the check `acknowledge` makes is not recorded in the
+/// latch, so reads go on after acknowledging was refused with `not_ready`.
+#[derive(Default)]
+pub(crate) struct BufferedLatchIgnoresAcknowledge;
+
+impl Slip for BufferedLatchIgnoresAcknowledge {
+    const BREAKS: &'static str = "not-ready-refuses";
+    const LATCHES_ACKNOWLEDGE: bool = false;
 }
 
 /// Breaks `store-contract#not-ready-refuses`: the latch starts out ready, so a store that was
@@ -346,7 +358,9 @@ impl<S: Slip> UserEngineStore for BufferedMapStore<S> {
     fn acknowledge(&self, ids: &[EventId]) -> Result<usize, StoreError> {
         let check = self.latch.check();
         let acknowledged = self.rest.acknowledge(ids);
-        self.latch_outcome(check, &acknowledged);
+        if S::LATCHES_ACKNOWLEDGE {
+            self.latch_outcome(check, &acknowledged);
+        }
         acknowledged
     }
 

@@ -263,6 +263,7 @@ fn gallery() -> Vec<Exhibit> {
         buffered_exhibit::<buffered::BufferedLatchIgnoresRefusals>(),
         buffered_exhibit::<buffered::BufferedLatchIgnoresReports>(),
         buffered_exhibit::<buffered::BufferedLatchIgnoresMigrate>(),
+        buffered_exhibit::<buffered::BufferedLatchIgnoresAcknowledge>(),
         buffered_exhibit::<buffered::BufferedLatchedAtOpen>(),
     ]
 }
