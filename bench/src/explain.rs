@@ -12,7 +12,7 @@ use user_engine_postgres::testing::IsolatedSchema;
 use crate::raw_postgres::{self, RawPostgres};
 use crate::raw_sqlite;
 use crate::report::{Row, duration};
-use crate::timing::median_duration;
+use crate::timing::{Plan, Workload, compare, median_duration};
 use crate::wire::CountingProxy;
 use crate::workload::{
     Adapter, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation, Subject, prepare,
@@ -39,12 +39,6 @@ pub fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Opt
         .find(|r| r.backend == backend && r.operation == operation)
 }
 
-/// The adapter's readiness check when ready: the recorded migrations as one text, compared with
-/// the expected one (`adapters/sqlite/src/rows.rs`).
-const SIGNATURE: &str =
-    "SELECT group_concat(version || ':' || checksum, ',') FROM user_engine_schema_versions";
-const VERSION: &str =
-    "SELECT version FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
 /// The adapter's existence check for one `acknowledge`: the listed ids that exist.
 const EVENTS_EXISTING: &str =
     "SELECT id FROM user_engine_outbox_events WHERE id IN (SELECT value FROM json_each(?1))";
@@ -71,7 +65,7 @@ pub fn memory() -> Result<Vec<String>> {
 }
 
 /// SQLite: the adapter's work beyond the raw statements, priced piece by piece.
-pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
+pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let dir = tempfile::tempdir()?;
     let conn = Connection::open(dir.path().join("explain.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -90,20 +84,20 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
          VALUES ('acme', 'profile.saved', 'p1', '{}')",
         [],
     )?;
-    let expected: Option<String> = conn.query_row(SIGNATURE, [], |r| r.get(0))?;
+    let expected: Option<String> = conn.query_row(raw_sqlite::SIGNATURE, [], |r| r.get(0))?;
     // The adapter checks inside its IMMEDIATE commit transaction, where the WAL read lock is
     // already held: measure its statements the same way.
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let readiness = per_call(2_000, || {
         let signature: Option<String> = conn
-            .prepare_cached(SIGNATURE)?
+            .prepare_cached(raw_sqlite::SIGNATURE)?
             .query_row([], |r| r.get(0))?;
         anyhow::ensure!(signature == expected, "the versions read differently");
         Ok(())
     })?;
     let version_read = per_call(2_000, || {
         let _: Option<i64> = conn
-            .prepare_cached(VERSION)?
+            .prepare_cached(raw_sqlite::VERSION)?
             .query_row(["acme", "profile", "p1"], |r| r.get(0))
             .optional()?;
         Ok(())
@@ -173,6 +167,22 @@ pub fn sqlite(rows: &[Row]) -> Result<Vec<String>> {
         ));
     }
     lines.push(drain);
+    if let Some(batch) = measured(rows, "sqlite", Operation::Batch) {
+        let checked = raw_sqlite::RawSqlite::open(&dir.path().join("checked.db"))?;
+        let raw = raw_sqlite::RawSqlite::open(&dir.path().join("raw-batch.db"))?;
+        let mut a = Workload::Repeat(Box::new(|n| checked.write_batch_checked(n)));
+        let mut b = Workload::Repeat(Box::new(|n| raw.write_batch(n)));
+        let priced = compare(plan, &mut a, &mut b)?;
+        lines.push(format!(
+            "  sqlite tx taken apart: raw with the adapter's extra statements written in where it \
+             makes them (10 version reads at first write; R and 10 version reads at commit) \
+             {:.2}× raw (IQR {:.2}–{:.2}); the adapter {:.2}× raw",
+            priced.ratio,
+            priced.ratio_quartiles.0,
+            priced.ratio_quartiles.1,
+            batch.comparison.ratio
+        ));
+    }
     Ok(lines)
 }
 

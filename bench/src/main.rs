@@ -194,7 +194,7 @@ fn main() -> Result<()> {
             }
         }
         if backends.contains(&"sqlite") {
-            for line in explain::sqlite(&rows)? {
+            for line in explain::sqlite(&rows, &args.plan)? {
                 println!("{line}");
             }
         }
