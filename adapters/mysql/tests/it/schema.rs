@@ -8,8 +8,8 @@ use std::thread;
 
 use serde_json::json;
 use user_engine::{
-    ConformanceHooks, ErrorKind, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS, NotReadyReason,
-    Readiness, UserEngineStore,
+    ConformanceHooks, ErrorKind, EventId, Expectation, LATEST_SCHEMA_VERSION, MIGRATIONS,
+    NotReadyReason, Readiness, UserEngineStore,
 };
 
 use crate::support::{database, key, raw_batch, raw_rows, save, write};
@@ -172,4 +172,24 @@ fn readiness_and_diagnostics_work_before_migration_and_write_nothing() {
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
     );
     assert_eq!(tables, [[Some("0".to_owned())]]);
+}
+
+#[user_engine::needs_env("USER_ENGINE_MYSQL_URL")]
+#[test]
+fn acknowledge_asks_readiness_first_when_its_one_statement_cannot_run() {
+    // `acknowledge` reads the recorded migrations and the ids' rows in one statement. Before
+    // migration there is no table for it to read: readiness, asked on its own, says why.
+    let db = database();
+    let err = db.acknowledge(&[EventId(1)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotReady, "{err}");
+    // Ready, but the events table is gone: readiness holds, and the existence check's own
+    // error is the answer, not an id reported missing.
+    db.migrate().unwrap();
+    raw_batch(&db, "DROP TABLE user_engine_outbox_events").unwrap();
+    let err = db.acknowledge(&[EventId(1)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.to_string().contains("acknowledging outbox events"),
+        "{err}"
+    );
 }
