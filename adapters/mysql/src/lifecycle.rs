@@ -61,8 +61,8 @@ pub(crate) fn ensure_ready(conn: &mut Connection) -> Result<(), StoreError> {
 /// `Ok` with those of `ids` (event row ids) that exist when the store on `conn` is ready,
 /// otherwise `not_ready` with the reason: `acknowledge`'s readiness check and its existence check
 /// as one statement, the recorded migrations and the ids' rows in one result. Should that
-/// statement fail (a table missing, say), the two are asked apart, so the error is what each
-/// says on its own: readiness first.
+/// statement meet a missing table or column, the two are asked apart, so the error is what each
+/// says on its own: readiness first. Any other error (a lost session, say) is the answer.
 pub(crate) fn ready_and_existing(
     conn: &mut Connection,
     ids: &[Value],
@@ -74,9 +74,19 @@ pub(crate) fn ready_and_existing(
          SELECT 1, id, NULL FROM user_engine_outbox_events WHERE id IN ({})",
         placeholders(ids.len())
     );
-    let Ok(rows) = conn.rows(&sql, ids.to_vec()) else {
-        ensure_ready(conn)?;
-        return existing(conn, ids);
+    let rows = match conn.rows(&sql, ids.to_vec()) {
+        Ok(rows) => rows,
+        // A table or column this adapter expects is missing: ask the two apart.
+        Err(err)
+            if matches!(
+                server_code(&err),
+                Some(code::NO_SUCH_TABLE | code::BAD_FIELD)
+            ) && !conn.is_broken() =>
+        {
+            ensure_ready(conn)?;
+            return existing(conn, ids);
+        }
+        Err(err) => return Err(map(what, &err)),
     };
     let mut applied = Vec::new();
     let mut found = BTreeSet::new();
