@@ -55,6 +55,8 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 /// The baseline for `SqliteUserEngineStore`.
 pub struct RawSqlite {
     connection: Mutex<Connection>,
+    /// What [`SIGNATURE`] reads once the migration is recorded: `version:checksum`.
+    signature: String,
 }
 
 impl RawSqlite {
@@ -74,12 +76,14 @@ impl RawSqlite {
             .context("applying migrations/sqlite")?;
         // The version the migration is recorded as, so that a hand-written readiness check
         // reads what the adapter's reads.
+        let checksum = user_engine::migration::checksum(MIGRATION);
         connection.execute(
             "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (1, '0001_user_engine_store', ?1)",
-            [user_engine::migration::checksum(MIGRATION)],
+            [&checksum],
         )?;
         Ok(Self {
             connection: Mutex::new(connection),
+            signature: format!("1:{checksum}"),
         })
     }
 
@@ -115,7 +119,10 @@ impl RawSqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let signature: Option<String> =
             tx.prepare_cached(SIGNATURE)?.query_row([], |r| r.get(0))?;
-        ensure!(signature.is_some(), "no recorded migrations");
+        ensure!(
+            signature.as_deref() == Some(self.signature.as_str()),
+            "the recorded migrations read as {signature:?}"
+        );
         for j in 0..BATCH_WRITES {
             std::hint::black_box(read_version(&tx, &batch_id(n, j))?);
         }
