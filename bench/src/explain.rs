@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
-use user_engine::migration::checksum;
 use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::raw_postgres::{self, RawPostgres};
 use crate::raw_sqlite;
 use crate::report::{Row, duration};
-use crate::timing::{Plan, Workload, compare, median_duration};
+use crate::timing::{Plan, Stepper, Workload, compare, interleave, median_duration};
 use crate::wire::CountingProxy;
 use crate::workload::{
     Adapter, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation, Subject, prepare,
@@ -69,11 +68,7 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let dir = tempfile::tempdir()?;
     let conn = Connection::open(dir.path().join("explain.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.execute_batch(raw_sqlite::MIGRATION)?;
-    conn.execute(
-        "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES (1, '0001_user_engine_store', ?1)",
-        [checksum(raw_sqlite::MIGRATION)],
-    )?;
+    raw_sqlite::migrate(&conn)?;
     conn.execute(
         "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
          VALUES ('acme', 'profile', 'p1', 'u1', '{\"display_name\":\"Ada\"}', 1)",
@@ -96,9 +91,9 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
         Ok(())
     })?;
     let version_read = per_call(2_000, || {
-        let _: Option<i64> = conn
+        let _: Option<(i64, bool)> = conn
             .prepare_cached(raw_sqlite::VERSION)?
-            .query_row(["acme", "profile", "p1"], |r| r.get(0))
+            .query_row(["acme", "profile", "p1"], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(())
     })?;
@@ -261,20 +256,27 @@ pub fn trips_row(
 }
 
 /// Both sides' drains taken apart — reading pending events, acknowledging them — each the
-/// median of three fresh seedings of 10,000 events.
+/// median of three fresh seedings of 10,000 events, the two sides' batches interleaved.
 pub fn drain_split(backend: &str, adapter: &dyn Subject, raw: &dyn Subject) -> Result<String> {
-    let halves = |subject: &dyn Subject| -> Result<(Duration, Duration)> {
-        let (mut reading, mut acknowledging) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            subject.seed_outbox(OUTBOX_EVENTS)?;
-            let mut split = DrainSplit::default();
-            subject.drain_split(DRAIN_BATCH, &mut split)?;
-            reading.push(split.reading);
-            acknowledging.push(split.acknowledging);
+    let (mut reading, mut acknowledging) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    for round in 0..3 {
+        adapter.seed_outbox(OUTBOX_EVENTS)?;
+        raw.seed_outbox(OUTBOX_EVENTS)?;
+        let (mut split_a, mut split_r) = (DrainSplit::default(), DrainSplit::default());
+        {
+            let mut step_a: Stepper<'_> =
+                Box::new(|| Ok(adapter.drain_batch(DRAIN_BATCH, &mut split_a)? > 0));
+            let mut step_r: Stepper<'_> =
+                Box::new(|| Ok(raw.drain_batch(DRAIN_BATCH, &mut split_r)? > 0));
+            interleave(round, &mut step_a, &mut step_r)?;
         }
-        Ok((median_duration(&reading), median_duration(&acknowledging)))
-    };
-    let ((a_read, a_ack), (r_read, r_ack)) = (halves(adapter)?, halves(raw)?);
+        for (side, split) in [split_a, split_r].into_iter().enumerate() {
+            reading[side].push(split.reading);
+            acknowledging[side].push(split.acknowledging);
+        }
+    }
+    let [a_read, r_read] = reading.map(|times| median_duration(&times));
+    let [a_ack, r_ack] = acknowledging.map(|times| median_duration(&times));
     let ratio = |a: Duration, r: Duration| a.as_secs_f64() / r.as_secs_f64().max(1e-9);
     Ok(format!(
         "  {backend} drain taken apart (adapter vs raw): reading pending events {} vs {} = \

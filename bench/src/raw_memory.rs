@@ -176,34 +176,33 @@ impl Subject for RawMemory {
         Ok(())
     }
 
-    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
+    fn drain_batch(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut drained = 0;
-        loop {
-            let started = Instant::now();
-            let pending: Vec<(u64, Event)> = self
-                .lock()?
-                .outbox
-                .iter()
-                .filter(|(_, (_, acknowledged))| !acknowledged)
-                .take(batch)
-                .map(|(id, (event, _))| (*id, event.clone()))
-                .collect();
-            split.reading += started.elapsed();
-            if pending.is_empty() {
-                return Ok(drained);
-            }
-            let started = Instant::now();
-            let mut state = self.lock()?;
-            for (id, _event) in &pending {
-                if let Some((_, acknowledged)) = state.outbox.get_mut(id) {
-                    if !*acknowledged {
-                        *acknowledged = true;
-                        drained += 1;
-                    }
+        let started = Instant::now();
+        let pending: Vec<(u64, Event)> = self
+            .lock()?
+            .outbox
+            .iter()
+            .filter(|(_, (_, acknowledged))| !acknowledged)
+            .take(batch)
+            .map(|(id, (event, _))| (*id, event.clone()))
+            .collect();
+        split.reading += started.elapsed();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let mut state = self.lock()?;
+        for (id, _event) in &pending {
+            if let Some((_, acknowledged)) = state.outbox.get_mut(id) {
+                if !*acknowledged {
+                    *acknowledged = true;
+                    drained += 1;
                 }
             }
-            drop(state);
-            split.acknowledging += started.elapsed();
         }
+        drop(state);
+        split.acknowledging += started.elapsed();
+        Ok(drained)
     }
 }

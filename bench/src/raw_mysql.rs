@@ -397,37 +397,33 @@ impl Subject for RawMysql {
         Ok(())
     }
 
-    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
+    fn drain_batch(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut conn = self.conn()?;
-        let mut drained = 0;
-        loop {
-            let started = Instant::now();
-            let rows: Vec<Row> = conn.exec(&self.statements.pending, (u64::try_from(batch)?,))?;
-            if rows.is_empty() {
-                split.reading += started.elapsed();
-                return Ok(drained);
-            }
-            let mut ids = Vec::with_capacity(rows.len());
-            for row in rows {
-                let (id, tenant, topic, key, body): (i64, String, String, String, String) =
-                    mysql::from_row_opt(row).map_err(|_| anyhow!("unexpected event row"))?;
-                let body: Json = serde_json::from_str(&body)?;
-                ensure!(
-                    !tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null()
-                );
-                ids.push(Value::from(id));
-            }
+        let started = Instant::now();
+        let rows: Vec<Row> = conn.exec(&self.statements.pending, (u64::try_from(batch)?,))?;
+        if rows.is_empty() {
             split.reading += started.elapsed();
-            let started = Instant::now();
-            // The statement's text depends on the batch's size; the driver caches it prepared.
-            let sql = format!(
-                "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
-                 WHERE id IN ({}) AND acknowledged_at IS NULL",
-                vec!["?"; ids.len()].join(", ")
-            );
-            conn.exec_drop(sql, ids)?;
-            drained += usize::try_from(conn.affected_rows())?;
-            split.acknowledging += started.elapsed();
+            return Ok(0);
         }
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, tenant, topic, key, body): (i64, String, String, String, String) =
+                mysql::from_row_opt(row).map_err(|_| anyhow!("unexpected event row"))?;
+            let body: Json = serde_json::from_str(&body)?;
+            ensure!(!tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null());
+            ids.push(Value::from(id));
+        }
+        split.reading += started.elapsed();
+        let started = Instant::now();
+        // The statement's text depends on the batch's size; the driver caches it prepared.
+        let sql = format!(
+            "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+             WHERE id IN ({}) AND acknowledged_at IS NULL",
+            vec!["?"; ids.len()].join(", ")
+        );
+        conn.exec_drop(sql, ids)?;
+        let acknowledged = usize::try_from(conn.affected_rows())?;
+        split.acknowledging += started.elapsed();
+        Ok(acknowledged)
     }
 }

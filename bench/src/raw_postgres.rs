@@ -20,8 +20,13 @@ use crate::workload::{
     SAVE_TENANT, Subject, batch_id, event_payload, list_record, payload, save_id,
 };
 
-/// The adapter's schema, as the adapter applies it.
-pub const MIGRATION: &str = include_str!("../../migrations/postgres/0001_user_engine_store.sql");
+/// The adapter's schema, as the adapter applies it: every file, so the records table has the
+/// tombstone column of the latest version, which every read filters on.
+pub const MIGRATION: &str = concat!(
+    include_str!("../../migrations/postgres/0001_user_engine_store.sql"),
+    "\n",
+    include_str!("../../migrations/postgres/0002_versions_survive_delete.sql"),
+);
 
 /// Any key: this schema has its own lock space in practice (nobody else takes it).
 const COMMIT_ORDER_LOCK: i64 = 0x0be4_c0de;
@@ -80,16 +85,16 @@ impl RawPostgres {
                  VALUES ($1, $2, $3, $4, $5::text::jsonb, 1)
                  ON CONFLICT (tenant_id, kind, record_id)
                  DO UPDATE SET user_id = EXCLUDED.user_id, payload = EXCLUDED.payload,
-                               version = user_engine_records.version + 1
+                               version = user_engine_records.version + 1, deleted = false
                  RETURNING version",
             )?,
             get: prepare(
                 "SELECT tenant_id, kind, record_id, user_id, payload::text, version FROM user_engine_records
-                 WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
+                 WHERE tenant_id = $1 AND kind = $2 AND record_id = $3 AND NOT deleted",
             )?,
             list: prepare(
                 "SELECT tenant_id, kind, record_id, user_id, payload::text, version FROM user_engine_records
-                 WHERE tenant_id = $1 ORDER BY kind, record_id",
+                 WHERE tenant_id = $1 AND NOT deleted ORDER BY kind, record_id",
             )?,
             lock: prepare("SELECT pg_advisory_xact_lock($1)")?,
             audit: prepare(
@@ -251,33 +256,28 @@ impl Subject for RawPostgres {
         Ok(())
     }
 
-    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
+    fn drain_batch(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
         let mut client = self.client()?;
-        let mut drained = 0;
-        loop {
-            let started = Instant::now();
-            let rows = client.query(&self.statements.pending, &[&i64::try_from(batch)?])?;
-            if rows.is_empty() {
-                split.reading += started.elapsed();
-                return Ok(drained);
-            }
-            let mut ids = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let id: i64 = row.try_get(0)?;
-                let tenant: &str = row.try_get(1)?;
-                let topic: &str = row.try_get(2)?;
-                let key: &str = row.try_get(3)?;
-                let body: Value = serde_json::from_str(row.try_get::<_, &str>(4)?)?;
-                ensure!(
-                    !tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null()
-                );
-                ids.push(id);
-            }
+        let started = Instant::now();
+        let rows = client.query(&self.statements.pending, &[&i64::try_from(batch)?])?;
+        if rows.is_empty() {
             split.reading += started.elapsed();
-            let started = Instant::now();
-            let acknowledged = client.execute(&self.statements.acknowledge, &[&ids])?;
-            drained += usize::try_from(acknowledged)?;
-            split.acknowledging += started.elapsed();
+            return Ok(0);
         }
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            let tenant: &str = row.try_get(1)?;
+            let topic: &str = row.try_get(2)?;
+            let key: &str = row.try_get(3)?;
+            let body: Value = serde_json::from_str(row.try_get::<_, &str>(4)?)?;
+            ensure!(!tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null());
+            ids.push(id);
+        }
+        split.reading += started.elapsed();
+        let started = Instant::now();
+        let acknowledged = client.execute(&self.statements.acknowledge, &[&ids])?;
+        split.acknowledging += started.elapsed();
+        Ok(usize::try_from(acknowledged)?)
     }
 }

@@ -21,6 +21,9 @@ pub struct Plan {
     pub fresh_rounds: usize,
     /// Target duration of one adapter sample of a repeated workload.
     pub sample_time: Duration,
+    /// The fewest operations a sample of a repeated workload runs, however slow they are: a
+    /// median of three multi-millisecond transactions says little.
+    pub min_iterations: u64,
     /// How long each side runs before calibration.
     pub warmup: Duration,
 }
@@ -32,6 +35,7 @@ impl Plan {
             rounds: 11,
             fresh_rounds: 7,
             sample_time: Duration::from_millis(60),
+            min_iterations: 10,
             warmup: Duration::from_millis(150),
         }
     }
@@ -42,6 +46,7 @@ impl Plan {
             rounds: 3,
             fresh_rounds: 1,
             sample_time: Duration::from_millis(10),
+            min_iterations: 1,
             warmup: Duration::from_millis(20),
         }
     }
@@ -49,15 +54,22 @@ impl Plan {
 
 /// A repeated operation; gets the iteration number so keys can rotate.
 pub type Step<'a> = Box<dyn FnMut(u64) -> Result<()> + 'a>;
-/// An untimed preparation or a one-shot timed run.
+/// An untimed preparation.
 pub type Action<'a> = Box<dyn FnMut() -> Result<()> + 'a>;
+/// One step of a run that ends by itself; returns whether there may be more to do.
+pub type Stepper<'a> = Box<dyn FnMut() -> Result<bool> + 'a>;
 
 /// One side of a comparison.
 pub enum Workload<'a> {
     /// Run many times per sample; the per-operation time is the sample time / iterations.
     Repeat(Step<'a>),
-    /// `setup` (untimed), then one timed `run`, per sample.
-    Fresh { setup: Action<'a>, run: Action<'a> },
+    /// `setup` (untimed), then timed `step`s until one returns `false` (it found nothing left to
+    /// do), per sample. The two sides' steps are interleaved one by one, so a slow spell of the
+    /// disk or the server lands on both.
+    Fresh {
+        setup: Action<'a>,
+        step: Stepper<'a>,
+    },
 }
 
 /// The outcome of comparing an adapter with its raw baseline.
@@ -85,9 +97,16 @@ pub fn compare(
 ) -> Result<Comparison> {
     match (adapter, raw) {
         (Workload::Repeat(a), Workload::Repeat(b)) => compare_repeated(plan, a, b),
-        (Workload::Fresh { setup: sa, run: ra }, Workload::Fresh { setup: sb, run: rb }) => {
-            compare_fresh(plan, (sa, ra), (sb, rb))
-        }
+        (
+            Workload::Fresh {
+                setup: sa,
+                step: ra,
+            },
+            Workload::Fresh {
+                setup: sb,
+                step: rb,
+            },
+        ) => compare_fresh(plan, (sa, ra), (sb, rb)),
         _ => anyhow::bail!("an adapter and its baseline must be measured the same way"),
     }
 }
@@ -101,7 +120,8 @@ fn compare_repeated(plan: &Plan, a: &mut Step<'_>, b: &mut Step<'_>) -> Result<C
     let per_op_a = warmup_a / warmup_runs;
     let per_op_b = sample(b, &mut counters[1], u64::from(warmup_runs))? / warmup_runs;
     let slower = per_op_a.max(per_op_b).as_secs_f64().max(1e-9);
-    let iterations = ((plan.sample_time.as_secs_f64() / slower) as u64).clamp(1, 5_000_000);
+    let iterations = ((plan.sample_time.as_secs_f64() / slower) as u64)
+        .clamp(plan.min_iterations.max(1), 5_000_000);
     let mut times_a = Vec::with_capacity(plan.rounds);
     let mut times_b = Vec::with_capacity(plan.rounds);
     // Within a round the two sides alternate in chunks of about CHUNK: for an operation that
@@ -133,32 +153,61 @@ fn compare_repeated(plan: &Plan, a: &mut Step<'_>, b: &mut Step<'_>) -> Result<C
 
 fn compare_fresh(
     plan: &Plan,
-    a: (&mut Action<'_>, &mut Action<'_>),
-    b: (&mut Action<'_>, &mut Action<'_>),
+    a: (&mut Action<'_>, &mut Stepper<'_>),
+    b: (&mut Action<'_>, &mut Stepper<'_>),
 ) -> Result<Comparison> {
-    let (setup_a, run_a) = a;
-    let (setup_b, run_b) = b;
+    let (setup_a, step_a) = a;
+    let (setup_b, step_b) = b;
     let mut times_a = Vec::with_capacity(plan.fresh_rounds);
     let mut times_b = Vec::with_capacity(plan.fresh_rounds);
-    let once = |setup: &mut Action<'_>, run: &mut Action<'_>| -> Result<Duration> {
-        setup()?;
-        let start = Instant::now();
-        run()?;
-        Ok(start.elapsed())
-    };
-    // One untimed run of each side warms caches, statements and connections.
-    once(setup_a, run_a)?;
-    once(setup_b, run_b)?;
-    for round in 0..plan.fresh_rounds {
-        if round.is_multiple_of(2) {
-            times_a.push(once(setup_a, run_a)?);
-            times_b.push(once(setup_b, run_b)?);
-        } else {
-            times_b.push(once(setup_b, run_b)?);
-            times_a.push(once(setup_a, run_a)?);
+    // One untimed round warms caches, statements and connections.
+    for round in 0..=plan.fresh_rounds {
+        setup_a()?;
+        setup_b()?;
+        let (total_a, total_b) = interleave(round, step_a, step_b)?;
+        if round > 0 {
+            times_a.push(total_a);
+            times_b.push(total_b);
         }
     }
     Ok(summarise(&times_a, &times_b, 1))
+}
+
+/// Runs both steppers to their end, one step of each in turn (which side goes first alternates
+/// from step to step, and `first` picks the first step's); returns each side's total time.
+pub fn interleave(
+    first: usize,
+    a: &mut Stepper<'_>,
+    b: &mut Stepper<'_>,
+) -> Result<(Duration, Duration)> {
+    let timed = |step: &mut Stepper<'_>, total: &mut Duration| -> Result<bool> {
+        let start = Instant::now();
+        let more = step()?;
+        *total += start.elapsed();
+        Ok(more)
+    };
+    let (mut total_a, mut total_b) = (Duration::ZERO, Duration::ZERO);
+    let (mut more_a, mut more_b) = (true, true);
+    let mut turn = first;
+    while more_a || more_b {
+        if turn.is_multiple_of(2) {
+            if more_a {
+                more_a = timed(a, &mut total_a)?;
+            }
+            if more_b {
+                more_b = timed(b, &mut total_b)?;
+            }
+        } else {
+            if more_b {
+                more_b = timed(b, &mut total_b)?;
+            }
+            if more_a {
+                more_a = timed(a, &mut total_a)?;
+            }
+        }
+        turn += 1;
+    }
+    Ok((total_a, total_b))
 }
 
 /// `iterations` timed runs; returns their total time.
@@ -236,6 +285,43 @@ mod tests {
         assert_eq!(quantile(&[4.0, 1.0, 2.0, 3.0], 0.5), 2.5);
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25), 2.0);
         assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn fresh_workloads_run_every_step_of_both_sides_once_a_round() {
+        let plan = Plan::quick();
+        let (mut steps_a, mut steps_b) = (0, 0);
+        let (left_a, left_b) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let comparison = {
+            let mut a = Workload::Fresh {
+                setup: Box::new(|| {
+                    left_a.set(5);
+                    Ok(())
+                }),
+                step: Box::new(|| {
+                    steps_a += 1;
+                    std::thread::sleep(Duration::from_micros(200));
+                    left_a.set(left_a.get() - 1);
+                    Ok(left_a.get() > 0)
+                }),
+            };
+            let mut b = Workload::Fresh {
+                setup: Box::new(|| {
+                    left_b.set(2);
+                    Ok(())
+                }),
+                step: Box::new(|| {
+                    steps_b += 1;
+                    left_b.set(left_b.get() - 1);
+                    Ok(left_b.get() > 0)
+                }),
+            };
+            compare(&plan, &mut a, &mut b).unwrap()
+        };
+        let rounds = plan.fresh_rounds + 1;
+        assert_eq!((steps_a, steps_b), (5 * rounds, 2 * rounds));
+        assert_eq!(comparison.rounds, plan.fresh_rounds);
+        assert!(comparison.ratio > 1.0, "{comparison:?}");
     }
 
     #[test]

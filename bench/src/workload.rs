@@ -157,7 +157,19 @@ pub trait Subject {
 
     /// [`drain`](Self::drain), adding the time spent reading pending events and acknowledging
     /// them to `split` (`explain.rs` compares the two sides' halves).
-    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize>;
+    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
+        let mut drained = 0;
+        loop {
+            match self.drain_batch(batch, split)? {
+                0 => return Ok(drained),
+                n => drained += n,
+            }
+        }
+    }
+
+    /// One step of a drain: reads up to `batch` pending events and acknowledges them; returns how
+    /// many it acknowledged (0: none was pending). Adds its time to `split`.
+    fn drain_batch(&self, batch: usize, split: &mut DrainSplit) -> Result<usize>;
 }
 
 /// Where a drain's time went.
@@ -304,20 +316,18 @@ impl<S: UserEngineStore> Subject for Adapter<S> {
         Ok(())
     }
 
-    fn drain_split(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
-        let mut drained = 0;
-        loop {
-            let started = Instant::now();
-            let events = self.store.outbox_pending(batch)?;
-            split.reading += started.elapsed();
-            if events.is_empty() {
-                return Ok(drained);
-            }
-            let started = Instant::now();
-            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-            drained += self.store.acknowledge(&ids)?;
-            split.acknowledging += started.elapsed();
+    fn drain_batch(&self, batch: usize, split: &mut DrainSplit) -> Result<usize> {
+        let started = Instant::now();
+        let events = self.store.outbox_pending(batch)?;
+        split.reading += started.elapsed();
+        if events.is_empty() {
+            return Ok(0);
         }
+        let started = Instant::now();
+        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        let acknowledged = self.store.acknowledge(&ids)?;
+        split.acknowledging += started.elapsed();
+        Ok(acknowledged)
     }
 }
 
