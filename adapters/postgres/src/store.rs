@@ -379,17 +379,22 @@ impl UserEngineStore for PostgresUserEngineStore {
 
 /// `acknowledge` in one statement: the ids that do not exist, and — only when none is missing
 /// and the recorded migrations read as `$2` (a ready store) — every listed pending event marked
-/// acknowledged, counted. Events are never deleted, so the existence check and the update agree.
-const ACKNOWLEDGE: &str = "WITH wanted AS (SELECT DISTINCT w.id FROM unnest($1::bigint[]) AS w(id)),
-     missing AS (
-         SELECT coalesce(array_agg(w.id), '{}') AS ids FROM wanted AS w
-         WHERE NOT EXISTS (SELECT 1 FROM user_engine_outbox_events AS e WHERE e.id = w.id)),
+/// acknowledged, counted. Each listed id is looked up once: the rows found are updated by their
+/// `ctid` (a TID scan, no second index probe). An event acknowledged meanwhile by a concurrent
+/// statement has a newer row version, which fails the `ctid` recheck and is not counted here (it
+/// was acknowledged, by the other statement). Events are never deleted, so the existence check and
+/// the update agree.
+const ACKNOWLEDGE: &str = "WITH listed AS (
+         SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
+         FROM unnest($1::bigint[]) AS w(id)
+         LEFT JOIN user_engine_outbox_events AS e ON e.id = w.id),
+     missing AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM listed WHERE tid IS NULL),
      ready AS (
          SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
          FROM user_engine_schema_versions),
      acknowledged AS (
          UPDATE user_engine_outbox_events SET acknowledged_at = now()
-         WHERE id IN (SELECT id FROM wanted) AND acknowledged_at IS NULL
+         WHERE ctid = ANY (ARRAY(SELECT tid FROM listed WHERE pending)) AND acknowledged_at IS NULL
            AND (SELECT cardinality(ids) FROM missing) = 0
            AND (SELECT signature FROM ready) = $2::text
          RETURNING 1)
