@@ -183,6 +183,54 @@ impl fmt::Debug for MysqlUserEngineStore {
     }
 }
 
+/// `acknowledge` when it marks something, in one statement: the listed pending events, marked
+/// only if every listed id exists (the count of their rows, from a derived table the server
+/// materialises, so MySQL lets the statement read the table it updates) and the recorded
+/// migrations read as the manifest's. Both guards are evaluated once, before any row is marked,
+/// so a count above zero says they held.
+fn acknowledge_pending_sql(ids: usize) -> String {
+    let listed = placeholders(ids);
+    format!(
+        "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+         WHERE id IN ({listed}) AND acknowledged_at IS NULL
+           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
+                                   WHERE id IN ({listed})) AS listed) = ?
+           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
+                FROM user_engine_schema_versions) = ?"
+    )
+}
+
+impl MysqlUserEngineStore {
+    /// A relay's acknowledgement, every listed event existing and pending, in one round trip:
+    /// `Some(count)` when it marked something. `None` (nothing marked, or the statement failed on
+    /// a session still usable) leaves the answer to the checks asked apart, which say why.
+    fn acknowledge_pending(&self, conn: &mut Connection, ids: &[EventId]) -> Option<usize> {
+        let expected = lifecycle::MIGRATION_SOURCE.ready_signature()?;
+        // Ids past i64::MAX cannot exist; -1 matches no row, so the count guard fails.
+        let listed: BTreeSet<i64> = ids
+            .iter()
+            .map(|&id| i64::try_from(id.0).unwrap_or(-1))
+            .collect();
+        if listed.is_empty() {
+            return None;
+        }
+        let mut params: Vec<Value> = Vec::with_capacity(listed.len() * 2 + 2);
+        for _ in 0..2 {
+            params.extend(listed.iter().map(|&id| Value::from(id)));
+        }
+        params.push(Value::from(listed.len()));
+        params.push(Value::from(expected));
+        let check = self.latch.check();
+        match conn.execute(&acknowledge_pending_sql(listed.len()), params) {
+            Ok(newly @ 1..) => {
+                check.found_ready(true);
+                Some(usize::try_from(newly).unwrap_or(usize::MAX))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl UserEngineStore for MysqlUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         MysqlTransaction::begin(self).map(|tx| Box::new(tx) as Box<dyn StoreTransaction + '_>)
@@ -284,6 +332,9 @@ impl UserEngineStore for MysqlUserEngineStore {
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
+        if let Some(newly) = self.acknowledge_pending(&mut conn, ids) {
+            return Ok(newly);
+        }
         // Readiness is checked first, and with the ids' existence when there are any (one
         // statement for both).
         let existing: BTreeSet<i64> = if wanted.is_empty() {
