@@ -255,10 +255,20 @@ fn main() -> Result<()> {
             for &operation in &args.operations {
                 let comparison = measure(backend, operation, &args.plan, &servers)
                     .with_context(|| format!("measuring {backend}: {}", operation.label()))?;
+                let same = if *backend == "memory" {
+                    None
+                } else {
+                    Some(
+                        measure_same(backend, operation, &args.plan, &servers).with_context(
+                            || format!("measuring {backend} against itself: {}", operation.label()),
+                        )?,
+                    )
+                };
                 let row = Row {
                     backend,
                     operation,
                     comparison,
+                    same,
                 };
                 println!("{}", report::table_row(&row));
                 rows.push(row);
@@ -378,6 +388,23 @@ impl Pair {
             }
         })
     }
+}
+
+/// The adapter against a second adapter of its own, both fresh, measured as [`measure`] measures
+/// it against its baseline: the ratio a run gives when there is nothing to find. On two cores,
+/// where the scheduler runs each side's server session can move a round trip's cost by 2× or more,
+/// and that lasts for the session's life.
+fn measure_same(
+    backend: &str,
+    operation: Operation,
+    plan: &Plan,
+    servers: &Servers,
+) -> Result<timing::Comparison> {
+    let (first, second) = (Pair::new(backend, servers)?, Pair::new(backend, servers)?);
+    prepare(operation, first.adapter.as_ref(), second.adapter.as_ref())?;
+    let mut a = workload(operation, first.adapter.as_ref());
+    let mut b = workload(operation, second.adapter.as_ref());
+    compare(plan, &mut a, &mut b)
 }
 
 fn measure(

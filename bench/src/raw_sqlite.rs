@@ -29,8 +29,8 @@ const UPSERT: &str =
      ON CONFLICT (tenant_id, kind, record_id)
      DO UPDATE SET user_id = excluded.user_id, payload = excluded.payload,
                    version = user_engine_records.version + 1, deleted = 0";
-const GET: &str =
-    "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
+/// The key's own columns are not read back: the caller has them (the adapter's statement).
+const GET: &str = "SELECT user_id, payload, version FROM user_engine_records
      WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0";
 const LIST: &str =
     "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
@@ -228,7 +228,16 @@ impl Subject for RawSqlite {
         let conn = self.conn()?;
         let row = conn
             .prepare_cached(GET)?
-            .query_row(params![LIST_TENANT, kind, id], record)
+            .query_row(params![LIST_TENANT, kind, id], |r| {
+                Ok((
+                    LIST_TENANT.to_owned(),
+                    kind.to_owned(),
+                    id.clone(),
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                ))
+            })
             .optional()?;
         ensure!(
             row.map(RawRecord::parse).transpose()?.is_some(),

@@ -21,6 +21,10 @@ pub struct Row {
     pub backend: &'static str,
     pub operation: Operation,
     pub comparison: Comparison,
+    /// The adapter against a second adapter of its own (the same code, its own store and
+    /// sessions), measured the same way in the same run: how far a ratio moves with nothing to
+    /// find.
+    pub same: Option<Comparison>,
 }
 
 impl Row {
@@ -99,7 +103,7 @@ pub fn table_header() -> String {
         "ratio",
         "ratio IQR",
         "rounds×ops",
-        "target ≤1.10×"
+        "target ≤1.10×; the adapter against itself"
     )
 }
 
@@ -117,8 +121,14 @@ pub fn table_row(row: &Row) -> String {
     } else {
         ""
     };
+    let same = row.same.as_ref().map_or_else(String::new, |same| {
+        format!(
+            "; itself {:.2}× ({:.2}–{:.2})",
+            same.ratio, same.ratio_quartiles.0, same.ratio_quartiles.1
+        )
+    });
     format!(
-        "{:<9} {:<34} {:>10} {:>10} {:>6.2}× {:>13} {:>10}  {}{}",
+        "{:<9} {:<34} {:>10} {:>10} {:>6.2}× {:>13} {:>10}  {}{}{}",
         row.backend,
         row.operation.label(),
         duration(c.adapter),
@@ -127,7 +137,8 @@ pub fn table_row(row: &Row) -> String {
         format!("{:.2}–{:.2}", c.ratio_quartiles.0, c.ratio_quartiles.1),
         format!("{}×{}", c.rounds, c.iterations),
         verdict,
-        noisy
+        noisy,
+        same
     )
 }
 

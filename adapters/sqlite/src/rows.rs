@@ -5,7 +5,9 @@
 //! a malformed stored value is reported in the engine's words, never in the driver's.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use user_engine::kit::{AuditColumns, EventColumns, KeyVersions, RecordColumns, applied_migration};
+use user_engine::kit::{
+    AuditColumns, EventColumns, KeyVersions, RecordColumns, applied_migration, record_at,
+};
 use user_engine::migration::AppliedMigration;
 use user_engine::{AuditRecord, OutboxEvent, Record, RecordKey, StoreError, TenantId};
 
@@ -47,10 +49,21 @@ pub(crate) fn committed_record(
     conn: &Connection,
     key: &RecordKey,
 ) -> Result<Option<Record>, StoreError> {
-    let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0"
-    );
-    Ok(query_records(conn, &sql, key_params(key))?.pop())
+    // The key columns are the key looked up: only the others are read and validated.
+    let row: Option<(Option<String>, String, i64)> = conn
+        .prepare_cached(
+            "SELECT user_id, payload, version FROM user_engine_records
+             WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3 AND deleted = 0",
+        )
+        .and_then(|mut s| {
+            s.query_row(key_params(key), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(|e| map("reading records", &e))?;
+    row.map(|(user, payload, version)| record_at(key.clone(), user, &payload, version))
+        .transpose()
 }
 
 /// The committed versions at `key`: a live row's version, or a deleted row's last one.

@@ -29,16 +29,26 @@ impl RecordColumns {
     /// The validated record.
     pub fn into_record(self) -> Result<Record, StoreError> {
         let key = key_from_columns(self.tenant, &self.kind, self.id)?;
-        let version = u64::try_from(self.version).map_err(|_| {
-            StoreError::invalid(format!("stored record {key} has a negative version"))
-        })?;
-        Ok(Record {
-            user: self.user.map(UserId::new).transpose()?,
-            payload: Payload::from_json_text(&self.payload)?,
-            version,
-            key,
-        })
+        record_at(key, self.user, &self.payload, self.version)
     }
+}
+
+/// The validated record at `key` from its other stored columns (`user_id`, `payload` as JSON
+/// text, `version`): for a read by key, whose row's key columns are the key it was looked up by.
+pub fn record_at(
+    key: RecordKey,
+    user: Option<String>,
+    payload: &str,
+    version: i64,
+) -> Result<Record, StoreError> {
+    let version = u64::try_from(version)
+        .map_err(|_| StoreError::invalid(format!("stored record {key} has a negative version")))?;
+    Ok(Record {
+        user: user.map(UserId::new).transpose()?,
+        payload: Payload::from_json_text(payload)?,
+        version,
+        key,
+    })
 }
 
 /// An audit row as stored: `sequence, tenant_id, actor_user_id, action` and the optional target

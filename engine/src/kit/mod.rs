@@ -7,7 +7,7 @@
 //! | [`require_ready`] | every call but `readiness`, `migrate` and `diagnostics` refuses a store that is not ready (C27) |
 //! | [`acknowledgement`] | `acknowledge` is all or nothing: every id must exist (C21) |
 //! | [`MigrationSource`], [`MigrationPlan`] | drift, readiness from the recorded migrations, what `migrate` applies (C22–C25) |
-//! | [`RecordColumns`], [`AuditColumns`], [`EventColumns`] | stored columns validated into boundary types, in the engine's words (C1, C5) |
+//! | [`RecordColumns`], [`record_at`], [`AuditColumns`], [`EventColumns`] | stored columns validated into boundary types, in the engine's words (C1, C5) |
 //! | [`next_version`] | the version a write gives a key: one more than the key's last, never reused (C2) |
 //! | [`Page::from_sorted`](crate::Page::from_sorted), [`Cursor`](crate::Cursor) | paging and tenant-bound cursors (C15) |
 //!
@@ -19,7 +19,9 @@
 mod columns;
 mod migrations;
 
-pub use columns::{AuditColumns, EventColumns, RecordColumns, applied_migration, key_from_columns};
+pub use columns::{
+    AuditColumns, EventColumns, RecordColumns, applied_migration, key_from_columns, record_at,
+};
 pub use migrations::{
     MigrationPlan, MigrationSource, MigrationStep, schema_version, tampered_checksum,
 };
