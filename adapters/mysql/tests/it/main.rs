@@ -11,6 +11,7 @@
 
 mod connecting;
 mod locking;
+mod outbox;
 mod packaged_copies;
 mod payloads;
 mod redaction;

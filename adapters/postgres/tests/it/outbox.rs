@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use user_engine::{EventId, UserEngineStore};
 use user_engine_postgres::testing::IsolatedSchema;
 
-use user_engine::conformance::checks::{message, pending};
+use user_engine::conformance::checks::{message, pending, racing_relays_count_each_event_once};
 
 #[user_engine::needs_env("USER_ENGINE_POSTGRES_URL")]
 #[test]
@@ -126,37 +126,5 @@ fn two_relays_acknowledging_the_same_events_at_once_count_each_event_once() {
         return;
     };
     db.migrate().unwrap();
-    const EVENTS: usize = 200;
-    for round in 0..5 {
-        let mut tx = db.begin().unwrap();
-        for i in 0..EVENTS {
-            tx.enqueue(message("acme", "t", &format!("{round}-{i}")))
-                .unwrap();
-        }
-        tx.commit().unwrap();
-        let ids: Vec<EventId> = db
-            .outbox_pending(usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(ids.len(), EVENTS);
-        // Both relays list every event; the one that waits on the other's row locks finds those
-        // rows acknowledged when it gets them, and must not count them again.
-        let counted: usize = std::thread::scope(|s| {
-            let relays: Vec<_> = [ids.clone(), ids.iter().rev().copied().collect()]
-                .into_iter()
-                .map(|listed| {
-                    let db = &db;
-                    s.spawn(move || db.acknowledge(&listed).unwrap())
-                })
-                .collect();
-            relays.into_iter().map(|r| r.join().unwrap()).sum()
-        });
-        assert_eq!(counted, EVENTS, "round {round}: every event counted once");
-        assert!(
-            pending(&db).is_empty(),
-            "round {round}: nothing left pending"
-        );
-    }
+    racing_relays_count_each_event_once(&*db);
 }

@@ -6,9 +6,10 @@
 //! invocation. Everything a scenario can say is a scenario; the kill matrix
 //! (`docs/kill-matrix.md`) shows what each check catches.
 //!
-//! Beside them: [`a_fault_at_every_change_leaves_nothing`], for an adapter's own tests of a fault
-//! a scenario cannot arm at every position (PostgreSQL's backend termination), and the small
-//! builders below.
+//! Beside them, for an adapter's own tests: [`a_fault_at_every_change_leaves_nothing`], of a fault
+//! a scenario cannot arm at every position (PostgreSQL's backend termination);
+//! [`racing_relays_count_each_event_once`], two acknowledgements waiting on each other's row locks;
+//! and the small builders below.
 //!
 //! The small builders below (`key`, `write`, `save`, ...) panic on bad input: they are for tests.
 //!
@@ -21,6 +22,7 @@
 
 mod behaviour;
 mod hooks;
+mod relays;
 
 use serde_json::{Value, json};
 
@@ -34,6 +36,7 @@ pub use behaviour::{
     racing_writers_lose_no_commit,
 };
 pub use hooks::{a_fault_at_every_change_leaves_nothing, hooks, observable};
+pub use relays::{RELAY_EVENTS, racing_relays_count_each_event_once};
 
 /// A record key from `tenant/kind/id`.
 pub fn key(text: &str) -> RecordKey {
