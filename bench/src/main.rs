@@ -175,6 +175,8 @@ fn main() -> Result<()> {
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let quick = args.plan.rounds < Plan::standard().rounds;
+        // The reference store's cost, the first measured (`memory` comes first when selected).
+        let mut reference = None;
         for backend in &backends {
             let cost = match *backend {
                 "memory" => suite::measure(
@@ -236,7 +238,10 @@ fn main() -> Result<()> {
                     cost
                 }
             };
-            println!("{}", report::suite(&cost));
+            println!("{}", report::suite(&cost, reference.as_ref()));
+            if *backend == "memory" {
+                reference = Some(cost);
+            }
         }
         std::panic::set_hook(hook);
         if let (Some(url), true) = (&url, backends.contains(&"postgres")) {

@@ -142,7 +142,9 @@ pub fn table_row(row: &Row) -> String {
     )
 }
 
-pub fn suite(cost: &SuiteCost) -> String {
+/// One suite's cost; with `reference` (the in-memory reference store's, measured in the same run),
+/// also its run and median scenario as multiples of the reference's.
+pub fn suite(cost: &SuiteCost, reference: Option<&SuiteCost>) -> String {
     let mut out = format!(
         "{:<9} {:>3} scenarios ({} passed, {} skipped, {} failed): run_spec {} (median of {}), \
          median scenario {}, slowest {} {}",
@@ -157,6 +159,15 @@ pub fn suite(cost: &SuiteCost) -> String {
         cost.slowest.0,
         duration(cost.slowest.1),
     );
+    if let Some(reference) = reference.filter(|r| r.adapter != cost.adapter) {
+        let times = |a: Duration, r: Duration| a.as_secs_f64() / r.as_secs_f64().max(1e-12);
+        let _ = write!(
+            out,
+            "; against the reference: run_spec {:.1}×, median scenario {:.1}×",
+            times(cost.wall, reference.wall),
+            times(cost.per_scenario, reference.per_scenario)
+        );
+    }
     if !cost.failed.is_empty() {
         let _ = write!(
             out,
