@@ -202,17 +202,24 @@ fn acknowledge_pending_sql(ids: usize) -> String {
 
 impl MysqlUserEngineStore {
     /// A relay's acknowledgement, every listed event existing and pending, in one round trip:
-    /// `Some(count)` when it marked something. `None` (nothing marked, or the statement failed on
-    /// a session still usable) leaves the answer to the checks asked apart, which say why.
-    fn acknowledge_pending(&self, conn: &mut Connection, ids: &[EventId]) -> Option<usize> {
-        let expected = lifecycle::MIGRATION_SOURCE.ready_signature()?;
+    /// `Ok(Some(count))` when it marked something. `Ok(None)` (nothing marked, or the statement
+    /// failed on a session still usable) leaves the answer to the checks asked apart, which say
+    /// why. A lost session is the answer: whether the update took effect is unknown.
+    fn acknowledge_pending(
+        &self,
+        conn: &mut Connection,
+        ids: &[EventId],
+    ) -> Result<Option<usize>, StoreError> {
+        let Some(expected) = lifecycle::MIGRATION_SOURCE.ready_signature() else {
+            return Ok(None);
+        };
         // Ids past i64::MAX cannot exist; -1 matches no row, so the count guard fails.
         let listed: BTreeSet<i64> = ids
             .iter()
             .map(|&id| i64::try_from(id.0).unwrap_or(-1))
             .collect();
         if listed.is_empty() {
-            return None;
+            return Ok(None);
         }
         let mut params: Vec<Value> = Vec::with_capacity(listed.len() * 2 + 2);
         for _ in 0..2 {
@@ -224,9 +231,10 @@ impl MysqlUserEngineStore {
         match conn.execute(&acknowledge_pending_sql(listed.len()), params) {
             Ok(newly @ 1..) => {
                 check.found_ready(true);
-                Some(usize::try_from(newly).unwrap_or(usize::MAX))
+                Ok(Some(usize::try_from(newly).unwrap_or(usize::MAX)))
             }
-            _ => None,
+            Err(err) if conn.is_broken() => Err(map("acknowledging outbox events", &err)),
+            _ => Ok(None),
         }
     }
 }
@@ -332,7 +340,7 @@ impl UserEngineStore for MysqlUserEngineStore {
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
-        if let Some(newly) = self.acknowledge_pending(&mut conn, ids) {
+        if let Some(newly) = self.acknowledge_pending(&mut conn, ids)? {
             return Ok(newly);
         }
         // Readiness is checked first, and with the ids' existence when there are any (one

@@ -380,10 +380,10 @@ impl UserEngineStore for PostgresUserEngineStore {
 /// `acknowledge` in one statement: the ids that do not exist, and — only when none is missing
 /// and the recorded migrations read as `$2` (a ready store) — every listed pending event marked
 /// acknowledged, counted. Each listed id is looked up once: the rows found are updated by their
-/// `ctid` (a TID scan, no second index probe). An event acknowledged meanwhile by a concurrent
-/// statement has a newer row version, which fails the `ctid` recheck and is not counted here (it
-/// was acknowledged, by the other statement). Events are never deleted, so the existence check and
-/// the update agree.
+/// `ctid` (a TID scan, no second index probe). An event a concurrent statement acknowledged first
+/// is waited for and rechecked in its newer version, whose `acknowledged_at IS NULL` fails: it is
+/// neither marked nor counted here. Events are never deleted, so the existence check and the
+/// update agree.
 const ACKNOWLEDGE: &str = "WITH listed AS (
          SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
          FROM unnest($1::bigint[]) AS w(id)

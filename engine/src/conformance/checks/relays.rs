@@ -10,10 +10,11 @@ pub const RELAY_EVENTS: usize = 200;
 
 /// Five rounds: [`RELAY_EVENTS`] events committed at once, then two threads acknowledge all of
 /// them in one call each — one listing them in order, the other in reverse. The counts the two
-/// calls return add up to the events (C21: an acknowledgement counts the events it marked, so an
-/// event marked by the other relay first is not counted again) and nothing is left pending. A
-/// store that counts what it read as pending, rather than what it marked, fails once the two
-/// overlap; one that deadlocks on the reversed order fails with the error.
+/// calls return add up to the events (`acknowledge` returns how many of the listed events were
+/// pending; each event was pending for one of the two calls, the one that marked it) and nothing
+/// is left pending. A store that counts what it read as pending before waiting for the other's
+/// locks fails once the two overlap; one that deadlocks on the reversed order fails with the
+/// error.
 ///
 /// # Panics
 /// When the counts or the pending events say otherwise, or a call fails. `store` must be migrated
