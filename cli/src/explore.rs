@@ -262,7 +262,7 @@ impl ScratchFiles {
         .context("cannot create a temporary directory for the sqlite stores")?;
         let path = dir.path().to_path_buf();
         let on_interrupt = scratch::register(path.display().to_string(), move || {
-            let _ = std::fs::remove_dir_all(&path);
+            stores::remove_scratch_dir(&path)
         });
         Ok(Self {
             _on_interrupt: on_interrupt,

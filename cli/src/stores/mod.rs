@@ -159,6 +159,19 @@ const SCRATCH_PREFIX: &str = "user-engine-conformance-";
 ///
 /// The directory is registered with `scratch::drop_live` as soon as it exists, so a signal removes
 /// it (see `interrupt`); the registration lasts as long as the returned guard.
+/// Removes a run's SQLite folder when a signal ends the run. The run's thread may still be
+/// opening a history's database there (SQLite creates the `-wal` and `-shm` files as it switches
+/// to write-ahead logging), so a file can appear after the folder was listed and the folder is
+/// not empty when it is removed: try again until it is gone, for at most a second.
+pub fn remove_scratch_dir(path: &Path) {
+    for _ in 0..50 {
+        if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<(TempDir, scratch::Registration)> {
     let prefix = format!("{SCRATCH_PREFIX}{}-", std::process::id());
     let builder = {
@@ -191,7 +204,7 @@ fn sqlite_scratch_dir(parent: Option<&Path>) -> Result<(TempDir, scratch::Regist
     let registration = {
         let path = dir.path().to_path_buf();
         scratch::register(path.display().to_string(), move || {
-            let _ = std::fs::remove_dir_all(&path);
+            remove_scratch_dir(&path)
         })
     };
     // One probe file proves the directory is writable and SQLite works there.
