@@ -358,36 +358,77 @@ struct Pair {
 }
 
 impl Pair {
+    /// The adapter and its raw baseline.
     fn new(backend: &str, servers: &Servers) -> Result<Self> {
+        Self::build(backend, servers, false)
+    }
+
+    /// The adapter and, in the baseline's place, a second fresh adapter of its own.
+    fn twins(backend: &str, servers: &Servers) -> Result<Self> {
+        Self::build(backend, servers, true)
+    }
+
+    fn build(backend: &str, servers: &Servers, twins: bool) -> Result<Self> {
         Ok(match backend {
-            "memory" => Pair {
-                adapter: Box::new(Adapter::new(InMemoryUserEngineStore::new())?),
-                raw: Box::new(raw_memory::RawMemory::new()),
-                _dir: None,
-            },
+            "memory" => {
+                let adapter = || -> Result<Box<dyn Subject>> {
+                    Ok(Box::new(Adapter::new(InMemoryUserEngineStore::new())?))
+                };
+                Pair {
+                    adapter: adapter()?,
+                    raw: if twins {
+                        adapter()?
+                    } else {
+                        Box::new(raw_memory::RawMemory::new())
+                    },
+                    _dir: None,
+                }
+            }
             "sqlite" => {
                 let dir = tempfile::tempdir()?;
-                let adapter = SqliteUserEngineStore::open(dir.path().join("adapter.db"))?;
-                let raw = raw_sqlite::RawSqlite::open(&dir.path().join("raw.db"))?;
+                let adapter = |name: &str| -> Result<Box<dyn Subject>> {
+                    let store = SqliteUserEngineStore::open(dir.path().join(name))?;
+                    Ok(Box::new(Adapter::new(store)?))
+                };
+                let (adapter, raw) = if twins {
+                    (adapter("adapter.db")?, adapter("twin.db")?)
+                } else {
+                    let raw = raw_sqlite::RawSqlite::open(&dir.path().join("raw.db"))?;
+                    (adapter("adapter.db")?, Box::new(raw) as Box<dyn Subject>)
+                };
                 Pair {
-                    adapter: Box::new(Adapter::new(adapter)?),
-                    raw: Box::new(raw),
+                    adapter,
+                    raw,
                     _dir: Some(dir),
                 }
             }
             "mysql" => {
                 let url = servers.url("mysql")?;
+                let adapter = || -> Result<Box<dyn Subject>> {
+                    Ok(Box::new(Adapter::new(IsolatedDatabase::create(url)?)?))
+                };
                 Pair {
-                    adapter: Box::new(Adapter::new(IsolatedDatabase::create(url)?)?),
-                    raw: Box::new(raw_mysql::RawMysql::create(url)?),
+                    adapter: adapter()?,
+                    raw: if twins {
+                        adapter()?
+                    } else {
+                        Box::new(raw_mysql::RawMysql::create(url)?)
+                    },
                     _dir: None,
                 }
             }
             _ => {
                 let url = servers.url("postgres")?;
+                let adapter = || -> Result<Box<dyn Subject>> {
+                    Ok(Box::new(Adapter::new(IsolatedSchema::create(url)?)?))
+                };
                 Pair {
-                    adapter: Box::new(Adapter::new(IsolatedSchema::create(url)?)?),
-                    raw: Box::new(raw_postgres::RawPostgres::create(url)?),
+                    adapter: adapter()?,
+                    raw: if twins {
+                        adapter()?
+                    } else {
+                        Box::new(raw_postgres::RawPostgres::create(url)?)
+                    },
                     _dir: None,
                 }
             }
@@ -405,10 +446,10 @@ fn measure_same(
     plan: &Plan,
     servers: &Servers,
 ) -> Result<timing::Comparison> {
-    let (first, second) = (Pair::new(backend, servers)?, Pair::new(backend, servers)?);
-    prepare(operation, first.adapter.as_ref(), second.adapter.as_ref())?;
-    let mut a = workload(operation, first.adapter.as_ref());
-    let mut b = workload(operation, second.adapter.as_ref());
+    let twins = Pair::twins(backend, servers)?;
+    prepare(operation, twins.adapter.as_ref(), twins.raw.as_ref())?;
+    let mut a = workload(operation, twins.adapter.as_ref());
+    let mut b = workload(operation, twins.raw.as_ref());
     compare(plan, &mut a, &mut b)
 }
 

@@ -339,10 +339,10 @@ impl UserEngineStore for MysqlUserEngineStore {
         let mut conn = self.connection()?;
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
-        let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
         if let Some(newly) = self.acknowledge_pending(&mut conn, ids)? {
             return Ok(newly);
         }
+        let wanted: Vec<Value> = ids.iter().map(|&id| row_id(id).into()).collect();
         // Readiness is checked first, and with the ids' existence when there are any (one
         // statement for both).
         let existing: BTreeSet<i64> = if wanted.is_empty() {
