@@ -1,8 +1,9 @@
 //! Committing a transaction: the engine's write buffer applied in one READ COMMITTED transaction.
 //!
-//! Transactions themselves are the engine's ([`user_engine::kit::BufferedTransaction`] over a
-//! [`WriteBuffer`]): reads-own-writes, write-time expectations and the guard bookkeeping are the
-//! reference store's, by construction. Commit protocol, in one database transaction:
+//! Transactions themselves are the engine's optional buffered strategy
+//! ([`user_engine::buffered::BufferedTransaction`] over a [`WriteBuffer`]): reads-own-writes,
+//! write-time expectations and the guard bookkeeping are the buffer's (the reference store shares
+//! none of it). Commit protocol, in one database transaction:
 //! 1. re-check readiness and learn the transaction's id (`txid_current()`, when it has anything
 //!    to write) — sent with `START TRANSACTION` as one batch, so a store that reads as ready
 //!    costs no round trip of its own (any other answer is re-checked in full);

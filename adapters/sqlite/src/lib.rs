@@ -3,9 +3,9 @@
 //!
 //! It applies `migrations/sqlite/*.sql` verbatim, records each with
 //! [`user_engine::migration::checksum`] of its text, and behaves exactly like the reference
-//! [`user_engine::InMemoryUserEngineStore`]: its transactions are the engine's
-//! ([`user_engine::kit::BufferedTransaction`], the same write buffer the reference store uses),
-//! applied at commit in one `BEGIN IMMEDIATE` transaction that re-checks guarded expectations. See
+//! [`user_engine::InMemoryUserEngineStore`]: its transactions keep their writes in the engine's
+//! optional write buffer ([`user_engine::buffered::WriteBuffer`]), applied at commit in one
+//! `BEGIN IMMEDIATE` transaction that re-checks guarded expectations. See
 //! `docs/adapters/sqlite.md` for isolation, locking, the outbox and known limits.
 //!
 //! ```

@@ -4,12 +4,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use user_engine::buffered::BufferedTransaction;
 use user_engine::kit::acknowledgement;
 use user_engine::migration::MigrationReport;
 use user_engine::testing::ArmedFault;
@@ -22,6 +22,7 @@ use user_engine::{
 use crate::error::map;
 use crate::lifecycle::{self, ensure_ready};
 use crate::rows::{self, RECORD_COLUMNS};
+use crate::transaction::SqliteTransaction;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,6 +59,8 @@ pub struct SqliteUserEngineStore {
     /// The latest readiness check's finding: `begin` and reads skip their own check while it
     /// found the store ready (store-contract C27; `docs/adapters/sqlite.md`).
     latch: ReadinessLatch,
+    /// How many times the connection was replaced (`reopen`); changed only under its lock.
+    reopened: AtomicU64,
 }
 
 impl SqliteUserEngineStore {
@@ -73,6 +76,7 @@ impl SqliteUserEngineStore {
             read_only: false,
             fault: ArmedFault::new(),
             latch: ReadinessLatch::new(),
+            reopened: AtomicU64::new(0),
         })
     }
 
@@ -97,6 +101,7 @@ impl SqliteUserEngineStore {
             read_only: true,
             fault: ArmedFault::new(),
             latch: ReadinessLatch::new(),
+            reopened: AtomicU64::new(0),
         })
     }
 
@@ -123,6 +128,12 @@ impl SqliteUserEngineStore {
     /// The fault armed for the next commit (conformance hooks).
     pub(crate) fn fault(&self) -> &ArmedFault {
         &self.fault
+    }
+
+    /// Which connection this is: a reopened store's new one has another number. Read it while
+    /// holding [`connection`](Self::connection).
+    pub(crate) fn connection_number(&self) -> u64 {
+        self.reopened.load(Ordering::Relaxed)
     }
 
     /// What the latest readiness check found.
@@ -152,6 +163,7 @@ impl SqliteUserEngineStore {
             open_connection(&self.path)?
         };
         let old = std::mem::replace(&mut *guard, fresh);
+        self.reopened.fetch_add(1, Ordering::Relaxed);
         self.fault.disarm();
         // A store opened again has checked nothing yet.
         self.latch.forget();
@@ -245,7 +257,7 @@ impl UserEngineStore for SqliteUserEngineStore {
         if !self.latch.is_ready() {
             self.serving(&self.connection())?;
         }
-        Ok(Box::new(BufferedTransaction::new(self)))
+        Ok(Box::new(SqliteTransaction::new(self)))
     }
 
     fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {

@@ -13,7 +13,7 @@ use crate::ids::RecordKey;
 use crate::record::{AuditEntry, Expectation, OutboxMessage, Record, RecordWrite};
 use crate::store::{StoreTransaction, UserEngineStore};
 
-use super::buffer::WriteBuffer;
+use super::buffer::{PendingWrite, WriteBuffer};
 use crate::kit::KeyVersions;
 
 impl WriteBuffer {
@@ -24,9 +24,26 @@ impl WriteBuffer {
         self,
         mut committed_versions: impl FnMut(&RecordKey) -> Result<KeyVersions, StoreError>,
     ) -> Result<CommitPlan, StoreError> {
+        self.plan(|key, _| committed_versions(key))
+    }
+
+    /// The plan when the store knows that nothing reached committed state since the buffer's
+    /// first write read it — say, a change counter that has not moved, read under the commit's
+    /// lock. Every key's committed versions are then the ones its first write observed, so no
+    /// guard can have broken and nothing needs reading again. A store that cannot know this
+    /// calls [`into_commit_plan`](Self::into_commit_plan).
+    pub fn into_commit_plan_as_observed(self) -> CommitPlan {
+        self.plan(|_, write| Ok(write.observed_versions()))
+            .expect("a guard holds against the versions it observed")
+    }
+
+    fn plan(
+        self,
+        mut committed_versions: impl FnMut(&RecordKey, &PendingWrite) -> Result<KeyVersions, StoreError>,
+    ) -> Result<CommitPlan, StoreError> {
         let mut checked = Vec::with_capacity(self.writes.len());
         for (key, write) in self.writes {
-            let committed = committed_versions(&key)?;
+            let committed = committed_versions(&key, &write)?;
             write.recheck(&key, committed.live)?;
             checked.push((key, write, committed));
         }
@@ -99,8 +116,8 @@ impl RecordChange {
 
 /// A store whose transactions buffer their writes and apply them in one step at commit.
 ///
-/// The reference store does not use it (it is the independent oracle); the SQLite and
-/// PostgreSQL adapters do. See [`super`] for the isolation it gives.
+/// The reference store does not use it (it is the independent oracle); the PostgreSQL adapter
+/// does. The SQLite adapter uses [`WriteBuffer`] under a transaction type of its own. See [`super`] for the isolation it gives.
 pub trait BufferedStore: UserEngineStore {
     /// The committed versions at `key`, without a readiness check: all the first write of a key
     /// in a transaction needs.
@@ -235,6 +252,18 @@ mod tests {
         assert_eq!(
             plan.changes[1].conflict().kind(),
             crate::ErrorKind::Conflict
+        );
+        let observed = buffer.clone().into_commit_plan(|k| {
+            Ok(if k == &other {
+                KeyVersions::live(3)
+            } else {
+                KeyVersions::NEVER_WRITTEN
+            })
+        });
+        assert_eq!(
+            buffer.clone().into_commit_plan_as_observed(),
+            observed.unwrap(),
+            "a plan from the observed versions is the plan a re-read finding them gives"
         );
         let err = buffer
             .into_commit_plan(|_| Ok(KeyVersions::live(1)))
