@@ -14,7 +14,8 @@ use crate::report::{Row, duration};
 use crate::timing::{Plan, Stepper, Workload, compare, interleave, median_duration};
 use crate::wire::CountingProxy;
 use crate::workload::{
-    Adapter, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation, Subject, prepare,
+    Adapter, BATCH_TENANT, BATCH_WRITES, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation,
+    Subject, batch_id, event_payload, payload, prepare,
 };
 
 /// The median time of one call of `f`, over five samples of `calls` calls each.
@@ -191,8 +192,86 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
             parts.join(", "),
             batch.comparison.ratio
         ));
+        let (adapter, raw) = tx_in_memory()?;
+        lines.push(format!(
+            "  sqlite tx in memory alone (no database; what each side computes for one tx): the \
+             adapter {} (its write buffer: 10 saves that return the record, the audit entry, the \
+             event, the commit plan, every payload's JSON text), raw {} (every payload's JSON \
+             text); the difference {} of the {} gap",
+            duration(adapter),
+            duration(raw),
+            duration(adapter.saturating_sub(raw)),
+            duration(
+                batch
+                    .comparison
+                    .adapter
+                    .saturating_sub(batch.comparison.raw)
+            )
+        ));
     }
     Ok(lines)
+}
+
+/// The in-memory part of one benchmark tx on each side, with no database: the adapter's write
+/// buffer as its transaction drives it (each first write told the key is live at version 1),
+/// and the JSON text both sides hand SQLite. What remains of the tx's gap beyond the statements.
+fn tx_in_memory() -> Result<(Duration, Duration)> {
+    use user_engine::buffered::WriteBuffer;
+    use user_engine::kit::KeyVersions;
+    use user_engine::{
+        AuditEntry, Expectation, OutboxMessage, Payload, RecordKey, RecordWrite, TenantId, UserId,
+    };
+    let tenant = TenantId::new(BATCH_TENANT)?;
+    let owner = UserId::new("u1")?;
+    let keys: Vec<RecordKey> = (0..BATCH_WRITES)
+        .map(|j| RecordKey::parse(&format!("{BATCH_TENANT}/preference/{}", batch_id(0, j))))
+        .collect::<Result<_, _>>()?;
+    let mut n = 0u64;
+    let adapter = per_call(2_000, || {
+        n += 1;
+        let mut buffer = WriteBuffer::new();
+        for key in &keys {
+            let write = RecordWrite {
+                key: key.clone(),
+                user: Some(owner.clone()),
+                payload: Payload::new(payload(n)),
+            };
+            let record = buffer.save(write, Expectation::Any, |_| Ok(KeyVersions::live(1)))?;
+            std::hint::black_box(record);
+        }
+        buffer.append_audit(AuditEntry {
+            tenant: tenant.clone(),
+            actor: Some(owner.clone()),
+            action: "bench.batch_saved".to_owned(),
+            target: keys.first().cloned(),
+        });
+        buffer.enqueue(OutboxMessage {
+            tenant: tenant.clone(),
+            topic: "bench.batch_saved".to_owned(),
+            key: n.to_string(),
+            payload: Payload::new(event_payload(n)),
+        });
+        let plan = buffer.into_commit_plan_as_observed();
+        for change in &plan.changes {
+            if let Some(record) = &change.record {
+                std::hint::black_box(record.payload.to_json_text());
+            }
+        }
+        for message in &plan.outbox {
+            std::hint::black_box(message.payload.to_json_text());
+        }
+        Ok(())
+    })?;
+    let mut n = 0u64;
+    let raw = per_call(2_000, || {
+        n += 1;
+        for j in 0..BATCH_WRITES {
+            std::hint::black_box((batch_id(n, j), payload(n).to_string()));
+        }
+        std::hint::black_box((n.to_string(), event_payload(n).to_string()));
+        Ok(())
+    })?;
+    Ok((adapter, raw))
 }
 
 /// PostgreSQL: round trips per operation, counted at the wire, priced at one measured round trip.
