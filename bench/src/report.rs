@@ -36,6 +36,16 @@ impl Row {
     pub fn holds(&self) -> bool {
         self.comparison.ratio <= RATIO_TARGET
     }
+
+    /// Whether this run can tell the target on this row: the adapter against itself came out
+    /// within the target's margin of 1.00× (between 1/1.10× and 1.10×). Otherwise the machine
+    /// alone moved the row further than the target allows, and its verdict, either way, says
+    /// nothing about the adapter. A row without a self-comparison counts as resolved.
+    pub fn resolved(&self) -> bool {
+        self.same
+            .as_ref()
+            .is_none_or(|same| (1.0 / RATIO_TARGET..=RATIO_TARGET).contains(&same.ratio))
+    }
 }
 
 /// A duration with a unit that keeps three significant figures.
@@ -109,10 +119,12 @@ pub fn table_header() -> String {
 
 pub fn table_row(row: &Row) -> String {
     let c = &row.comparison;
-    let verdict = match (row.has_target(), row.holds()) {
-        (false, _) => "(no target)",
-        (true, true) => "holds",
-        (true, false) => "MISSED",
+    let verdict = match (row.has_target(), row.holds(), row.resolved()) {
+        (false, _, _) => "(no target)",
+        (true, true, true) => "holds",
+        (true, true, false) => "holds, unresolved",
+        (true, false, true) => "MISSED",
+        (true, false, false) => "MISSED, unresolved",
     };
     // Rounds that disagree this much mean the machine was busy: say so next to the verdict.
     let (low, high) = c.ratio_quartiles;
@@ -253,5 +265,45 @@ mod tests {
         assert_eq!(duration(Duration::from_nanos(12_340)), "12.3 µs");
         assert_eq!(duration(Duration::from_micros(1_500)), "1.50 ms");
         assert_eq!(duration(Duration::from_millis(2_500)), "2.50 s");
+    }
+
+    fn row(ratio: f64, itself: Option<f64>) -> Row {
+        let comparison = |ratio| Comparison {
+            adapter: Duration::from_micros(110),
+            raw: Duration::from_micros(100),
+            ratio,
+            ratio_quartiles: (ratio, ratio),
+            iterations: 10,
+            rounds: 11,
+        };
+        Row {
+            backend: "sqlite",
+            operation: crate::workload::Operation::Save,
+            comparison: comparison(ratio),
+            same: itself.map(comparison),
+        }
+    }
+
+    #[test]
+    fn a_row_whose_self_comparison_strays_past_the_target_is_unresolved_either_way() {
+        for (ratio, itself, verdict) in [
+            (1.05, Some(1.02), "holds"),
+            (1.20, Some(0.95), "MISSED"),
+            (1.20, None, "MISSED"),
+            (0.40, Some(0.45), "holds, unresolved"),
+            (1.30, Some(1.25), "MISSED, unresolved"),
+            (1.00, Some(0.90), "holds, unresolved"),
+            (1.00, Some(0.91), "holds"),
+        ] {
+            let line = table_row(&row(ratio, itself));
+            let shown = line
+                .split("  ")
+                .find(|part| part.starts_with("holds") || part.starts_with("MISSED"))
+                .unwrap_or_default();
+            assert!(
+                shown.starts_with(verdict) && !shown[verdict.len()..].starts_with(','),
+                "{ratio} with itself {itself:?}: expected {verdict:?} in {line:?}"
+            );
+        }
     }
 }
