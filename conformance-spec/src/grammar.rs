@@ -649,6 +649,11 @@ pub const STEPS: &[StepRule] = &[
                     ArgType::True("unknown"),
                     "and, last, an id no store issued",
                 ),
+                opt(
+                    "unissued",
+                    ArgType::True("unissued"),
+                    "and, last, an id a signed 64-bit column holds that no store issues in a test",
+                ),
             ],
             exactly_one_of: &["events", "first", "again"],
         },

@@ -281,9 +281,10 @@ pub enum Operation {
     /// `acknowledge: {events: [tenant/topic/key, ...]}`, `acknowledge: {first: N}` or
     /// `acknowledge: {again: true}` — acknowledges the named pending events, the first N pending
     /// ones, or once more exactly the events the previous `acknowledge` step acknowledged. Any of
-    /// the three may add `twice: true` (every id given twice in the one call) and
-    /// `unknown: true` (an id no store issued, after the others), for C21's harmless repeats and
-    /// all-or-nothing refusals.
+    /// the three may add `twice: true` (every id given twice in the one call), `unknown: true` (an
+    /// id no store issued, past the signed 64-bit range, after the others) and `unissued: true`
+    /// (an id inside that range that no store issues in a test, after the others), for C21's
+    /// harmless repeats and all-or-nothing refusals.
     Acknowledge {
         /// Events by `tenant/topic/key`.
         events: Vec<String>,
@@ -295,6 +296,8 @@ pub enum Operation {
         twice: bool,
         /// An id no store issued, after the others.
         unknown: bool,
+        /// An id inside the signed 64-bit range that no store issues in a test, after the others.
+        unissued: bool,
     },
     /// `migrate_to: {version}` — migrate up to this schema version only, as an older release
     /// would have; needs capability `stepwise_migration`.

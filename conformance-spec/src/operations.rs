@@ -166,6 +166,7 @@ fn build(keyword: &str, a: &mut Parsed) -> Option<Operation> {
             again: a.flag("again").unwrap_or(false),
             twice: a.flag("twice").unwrap_or(false),
             unknown: a.flag("unknown").unwrap_or(false),
+            unissued: a.flag("unissued").unwrap_or(false),
         },
         "migrate_to" => Operation::MigrateTo {
             version: a.version("version")?,

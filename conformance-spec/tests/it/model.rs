@@ -222,6 +222,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
                 again: false,
                 twice: false,
                 unknown: false,
+                unissued: false,
             },
             Expect::Count(0),
             None,
@@ -233,6 +234,7 @@ fn a_valid_scenario_round_trips_into_the_exact_model() {
                 again: false,
                 twice: false,
                 unknown: false,
+                unissued: false,
             },
             Expect::Ok,
             None,
@@ -511,9 +513,10 @@ steps:
   - acknowledge: {first: 2, twice: true, unknown: true}
   - acknowledge: {events: [acme/t/k], unknown: true}
   - acknowledge: {again: true, twice: true}
+  - acknowledge: {first: 1, unissued: true}
 ";
     let scenario = parse_scenario("acks.yaml", "scenarios/outbox/acks.yaml", text).unwrap();
-    let forms: Vec<(Option<usize>, usize, bool, bool, bool)> = scenario
+    let forms: Vec<(Option<usize>, usize, bool, bool, bool, bool)> = scenario
         .steps
         .iter()
         .map(|step| match &step.operation {
@@ -523,16 +526,18 @@ steps:
                 again,
                 twice,
                 unknown,
-            } => (*first, events.len(), *again, *twice, *unknown),
+                unissued,
+            } => (*first, events.len(), *again, *twice, *unknown, *unissued),
             other => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(
         forms,
         [
-            (Some(2), 0, false, true, true),
-            (None, 1, false, false, true),
-            (None, 0, true, true, false),
+            (Some(2), 0, false, true, true, false),
+            (None, 1, false, false, true, false),
+            (None, 0, true, true, false, false),
+            (Some(1), 0, false, false, false, true),
         ]
     );
     let refused = "\

@@ -209,10 +209,12 @@ impl<'s, S: UserEngineStore> Session<'s, S> {
                 again,
                 twice,
                 unknown,
+                unissued,
             } => {
                 let adjust = Adjust {
                     twice: *twice,
                     unknown: *unknown,
+                    unissued: *unissued,
                 };
                 if *again {
                     store
@@ -426,21 +428,32 @@ fn quiet_deliberate_panics() {
 /// caught acknowledging that event.
 pub(crate) const UNKNOWN_EVENT: EventId = EventId(u64::MAX);
 
-/// What `twice` and `unknown` do to an acknowledgement's ids.
+/// The id for `acknowledge: {unissued: true}`: the largest a signed 64-bit column holds, which no
+/// store's sequence reaches in a test. An adapter that refuses ids past its column's range but
+/// checks the others only in some cases (say, only when it marked nothing) is caught marking the
+/// listed pending events beside it.
+pub(crate) const UNISSUED_EVENT: EventId = EventId(i64::MAX as u64);
+
+/// What `twice`, `unknown` and `unissued` do to an acknowledgement's ids.
 #[derive(Clone, Copy)]
 struct Adjust {
     twice: bool,
     unknown: bool,
+    unissued: bool,
 }
 
 impl Adjust {
-    /// Every id twice (the list, then the list again), then the unknown one.
+    /// Every id twice (the list, then the list again), then the unknown one, then the unissued
+    /// one.
     fn apply(self, mut ids: Vec<EventId>) -> Vec<EventId> {
         if self.twice {
             ids.extend(ids.clone());
         }
         if self.unknown {
             ids.push(UNKNOWN_EVENT);
+        }
+        if self.unissued {
+            ids.push(UNISSUED_EVENT);
         }
         ids
     }

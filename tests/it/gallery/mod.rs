@@ -232,6 +232,7 @@ fn gallery() -> Vec<Exhibit> {
         exhibit::<NaiveRelay>(),
         exhibit::<EventsReversedInTransaction>(),
         exhibit::<AcknowledgeForgets>(),
+        exhibit::<AcknowledgeChecksOnlyWhenNothingMarked>(),
         exhibit::<PendingConsumesEvents>(),
         exhibit::<MigrateReportsNothing>(),
         exhibit::<MigrateNotIdempotent>(),

@@ -242,6 +242,38 @@ impl Fault for AcknowledgeForgets {
     }
 }
 
+/// Breaks `store-contract#outbox-ack`: like a store with a signed 64-bit id column, it refuses
+/// an id past that range outright; the others it marks first and checks only when it marked
+/// none, so an id it never issued beside a pending event leaves that event acknowledged.
+#[derive(Default)]
+pub(crate) struct AcknowledgeChecksOnlyWhenNothingMarked;
+
+impl Fault for AcknowledgeChecksOnlyWhenNothingMarked {
+    const BREAKS: &'static str = "outbox-ack";
+
+    fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
+        if ids.iter().any(|id| i64::try_from(id.0).is_err()) {
+            return store.inner.acknowledge(ids);
+        }
+        let pending: BTreeSet<EventId> = store
+            .inner
+            .outbox_pending(usize::MAX)?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let marked: Vec<EventId> = ids
+            .iter()
+            .copied()
+            .filter(|id| pending.contains(id))
+            .collect();
+        if marked.is_empty() {
+            // Nothing to mark: the full check, which names an unknown id.
+            return store.inner.acknowledge(ids);
+        }
+        store.inner.acknowledge(&marked)
+    }
+}
+
 /// Breaks `store-contract#outbox-ack`: reading pending events consumes them, so an event the relay
 /// read but did not acknowledge is lost.
 #[derive(Default)]

@@ -183,6 +183,7 @@ pub(crate) fn operation(op: &Operation) -> String {
             again,
             twice,
             unknown,
+            unissued,
         } => {
             let which = if *again {
                 "again: true".to_owned()
@@ -194,7 +195,8 @@ pub(crate) fn operation(op: &Operation) -> String {
             };
             let twice = if *twice { ", twice: true" } else { "" };
             let unknown = if *unknown { ", unknown: true" } else { "" };
-            format!("{{{which}{twice}{unknown}}}")
+            let unissued = if *unissued { ", unissued: true" } else { "" };
+            format!("{{{which}{twice}{unknown}{unissued}}}")
         }
         _ => "{}".to_owned(),
     };

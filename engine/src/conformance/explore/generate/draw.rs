@@ -204,15 +204,17 @@ impl Generator<'_> {
                 again,
                 twice: false,
                 unknown: false,
+                unissued: false,
             })
         };
-        let adjusted = |first: usize, twice: bool, unknown: bool| {
+        let adjusted = |first: usize, twice: bool, unknown: bool, unissued: bool| {
             Action::op(Operation::Acknowledge {
                 events: Vec::new(),
                 first: Some(first),
                 again: false,
                 twice,
                 unknown,
+                unissued,
             })
         };
         match self.rng.below(100) {
@@ -224,12 +226,17 @@ impl Generator<'_> {
             30..=71 => operation(Vec::new(), None, true),
             // Mostly with known ids beside the unknown one: all or nothing (C21) is only
             // visible when there is something to acknowledge wrongly.
-            72..=87 => adjusted(
-                self.rng.between(0, 3).max(usize::from(!pending.is_empty())),
-                false,
-                true,
-            ),
-            _ => adjusted(self.rng.between(1, 3), true, false),
+            // The unknown id is either past the signed 64-bit range or inside it.
+            72..=87 => {
+                let past_the_range = self.rng.below(2) == 0;
+                adjusted(
+                    self.rng.between(0, 3).max(usize::from(!pending.is_empty())),
+                    false,
+                    past_the_range,
+                    !past_the_range,
+                )
+            }
+            _ => adjusted(self.rng.between(1, 3), true, false, false),
         }
     }
 }

@@ -237,6 +237,7 @@ impl<'r> Generator<'r> {
                 again: false,
                 twice: false,
                 unknown: false,
+                unissued: false,
             },
             _ => return self.save(None),
         };

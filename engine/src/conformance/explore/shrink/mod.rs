@@ -87,13 +87,29 @@ fn simpler_actions(action: &Action) -> Vec<Action> {
         Operation::OutboxPending { limit: Some(_) } => {
             out.push(with(Operation::OutboxPending { limit: None }));
         }
-        Operation::Acknowledge { twice, unknown, .. } => {
-            for (drop_twice, drop_unknown) in [(*twice, false), (false, *unknown)] {
-                if drop_twice || drop_unknown {
+        Operation::Acknowledge {
+            twice,
+            unknown,
+            unissued,
+            ..
+        } => {
+            for (drop_twice, drop_unknown, drop_unissued) in [
+                (*twice, false, false),
+                (false, *unknown, false),
+                (false, false, *unissued),
+            ] {
+                if drop_twice || drop_unknown || drop_unissued {
                     let mut op = operation.clone();
-                    if let Operation::Acknowledge { twice, unknown, .. } = &mut op {
+                    if let Operation::Acknowledge {
+                        twice,
+                        unknown,
+                        unissued,
+                        ..
+                    } = &mut op
+                    {
                         *twice &= !drop_twice;
                         *unknown &= !drop_unknown;
+                        *unissued &= !drop_unissued;
                     }
                     out.push(with(op));
                 }

@@ -134,6 +134,7 @@ mod tests {
                     again: false,
                     twice: false,
                     unknown: false,
+                    unissued: false,
                 }),
                 Action::op(Operation::Audit {
                     tx: None,
