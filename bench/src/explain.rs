@@ -39,9 +39,9 @@ pub fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Opt
         .find(|r| r.backend == backend && r.operation == operation)
 }
 
-/// The adapter's existence check for one `acknowledge`: the listed ids that exist.
-const EVENTS_EXISTING: &str =
-    "SELECT id FROM user_engine_outbox_events WHERE id IN (SELECT value FROM json_each(?1))";
+/// The adapter's existence check for one `acknowledge`: how many of the listed ids exist.
+const EVENTS_EXISTING: &str = "SELECT count(*) FROM user_engine_outbox_events
+     WHERE id IN (SELECT value FROM json_each(?1))";
 
 /// The in-memory store: what its per-call readiness check costs (no target; for the record).
 pub fn memory() -> Result<Vec<String>> {
@@ -101,11 +101,10 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let exists = per_call(2_000, || {
         // A batch's worth of ids (one exists here; the statement's cost is the lookups).
         let listed: Vec<String> = (1..=DRAIN_BATCH).map(|id| id.to_string()).collect();
-        let ids: Vec<i64> = conn
+        let found: i64 = conn
             .prepare_cached(EVENTS_EXISTING)?
-            .query_map([format!("[{}]", listed.join(","))], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        std::hint::black_box(ids);
+            .query_row([format!("[{}]", listed.join(","))], |r| r.get(0))?;
+        std::hint::black_box(found);
         Ok(())
     })?;
     conn.execute_batch("COMMIT")?;
@@ -122,8 +121,8 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     ));
     // What the adapter does beyond the raw statements, read from its code: a readiness check at
     // each commit and acknowledge, a key's committed version read at its first write (and again
-    // at commit only if something reached the file since; not in these runs), and one existence
-    // check per acknowledge.
+    // at commit only if something reached the file since; not in these runs), and an existence
+    // check for an acknowledge that marks fewer events than it lists (not a relay's).
     let extras: [(Operation, &str, Duration); 5] = [
         (
             Operation::Save,
@@ -139,8 +138,8 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
         ),
         (
             Operation::Drain,
-            "100 R + 100 existence checks",
-            readiness * 100 + exists * 100,
+            "100 R (an existence check only when short)",
+            readiness * 100,
         ),
     ];
     let drain = {

@@ -237,16 +237,16 @@ pub(crate) fn pending_events(
     rows.into_iter().map(EventColumns::into_event).collect()
 }
 
-/// Whether an outbox event with this id exists (acknowledged or not).
+/// The listed events that exist (acknowledged or not); `listed` is [`id_list`]'s JSON array.
 pub(crate) fn existing_events(
     conn: &Connection,
-    ids: &[i64],
+    listed: &str,
 ) -> Result<std::collections::BTreeSet<i64>, StoreError> {
     conn.prepare_cached(
         "SELECT id FROM user_engine_outbox_events WHERE id IN (SELECT value FROM json_each(?1))",
     )
     .and_then(|mut s| {
-        s.query_map([id_list(ids)], |r| r.get(0))?
+        s.query_map([listed], |r| r.get(0))?
             .collect::<Result<_, _>>()
     })
     .map_err(|e| map("acknowledging outbox events", &e))

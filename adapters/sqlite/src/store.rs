@@ -328,27 +328,31 @@ impl UserEngineStore for SqliteUserEngineStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| map(what, &e))?;
         self.latch.checking(|| ensure_ready(&tx))?;
-        // Ids past i64::MAX cannot exist. Every id is checked before any is marked (one
-        // statement for the whole list): an unknown one acknowledges nothing.
-        let wanted: Vec<i64> = ids
+        // Ids past i64::MAX cannot exist. The listed pending events are marked first; when that
+        // marks every listed id (a relay acknowledging what it read, the usual call), every one
+        // existed. Otherwise their existence is checked, and an unknown id acknowledges nothing:
+        // dropping the transaction unmarks them (C21, all or nothing).
+        let mut wanted: Vec<i64> = ids
             .iter()
             .filter_map(|id| i64::try_from(id.0).ok())
             .collect();
-        let existing = rows::existing_events(&tx, &wanted)?;
-        let known = acknowledgement(ids, |id| {
-            Ok(i64::try_from(id.0).is_ok_and(|row_id| existing.contains(&row_id)))
-        })?;
-        let listed = known
-            .iter()
-            .filter_map(|id| i64::try_from(id.0).ok())
-            .collect::<Vec<_>>();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let listed = rows::id_list(&wanted);
         let newly = tx
             .prepare_cached(
                 "UPDATE user_engine_outbox_events SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id IN (SELECT value FROM json_each(?1)) AND acknowledged_at IS NULL",
             )
-            .and_then(|mut s| s.execute([rows::id_list(&listed)]))
+            .and_then(|mut s| s.execute([&listed]))
             .map_err(|e| map(what, &e))?;
+        let all_fit = ids.iter().all(|id| i64::try_from(id.0).is_ok());
+        if !all_fit || newly < wanted.len() {
+            let existing = rows::existing_events(&tx, &listed)?;
+            acknowledgement(ids, |id| {
+                Ok(i64::try_from(id.0).is_ok_and(|row_id| existing.contains(&row_id)))
+            })?;
+        }
         tx.commit().map_err(|e| map(what, &e))?;
         Ok(newly)
     }
