@@ -305,6 +305,12 @@ pub fn postgres(url: &str, rows: &[Row]) -> Result<Vec<String>> {
         &adapter,
         &RawPostgres::create(url)?,
     )?);
+    lines.push(drain_split_as(
+        "postgres drain, raw with the adapter's acknowledge statement (existence and readiness \
+         checked in it) against raw",
+        &RawPostgres::create_checked(url)?,
+        &RawPostgres::create(url)?,
+    )?);
     Ok(lines)
 }
 
@@ -350,6 +356,15 @@ pub fn trips_row(
 /// Both sides' drains taken apart — reading pending events, acknowledging them — each the
 /// median of three fresh seedings of 10,000 events, the two sides' batches interleaved.
 pub fn drain_split(backend: &str, adapter: &dyn Subject, raw: &dyn Subject) -> Result<String> {
+    drain_split_as(
+        &format!("{backend} drain taken apart (adapter vs raw)"),
+        adapter,
+        raw,
+    )
+}
+
+/// [`drain_split`] of any two subjects, under `label`.
+pub fn drain_split_as(label: &str, adapter: &dyn Subject, raw: &dyn Subject) -> Result<String> {
     let (mut reading, mut acknowledging) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
     for round in 0..3 {
         adapter.seed_outbox(OUTBOX_EVENTS)?;
@@ -371,8 +386,7 @@ pub fn drain_split(backend: &str, adapter: &dyn Subject, raw: &dyn Subject) -> R
     let [a_ack, r_ack] = acknowledging.map(|times| median_duration(&times));
     let ratio = |a: Duration, r: Duration| a.as_secs_f64() / r.as_secs_f64().max(1e-9);
     Ok(format!(
-        "  {backend} drain taken apart (adapter vs raw): reading pending events {} vs {} = \
-         {:.2}×; acknowledging {} vs {} = {:.2}×",
+        "  {label}: reading pending events {} vs {} = {:.2}×; acknowledging {} vs {} = {:.2}×",
         duration(a_read),
         duration(r_read),
         ratio(a_read, r_read),

@@ -51,6 +51,12 @@ pub fn mysql(url: &str, rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let adapter = Adapter::new(IsolatedDatabase::create(url)?)?;
     let raw = RawMysql::create(url)?;
     lines.push(crate::explain::drain_split("mysql", &adapter, &raw)?);
+    lines.push(crate::explain::drain_split_as(
+        "mysql drain, raw with the adapter's acknowledge statement (existence and readiness \
+         guards in it) against raw",
+        &RawMysql::create_checked(url)?,
+        &RawMysql::create(url)?,
+    )?);
     if let Some(save) = crate::explain::measured(rows, "mysql", Operation::Save) {
         let checked = checked_save(url, plan)?;
         lines.push(format!(

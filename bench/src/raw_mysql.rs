@@ -66,6 +66,8 @@ pub struct RawMysql {
     recorded: Recorded,
     admin: Opts,
     database: String,
+    /// With [`create_checked`](Self::create_checked): acknowledge with the adapter's statement.
+    checked_acknowledge: bool,
 }
 
 /// The server's options from `url`, as the adapter sets them: found rows off, so affected-row
@@ -195,7 +197,17 @@ impl RawMysql {
             recorded,
             admin,
             database,
+            checked_acknowledge: false,
         })
+    }
+
+    /// [`create`](Self::create), acknowledging with the adapter's one guarded statement
+    /// (`adapters/mysql/src/store.rs`, `acknowledge_pending_sql`) in place of raw's: what the
+    /// existence and readiness guards in it cost in place.
+    pub fn create_checked(url: &str) -> Result<Self> {
+        let mut raw = Self::create(url)?;
+        raw.checked_acknowledge = true;
+        Ok(raw)
     }
 
     /// The database holding this baseline's tables.
@@ -416,12 +428,35 @@ impl Subject for RawMysql {
         split.reading += started.elapsed();
         let started = Instant::now();
         // The statement's text depends on the batch's size; the driver caches it prepared.
-        let sql = format!(
-            "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
-             WHERE id IN ({}) AND acknowledged_at IS NULL",
-            vec!["?"; ids.len()].join(", ")
-        );
-        conn.exec_drop(sql, ids)?;
+        let listed = vec!["?"; ids.len()].join(", ");
+        if self.checked_acknowledge {
+            let sql = format!(
+                "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+                 WHERE id IN ({listed}) AND acknowledged_at IS NULL
+                   AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
+                                           WHERE id IN ({listed})) AS listed) = ?
+                   AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
+                        FROM user_engine_schema_versions) = ?"
+            );
+            let signature: Vec<String> = self
+                .recorded
+                .iter()
+                .map(|(version, checksum)| format!("{version}:{checksum}"))
+                .collect();
+            let mut params = ids.clone();
+            params.extend(ids.iter().cloned());
+            params.push(Value::from(ids.len()));
+            params.push(Value::from(signature.join(",")));
+            conn.exec_drop(sql, params)?;
+        } else {
+            conn.exec_drop(
+                format!(
+                    "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+                 WHERE id IN ({listed}) AND acknowledged_at IS NULL"
+                ),
+                ids,
+            )?;
+        }
         let acknowledged = usize::try_from(conn.affected_rows())?;
         split.acknowledging += started.elapsed();
         Ok(acknowledged)

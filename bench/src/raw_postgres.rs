@@ -28,6 +28,31 @@ pub const MIGRATION: &str = concat!(
     include_str!("../../migrations/postgres/0002_versions_survive_delete.sql"),
 );
 
+/// The migration files one by one, as the adapter records them (`version:checksum` of each).
+const FILES: [&str; 2] = [
+    include_str!("../../migrations/postgres/0001_user_engine_store.sql"),
+    include_str!("../../migrations/postgres/0002_versions_survive_delete.sql"),
+];
+
+/// The adapter's `acknowledge` statement, as `adapters/postgres/src/store.rs` writes it
+/// (`ACKNOWLEDGE`): the listed ids' existence (C21) and the recorded migrations (C27) checked in
+/// the statement that marks them. For pricing those checks in place.
+const CHECKED_ACKNOWLEDGE: &str = "WITH listed AS (
+         SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
+         FROM unnest($1::bigint[]) AS w(id)
+         LEFT JOIN user_engine_outbox_events AS e ON e.id = w.id),
+     missing AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM listed WHERE tid IS NULL),
+     ready AS (
+         SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
+         FROM user_engine_schema_versions),
+     acknowledged AS (
+         UPDATE user_engine_outbox_events SET acknowledged_at = now()
+         WHERE ctid = ANY (ARRAY(SELECT tid FROM listed WHERE pending)) AND acknowledged_at IS NULL
+           AND (SELECT cardinality(ids) FROM missing) = 0
+           AND (SELECT signature FROM ready) = $2::text
+         RETURNING 1)
+SELECT (SELECT signature FROM ready), (SELECT ids FROM missing), (SELECT count(*) FROM acknowledged)";
+
 /// Any key: this schema has its own lock space in practice (nobody else takes it).
 const COMMIT_ORDER_LOCK: i64 = 0x0be4_c0de;
 
@@ -48,6 +73,9 @@ pub struct RawPostgres {
     statements: Statements,
     url: String,
     schema: String,
+    /// With [`create_checked`](Self::create_checked): the adapter's acknowledge statement and the
+    /// signature it compares, used in place of raw's own.
+    checked_acknowledge: Option<(Statement, String)>,
 }
 
 /// A new plain connection to `url`.
@@ -125,7 +153,30 @@ impl RawPostgres {
             statements,
             url: url.to_owned(),
             schema,
+            checked_acknowledge: None,
         })
+    }
+
+    /// [`create`](Self::create), with the migrations recorded as the adapter records them and
+    /// the adapter's acknowledge statement in place of raw's: what the checks in that statement
+    /// cost in place.
+    pub fn create_checked(url: &str) -> Result<Self> {
+        let mut raw = Self::create(url)?;
+        let mut client = raw.client()?;
+        let mut signature = Vec::new();
+        for (migration, sql) in user_engine::MIGRATIONS.iter().zip(FILES) {
+            let checksum = user_engine::migration::checksum(sql);
+            let version = i32::try_from(migration.version)?;
+            client.execute(
+                "INSERT INTO user_engine_schema_versions (version, name, checksum) VALUES ($1, $2, $3)",
+                &[&version, &migration.name, &checksum],
+            )?;
+            signature.push(format!("{}:{checksum}", migration.version));
+        }
+        let statement = client.prepare(CHECKED_ACKNOWLEDGE)?;
+        drop(client);
+        raw.checked_acknowledge = Some((statement, signature.join(",")));
+        Ok(raw)
     }
 
     fn client(&self) -> Result<MutexGuard<'_, Client>> {
@@ -276,7 +327,18 @@ impl Subject for RawPostgres {
         }
         split.reading += started.elapsed();
         let started = Instant::now();
-        let acknowledged = client.execute(&self.statements.acknowledge, &[&ids])?;
+        let acknowledged = match &self.checked_acknowledge {
+            Some((statement, signature)) => {
+                let row = client.query_one(statement, &[&ids, signature])?;
+                let read: Option<&str> = row.try_get(0)?;
+                ensure!(
+                    read == Some(signature.as_str()),
+                    "the migrations read as {read:?}"
+                );
+                u64::try_from(row.try_get::<_, i64>(2)?)?
+            }
+            None => client.execute(&self.statements.acknowledge, &[&ids])?,
+        };
         split.acknowledging += started.elapsed();
         Ok(usize::try_from(acknowledged)?)
     }
