@@ -110,7 +110,8 @@ pub fn racing_writers_lose_no_commit(store: &impl UserEngineStore) {
     );
 }
 
-/// How deep [`deep`] nests, past a scenario file's nesting limit of 64.
+/// How deep the nested payload of [`payloads_beyond_a_scenario_file`] goes (arrays and objects,
+/// alternating), past a scenario file's nesting limit of 64.
 pub const DEEP_NESTING: usize = 80;
 
 /// `levels` arrays and objects, alternating, around one number.
