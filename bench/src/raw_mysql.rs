@@ -448,6 +448,13 @@ impl Subject for RawMysql {
             params.push(Value::from(ids.len()));
             params.push(Value::from(signature.join(",")));
             conn.exec_drop(sql, params)?;
+            // A guard that failed would mark nothing and end the drain early: say so instead.
+            ensure!(
+                conn.affected_rows() == u64::try_from(ids.len())?,
+                "the adapter's guarded acknowledge marked {} of {} events",
+                conn.affected_rows(),
+                ids.len()
+            );
         } else {
             conn.exec_drop(
                 format!(

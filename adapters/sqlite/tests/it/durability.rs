@@ -498,3 +498,43 @@ fn a_transaction_open_across_a_reopen_checks_its_guards_again_at_commit() {
         Some(2)
     );
 }
+
+#[test]
+fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
+    let (_dir, path) = temp_db();
+    {
+        let first = SqliteUserEngineStore::open(&path).unwrap();
+        first.migrate().unwrap();
+        save(
+            &first,
+            write("acme/user/u1", None, json!({})),
+            Expectation::Absent,
+        )
+        .unwrap();
+    }
+    // The transaction's first write is the handle's first read of a record: its read point is
+    // where a new connection's counters start.
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    let mut open = store.begin().unwrap();
+    open.save(
+        write("acme/user/u1", None, json!({"by": "open"})),
+        Expectation::Version(1),
+    )
+    .unwrap();
+    let other = SqliteUserEngineStore::open(&path).unwrap();
+    save(
+        &other,
+        write("acme/user/u1", None, json!({"by": "other"})),
+        Expectation::Version(1),
+    )
+    .unwrap();
+    assert_eq!(
+        open.commit().unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "the other handle's commit moved the guarded version"
+    );
+    assert_eq!(
+        store.get(&key("acme/user/u1")).unwrap().map(|r| r.version),
+        Some(2)
+    );
+}
