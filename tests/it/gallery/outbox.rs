@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use user_engine::{
-    AuditEntry, AuditRecord, EventId, OutboxEvent, OutboxMessage, StoreError, TenantId,
-    UserEngineStore,
+    AuditEntry, AuditRecord, EventId, InMemoryUserEngineStore, OutboxEvent, OutboxMessage,
+    StoreError, TenantId, UserEngineStore,
 };
 
 use super::base::{Broken, BrokenTx, Fault, lock, replay};
@@ -218,6 +218,15 @@ impl Fault for EventsReversedInTransaction {
     }
 }
 
+/// The ids of every event `store` holds pending.
+fn pending_ids(store: &InMemoryUserEngineStore) -> Result<BTreeSet<EventId>, StoreError> {
+    Ok(store
+        .outbox_pending(usize::MAX)?
+        .into_iter()
+        .map(|e| e.id)
+        .collect())
+}
+
 /// Breaks `store-contract#outbox-ack`: acknowledging reports the events as delivered but forgets
 /// them, so they are delivered again.
 #[derive(Default)]
@@ -227,12 +236,7 @@ impl Fault for AcknowledgeForgets {
     const BREAKS: &'static str = "outbox-ack";
 
     fn acknowledge(&self, store: &Broken<Self>, ids: &[EventId]) -> Result<usize, StoreError> {
-        let pending: BTreeSet<EventId> = store
-            .inner
-            .outbox_pending(usize::MAX)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+        let pending = pending_ids(&store.inner)?;
         Ok(ids
             .iter()
             .collect::<BTreeSet<_>>()
@@ -255,12 +259,7 @@ impl Fault for AcknowledgeChecksOnlyWhenNothingMarked {
         if ids.iter().any(|id| i64::try_from(id.0).is_err()) {
             return store.inner.acknowledge(ids);
         }
-        let pending: BTreeSet<EventId> = store
-            .inner
-            .outbox_pending(usize::MAX)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+        let pending = pending_ids(&store.inner)?;
         let marked: Vec<EventId> = ids
             .iter()
             .copied()

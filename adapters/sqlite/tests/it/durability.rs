@@ -457,50 +457,10 @@ fn a_file_at_schema_version_1_keeps_its_data_through_migration_2() {
     assert_eq!(again.version, 4);
 }
 
-#[test]
-fn a_transaction_open_across_a_reopen_checks_its_guards_again_at_commit() {
-    let (_dir, path) = temp_db();
-    {
-        let first = SqliteUserEngineStore::open(&path).unwrap();
-        first.migrate().unwrap();
-        save(
-            &first,
-            write("acme/user/u1", None, json!({})),
-            Expectation::Absent,
-        )
-        .unwrap();
-    }
-    // A fresh handle: its connection has changed nothing yet, like the one a reopen gives it.
-    let store = SqliteUserEngineStore::open(&path).unwrap();
-    let mut open = store.begin().unwrap();
-    open.save(
-        write("acme/user/u1", None, json!({"by": "open"})),
-        Expectation::Version(1),
-    )
-    .unwrap();
-    let other = SqliteUserEngineStore::open(&path).unwrap();
-    save(
-        &other,
-        write("acme/user/u1", None, json!({"by": "other"})),
-        Expectation::Version(1),
-    )
-    .unwrap();
-    drop(other);
-    // The new connection has not seen the other handle commit, and has changed nothing either.
-    store.conformance_hooks().unwrap().reopen().unwrap();
-    assert_eq!(
-        open.commit().unwrap_err().kind(),
-        ErrorKind::Conflict,
-        "the guard read on the old connection is read again on the new one"
-    );
-    assert_eq!(
-        store.get(&key("acme/user/u1")).unwrap().map(|r| r.version),
-        Some(2)
-    );
-}
-
-#[test]
-fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
+/// A fresh handle's transaction writes `u1` guarded on version 1; another handle then commits
+/// version 2 of it; with `reopen`, the first handle's connection is replaced before its commit.
+/// The commit must find the guard broken either way.
+fn overtaken_guard_conflicts(reopen: bool) {
     let (_dir, path) = temp_db();
     {
         let first = SqliteUserEngineStore::open(&path).unwrap();
@@ -528,13 +488,28 @@ fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
         Expectation::Version(1),
     )
     .unwrap();
+    drop(other);
+    if reopen {
+        // The new connection has not seen the other handle commit, and has changed nothing.
+        store.conformance_hooks().unwrap().reopen().unwrap();
+    }
     assert_eq!(
         open.commit().unwrap_err().kind(),
         ErrorKind::Conflict,
-        "the other handle's commit moved the guarded version"
+        "the other handle's commit moved the guarded version (reopen: {reopen})"
     );
     assert_eq!(
         store.get(&key("acme/user/u1")).unwrap().map(|r| r.version),
         Some(2)
     );
+}
+
+#[test]
+fn a_transaction_open_across_a_reopen_checks_its_guards_again_at_commit() {
+    overtaken_guard_conflicts(true);
+}
+
+#[test]
+fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
+    overtaken_guard_conflicts(false);
 }
