@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::types::Value;
@@ -32,8 +32,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// One connection behind a mutex serves every call; the mutex is held only for the duration of
 /// one call, never while a [`StoreTransaction`] is open. Transactions buffer their writes in
 /// memory (reading their own writes from the buffer and committed state from the file) and apply
-/// them at commit inside one `BEGIN IMMEDIATE` transaction, after re-checking every guarded
-/// expectation. So several transactions can be open at once, even on one thread, and a dropped or
+/// them at commit inside one write transaction, after re-checking every guarded expectation.
+/// An open transaction's reads share one SQLite read transaction (a snapshot) for as long as
+/// nothing else uses the connection; any other call ends it first, so it never serves anyone
+/// but open transactions' reads, and a commit that finds its snapshot still current takes the
+/// write lock on it. So several transactions can be open at once, even on one thread, and a dropped or
 /// panicking transaction never touched the file. Other processes may open the same file; SQLite's
 /// locking and the busy timeout order their writers.
 ///
@@ -61,6 +64,20 @@ pub struct SqliteUserEngineStore {
     latch: ReadinessLatch,
     /// How many times the connection was replaced (`reopen`); changed only under its lock.
     reopened: AtomicU64,
+    /// The number of the read transaction open transactions' reads share ([`Snapshot`]); 0: none
+    /// is open. Changed only under the connection lock.
+    snapshot: AtomicU64,
+    /// How many such read transactions were begun: the next one's number is one more.
+    snapshots: AtomicU64,
+}
+
+/// The connection, locked, inside the read transaction numbered `number` (the store's held
+/// snapshot): what [`SqliteUserEngineStore::snapshot_connection`] hands out.
+pub(crate) struct Snapshot<'a> {
+    pub(crate) conn: MutexGuard<'a, Connection>,
+    pub(crate) number: u64,
+    /// Whether this call began it: its reads are the committed state as of now.
+    pub(crate) began: bool,
 }
 
 impl SqliteUserEngineStore {
@@ -77,6 +94,8 @@ impl SqliteUserEngineStore {
             fault: ArmedFault::new(),
             latch: ReadinessLatch::new(),
             reopened: AtomicU64::new(0),
+            snapshot: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
         })
     }
 
@@ -102,6 +121,8 @@ impl SqliteUserEngineStore {
             fault: ArmedFault::new(),
             latch: ReadinessLatch::new(),
             reopened: AtomicU64::new(0),
+            snapshot: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
         })
     }
 
@@ -112,17 +133,91 @@ impl SqliteUserEngineStore {
 
     /// The connection, for one call. A panic while it was held cannot have left a half-applied
     /// write (every write runs in a transaction that rolls back on unwind), so a poisoned lock is
-    /// reused after making sure no transaction is left open.
+    /// reused after making sure no transaction is left open. A held snapshot ends here too: every
+    /// call but an open transaction's own reads sees the committed state as of now.
     pub(crate) fn connection(&self) -> MutexGuard<'_, Connection> {
-        let guard = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !guard.is_autocommit() {
-            // Best effort: if this fails the next statement reports the problem.
-            let _ = guard.execute_batch("ROLLBACK");
-        }
+        let guard = self.lock();
+        self.end_snapshot(&guard);
         guard
+    }
+
+    /// The connection, locked. After a panic while it was held, whatever transaction the panic
+    /// left open is rolled back (and the snapshot with it) before the lock is used again.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|poisoned| {
+            let conn = poisoned.into_inner();
+            self.end_snapshot(&conn);
+            self.connection.clear_poison();
+            conn
+        })
+    }
+
+    /// Ends whatever transaction is open on `conn` (the held snapshot, or one a panic left).
+    pub(crate) fn end_snapshot(&self, conn: &Connection) {
+        if !conn.is_autocommit() {
+            // Best effort: if this fails the next statement reports the problem.
+            let _ = conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+        self.snapshot.store(0, Ordering::Relaxed);
+    }
+
+    /// The connection for an open transaction's read: inside the held snapshot when one is
+    /// open (`fresh`: never — a new one is begun), otherwise in a new one, begun here. The
+    /// snapshot lasts until the connection serves anything else: any other call ends it
+    /// ([`connection`](Self::connection)), as does a transaction's commit or drop.
+    pub(crate) fn snapshot_connection(&self, fresh: bool) -> Result<Snapshot<'_>, StoreError> {
+        let conn = self.lock();
+        let held = self.snapshot.load(Ordering::Relaxed);
+        if held != 0 && !fresh && !conn.is_autocommit() {
+            return Ok(Snapshot {
+                conn,
+                number: held,
+                began: false,
+            });
+        }
+        self.end_snapshot(&conn);
+        // Deferred: the read transaction starts with the first read, and stays open after it.
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(|e| map("reading a record version", &e))?;
+        let number = self.snapshots.fetch_add(1, Ordering::Relaxed) + 1;
+        self.snapshot.store(number, Ordering::Relaxed);
+        Ok(Snapshot {
+            conn,
+            number,
+            began: true,
+        })
+    }
+
+    /// The connection for a commit: `true` with it when the held snapshot is the one numbered
+    /// `reads` (every read of the committing transaction was made in it), otherwise ended.
+    pub(crate) fn commit_connection(
+        &self,
+        reads: Option<u64>,
+    ) -> (MutexGuard<'_, Connection>, bool) {
+        let conn = self.lock();
+        let held = self.snapshot.load(Ordering::Relaxed);
+        if held != 0 && reads == Some(held) && !conn.is_autocommit() {
+            return (conn, true);
+        }
+        self.end_snapshot(&conn);
+        (conn, false)
+    }
+
+    /// Ends the held snapshot if it is the one numbered `number` (a transaction dropped or
+    /// rolled back after reading in it), so the file's checkpoints are not held back by it.
+    pub(crate) fn release_snapshot(&self, number: u64) {
+        let conn = self.lock();
+        if self.snapshot.load(Ordering::Relaxed) == number {
+            self.end_snapshot(&conn);
+        }
+    }
+
+    /// Forgets the held snapshot after the commit that used it ended it.
+    pub(crate) fn snapshot_ended(&self) {
+        self.snapshot.store(0, Ordering::Relaxed);
     }
 
     /// The fault armed for the next commit (conformance hooks).
@@ -143,7 +238,7 @@ impl SqliteUserEngineStore {
 
     /// The check `begin` and reads make: none while the latest check found the store ready,
     /// a full one (recorded) otherwise.
-    fn serving(&self, conn: &Connection) -> Result<(), StoreError> {
+    pub(crate) fn serving(&self, conn: &Connection) -> Result<(), StoreError> {
         if self.latch.is_ready() {
             Ok(())
         } else {

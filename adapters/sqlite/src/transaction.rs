@@ -1,12 +1,21 @@
 //! SQLite's transactions: a [`WriteBuffer`] (the engine's optional buffered strategy,
-//! `user_engine::buffered`) applied at commit in one `BEGIN IMMEDIATE` transaction.
+//! `user_engine::buffered`) applied at commit in one write transaction.
 //!
 //! Reads-own-writes, write-time expectations and the guard bookkeeping are the buffer's. What is
-//! SQLite's own is here: remembering what a transaction's reads were made against (its
-//! [`ReadPoint`]), taking the write lock before the guards are checked, skipping their second
-//! read when nothing reached the file since the first, writing the rows, and failing where an
-//! injected fault says (`user_engine::testing::FaultCountdown`), inside the transaction so that it
-//! rolls back.
+//! SQLite's own is here:
+//! - **One snapshot for a transaction's reads.** Its first-write reads (and its reads of keys it
+//!   has not written) are made in one read transaction the store holds open while nothing else
+//!   uses the connection (`SqliteUserEngineStore::snapshot_connection`), so they take SQLite's
+//!   read lock once rather than once a read. Any other call on the store ends it first. A read
+//!   there that would refuse a write is made again in a new one, so a write is refused only on
+//!   the committed state as of the write.
+//! - **A commit in that snapshot** when every read of the transaction was made in it and it is
+//!   still the file's latest state: the write lock is taken on it, and the versions read are
+//!   the committed ones.
+//! - **Otherwise a commit under `BEGIN IMMEDIATE`**, which skips the guards' second read when
+//!   nothing reached the file since the first ([`ReadPoint`]).
+//! - Writing the rows, and failing where an injected fault says
+//!   (`user_engine::testing::FaultCountdown`), inside the transaction so that it rolls back.
 
 use std::fmt;
 
@@ -16,15 +25,16 @@ use user_engine::kit::KeyVersions;
 use user_engine::testing::FaultCountdown;
 use user_engine::{
     AuditEntry, Expectation, OutboxMessage, Record, RecordKey, RecordWrite, StoreError,
-    StoreTransaction, UserEngineStore,
+    StoreTransaction,
 };
 
 use crate::error::{is_unique_violation, map};
 use crate::lifecycle::ensure_ready;
 use crate::rows::{
-    committed_versions, committed_versions_and_data_version, data_version, key_params,
+    committed_record, committed_versions, committed_versions_and_data_version, data_version,
+    key_params,
 };
-use crate::store::SqliteUserEngineStore;
+use crate::store::{Snapshot, SqliteUserEngineStore};
 
 /// What a transaction's first-write reads were made against. Read again under the commit's write
 /// lock and found equal, nothing has reached the file since — no other connection committed
@@ -48,12 +58,29 @@ impl ReadPoint {
     }
 }
 
-/// An open transaction: its buffer, and where its first first-write read was made.
+/// Which of the store's snapshots a transaction's reads were made in, by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reads {
+    first: u64,
+    last: u64,
+}
+
+impl Reads {
+    /// The one snapshot every read was made in, if they were.
+    fn in_one(self) -> Option<u64> {
+        (self.first == self.last).then_some(self.first)
+    }
+}
+
+/// An open transaction: its buffer, where its first first-write read was made, and which
+/// snapshots its reads were made in.
 pub(crate) struct SqliteTransaction<'a> {
     store: &'a SqliteUserEngineStore,
     buffer: WriteBuffer,
     /// `None` until a first write has read a key's committed versions.
     read_point: Option<ReadPoint>,
+    /// `None` until the transaction has read something from the file.
+    reads: Option<Reads>,
 }
 
 impl<'a> SqliteTransaction<'a> {
@@ -62,7 +89,22 @@ impl<'a> SqliteTransaction<'a> {
             store,
             buffer: WriteBuffer::new(),
             read_point: None,
+            reads: None,
         }
+    }
+
+    /// Notes that a read was made in the snapshot numbered `number`.
+    fn read_in(&mut self, number: u64) {
+        self.reads = Some(match self.reads {
+            Some(Reads { first, .. }) => Reads {
+                first,
+                last: number,
+            },
+            None => Reads {
+                first: number,
+                last: number,
+            },
+        });
     }
 }
 
@@ -74,41 +116,82 @@ impl fmt::Debug for SqliteTransaction<'_> {
     }
 }
 
-/// A key's committed versions for its first write in a transaction; the first such read also
-/// fixes the transaction's read point (in the same read transaction as the versions).
+impl Drop for SqliteTransaction<'_> {
+    fn drop(&mut self) {
+        // A transaction that ends without committing ends the snapshot its reads were made in,
+        // if nothing else has: nothing reached the file, so that is the whole rollback.
+        if let Some(reads) = self.reads {
+            self.store.release_snapshot(reads.last);
+        }
+    }
+}
+
+/// A key's committed versions for its first write in a transaction, read in the store's held
+/// snapshot; the transaction's first such read also fixes its read point. A held snapshot may
+/// predate another connection's commit, so a read there that would refuse the write (`refuses`)
+/// is made again in a new one: a write is refused only on the committed state as of the write.
 fn first_write_read(
-    store: &SqliteUserEngineStore,
-    read_point: &mut Option<ReadPoint>,
+    tx: &mut SqliteTransaction<'_>,
+    key: &RecordKey,
+    refuses: impl Fn(&KeyVersions) -> bool,
+) -> Result<KeyVersions, StoreError> {
+    let store = tx.store;
+    let snapshot = store.snapshot_connection(false)?;
+    let versions = read_versions(tx, &snapshot, key)?;
+    if snapshot.began || !refuses(&versions) {
+        return Ok(versions);
+    }
+    drop(snapshot);
+    let snapshot = store.snapshot_connection(true)?;
+    read_versions(tx, &snapshot, key)
+}
+
+/// One first-write read in `snapshot`, noted in the transaction.
+fn read_versions(
+    tx: &mut SqliteTransaction<'_>,
+    snapshot: &Snapshot<'_>,
     key: &RecordKey,
 ) -> Result<KeyVersions, StoreError> {
-    let conn = store.connection();
-    if read_point.is_some() {
-        return committed_versions(&conn, key);
-    }
-    let (versions, data_version) = committed_versions_and_data_version(&conn, key)?;
-    *read_point = Some(ReadPoint::of(store, &conn, data_version));
+    let conn = &snapshot.conn;
+    let versions = if tx.read_point.is_some() {
+        committed_versions(conn, key)?
+    } else {
+        let (versions, data_version) = committed_versions_and_data_version(conn, key)?;
+        tx.read_point = Some(ReadPoint::of(tx.store, conn, data_version));
+        versions
+    };
+    tx.read_in(snapshot.number);
     Ok(versions)
 }
 
 impl StoreTransaction for SqliteTransaction<'_> {
     fn get(&mut self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        match self.buffer.buffered(key) {
-            Some(buffered) => Ok(buffered),
-            None => UserEngineStore::get(self.store, key),
+        if let Some(buffered) = self.buffer.buffered(key) {
+            return Ok(buffered);
         }
+        let snapshot = self.store.snapshot_connection(false)?;
+        self.store.serving(&snapshot.conn)?;
+        let record = committed_record(&snapshot.conn, key)?;
+        self.read_in(snapshot.number);
+        Ok(record)
     }
 
     fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        let (store, read_point) = (self.store, &mut self.read_point);
-        self.buffer.save(write, expect, |key| {
-            first_write_read(store, read_point, key)
-        })
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let saved = buffer.save(write, expect, |key| {
+            first_write_read(self, key, |v| !expect.admits(v.live))
+        });
+        self.buffer = buffer;
+        saved
     }
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        let (store, read_point) = (self.store, &mut self.read_point);
-        self.buffer
-            .delete(key, expect, |key| first_write_read(store, read_point, key))
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let deleted = buffer.delete(key, expect, |key| {
+            first_write_read(self, key, |v| v.live.is_none() || !expect.admits(v.live))
+        });
+        self.buffer = buffer;
+        deleted
     }
 
     fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
@@ -121,30 +204,50 @@ impl StoreTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let this = *self;
-        commit_buffer(this.store, this.buffer, this.read_point)
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let buffer = std::mem::take(&mut self.buffer);
+        // The commit ends the snapshot itself (or finds it ended): nothing for drop to release.
+        let reads = self.reads.take();
+        commit_buffer(self.store, buffer, self.read_point, reads)
     }
 
     fn rollback(self: Box<Self>) -> Result<(), StoreError> {
-        // Nothing reached the file; dropping the buffer is the rollback.
+        // Nothing reached the file; dropping the buffer (and the snapshot) is the rollback.
         Ok(())
     }
 }
+
+/// A statement that writes nothing but needs the write lock: run inside the held snapshot, it
+/// turns the snapshot into a write transaction — or fails (`SQLITE_BUSY_SNAPSHOT`) when another
+/// connection committed since the snapshot began, or (`SQLITE_BUSY`) while another one writes.
+const TAKE_WRITE_LOCK: &str = "DELETE FROM user_engine_schema_versions WHERE 0";
 
 /// Applies a transaction's buffer, all or nothing.
 fn commit_buffer(
     store: &SqliteUserEngineStore,
     buffer: WriteBuffer,
     read_point: Option<ReadPoint>,
+    reads: Option<Reads>,
 ) -> Result<(), StoreError> {
-    let mut conn = store.connection();
-    // IMMEDIATE: the write lock is taken before the guards are checked, so nothing can change
-    // them between the check and the write. On any error the transaction is dropped, which
-    // rolls it back: a failed commit changes nothing.
+    let (mut conn, holding) = store.commit_connection(reads.and_then(Reads::in_one));
     // An injected fault is taken by this commit, under the connection lock, so exactly one
     // commit meets it.
     let mut countdown = store.fault().take();
+    if holding {
+        // Every read the transaction made is in the held snapshot. If it still is the file's
+        // latest state, the write lock is taken on it and the versions read are the committed
+        // ones: no second read, no second lock.
+        let upgraded = conn
+            .prepare_cached(TAKE_WRITE_LOCK)
+            .and_then(|mut s| s.execute([]));
+        match upgraded {
+            Ok(_) => return commit_in_snapshot(store, &conn, buffer, &mut countdown),
+            Err(_) => store.end_snapshot(&conn),
+        }
+    }
+    // IMMEDIATE: the write lock is taken before the guards are checked, so nothing can change
+    // them between the check and the write. On any error the transaction is dropped, which
+    // rolls it back: a failed commit changes nothing.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| map("starting a commit", &e))?;
@@ -164,6 +267,33 @@ fn commit_buffer(
         return Err(countdown.failure());
     }
     tx.commit().map_err(|e| map("committing", &e))
+}
+
+/// The commit inside the held snapshot, now holding the write lock: the state every read saw
+/// is the committed state, so the plan is built from the observed versions. Any failure rolls
+/// the whole transaction back.
+fn commit_in_snapshot(
+    store: &SqliteUserEngineStore,
+    conn: &Connection,
+    buffer: WriteBuffer,
+    countdown: &mut FaultCountdown,
+) -> Result<(), StoreError> {
+    let committed = (|| {
+        store.latch().checking(|| ensure_ready(conn))?;
+        apply(conn, &buffer.into_commit_plan_as_observed(), countdown)?;
+        if countdown.before_completion().is_some() {
+            return Err(countdown.failure());
+        }
+        conn.prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map_err(|e| map("committing", &e))?;
+        Ok(())
+    })();
+    if committed.is_err() {
+        store.end_snapshot(conn);
+    }
+    store.snapshot_ended();
+    committed
 }
 
 /// Fails with the injected fault when it strikes before the next change.
@@ -273,5 +403,77 @@ fn apply_change(conn: &Connection, change: &RecordChange) -> Result<(), StoreErr
         // row: a conflict on this key. The driver's message is dropped, it may quote the value.
         Err(err) if is_unique_violation(&err) => Err(change.conflict()),
         Err(err) => Err(map("saving a record", &err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::ffi::ErrorCode;
+
+    use super::*;
+
+    /// Two connections to a fresh file holding the table [`TAKE_WRITE_LOCK`] names.
+    fn two_connections(name: &str) -> (std::path::PathBuf, Connection, Connection) {
+        let dir = std::env::temp_dir().join(format!(
+            "user-engine-sqlite-lock-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        let first = Connection::open(&path).unwrap();
+        first
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE user_engine_schema_versions (version INTEGER PRIMARY KEY);",
+            )
+            .unwrap();
+        let second = Connection::open(&path).unwrap();
+        // Neither waits: a busy answer comes at once.
+        first.busy_timeout(std::time::Duration::ZERO).unwrap();
+        second.busy_timeout(std::time::Duration::ZERO).unwrap();
+        (dir, first, second)
+    }
+
+    fn begin_snapshot(conn: &Connection) {
+        conn.execute_batch("BEGIN").unwrap();
+        let _: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM user_engine_schema_versions",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_write_lock_statement_takes_the_lock_on_a_current_snapshot() {
+        let (dir, first, second) = two_connections("current");
+        begin_snapshot(&first);
+        first.execute(TAKE_WRITE_LOCK, []).unwrap();
+        // The first connection now holds the write lock: the second cannot take it.
+        let err = second.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+        assert_eq!(err.sqlite_error_code(), Some(ErrorCode::DatabaseBusy));
+        first.execute_batch("COMMIT").unwrap();
+        second.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+        drop((first, second));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_write_lock_statement_fails_on_a_snapshot_another_connection_overtook() {
+        let (dir, first, second) = two_connections("overtaken");
+        begin_snapshot(&first);
+        second
+            .execute("INSERT INTO user_engine_schema_versions VALUES (1)", [])
+            .unwrap();
+        let err = first.execute(TAKE_WRITE_LOCK, []).unwrap_err();
+        let rusqlite::Error::SqliteFailure(code, _) = err else {
+            panic!("not a SQLite failure: {err}");
+        };
+        assert_eq!(code.extended_code, rusqlite::ffi::SQLITE_BUSY_SNAPSHOT);
+        first.execute_batch("ROLLBACK").unwrap();
+        drop((first, second));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -513,3 +513,123 @@ fn a_transaction_open_across_a_reopen_checks_its_guards_again_at_commit() {
 fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
     overtaken_guard_conflicts(false);
 }
+
+/// A store with `acme/user/u1` committed, and an open transaction on a second handle whose first
+/// write (to `u1`) began the snapshot its later reads share; then a third handle commits
+/// `acme/user/u2` (created at version 1) and `acme/user/u3`.
+fn snapshot_overtaken_by_another_handle<'s>(
+    path: &std::path::Path,
+    store: &'s SqliteUserEngineStore,
+) -> Box<dyn user_engine::StoreTransaction + 's> {
+    let first = SqliteUserEngineStore::open(path).unwrap();
+    first.migrate().unwrap();
+    save(
+        &first,
+        write("acme/user/u1", None, json!({})),
+        Expectation::Absent,
+    )
+    .unwrap();
+    let mut open = store.begin().unwrap();
+    open.save(
+        write("acme/user/u1", None, json!({"by": "open"})),
+        Expectation::Any,
+    )
+    .unwrap();
+    for id in ["acme/user/u2", "acme/user/u3"] {
+        save(
+            &first,
+            write(id, None, json!({"by": "other"})),
+            Expectation::Absent,
+        )
+        .unwrap();
+    }
+    open
+}
+
+#[test]
+fn a_write_an_older_snapshot_would_refuse_is_decided_on_the_committed_state_as_of_the_write() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    let mut open = snapshot_overtaken_by_another_handle(&path, &store);
+    // Both keys were committed by the other handle before these writes were made.
+    let saved = open
+        .save(
+            write("acme/user/u2", None, json!({"by": "open"})),
+            Expectation::Version(1),
+        )
+        .expect("u2 is at version 1 when this write is made");
+    assert_eq!(saved.version, 2);
+    open.delete(&key("acme/user/u3"), Expectation::Version(1))
+        .expect("u3 exists at version 1 when this delete is made");
+    open.commit().unwrap();
+    let u2 = store.get(&key("acme/user/u2")).unwrap().unwrap();
+    assert_eq!(
+        (u2.version, u2.payload.expose().clone()),
+        (2, json!({"by": "open"}))
+    );
+    assert_eq!(store.get(&key("acme/user/u3")).unwrap(), None);
+}
+
+#[test]
+fn an_unguarded_write_over_a_key_another_handle_created_meanwhile_continues_its_versions() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    let mut open = snapshot_overtaken_by_another_handle(&path, &store);
+    open.save(
+        write("acme/user/u2", None, json!({"by": "open"})),
+        Expectation::Any,
+    )
+    .unwrap();
+    open.commit().unwrap();
+    // The other handle gave version 1; this commit's write is the next one (C2).
+    let u2 = store.get(&key("acme/user/u2")).unwrap().unwrap();
+    assert_eq!(
+        (u2.version, u2.payload.expose().clone()),
+        (2, json!({"by": "open"}))
+    );
+    let u1 = store.get(&key("acme/user/u1")).unwrap().unwrap();
+    assert_eq!(u1.version, 2);
+}
+
+/// Whether a checkpoint that empties the write-ahead log can finish now: not while a read
+/// transaction on another connection still uses the log.
+fn log_can_be_emptied(path: &std::path::Path) -> bool {
+    let raw = rusqlite::Connection::open(path).unwrap();
+    raw.busy_timeout(Duration::ZERO).unwrap();
+    let busy: i64 = raw
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+        .unwrap();
+    busy == 0
+}
+
+#[test]
+fn a_transaction_that_ends_without_committing_releases_its_snapshot() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    for ending in ["drop", "rollback", "commit"] {
+        // Something in the log, so that an open read transaction uses it.
+        save(
+            &store,
+            write("acme/user/u0", None, json!({"ending": ending})),
+            Expectation::Any,
+        )
+        .unwrap();
+        let mut open = store.begin().unwrap();
+        open.save(write("acme/user/u1", None, json!({})), Expectation::Any)
+            .unwrap();
+        assert!(
+            !log_can_be_emptied(&path),
+            "an open transaction's snapshot holds the log ({ending})"
+        );
+        match ending {
+            "drop" => drop(open),
+            "rollback" => open.rollback().unwrap(),
+            _ => open.commit().unwrap(),
+        }
+        assert!(
+            log_can_be_emptied(&path),
+            "a transaction that ended ({ending}) still holds a snapshot"
+        );
+    }
+}
