@@ -123,43 +123,48 @@ pub const VERSION_AND_DATA_VERSION: &str =
     "SELECT (SELECT data_version FROM pragma_data_version), max(version), max(deleted)
      FROM user_engine_records WHERE tenant_id = ?1 AND kind = ?2 AND record_id = ?3";
 
+/// The statement that turns the adapter's held read transaction into its commit's write
+/// transaction (`adapters/sqlite/src/transaction.rs`): it writes nothing but needs the lock.
+pub const TAKE_WRITE_LOCK: &str = "DELETE FROM user_engine_schema_versions WHERE 0";
+
 impl RawSqlite {
     /// [`Subject::write_batch`] with the statements the adapter adds to it, where it makes them:
-    /// with `first_writes`, each key's committed version read as it is first written (outside
-    /// the write transaction; the first of them with `data_version`); with `at_commit`, inside
-    /// it, the readiness check and `data_version` again (nothing else reached the file, so the
+    /// with `first_writes`, each key's committed version read as it is first written, all in one
+    /// read transaction begun by the first of them (which also reads `data_version`) and then
+    /// turned into the write transaction, as the adapter's snapshot is; with `at_commit`, the
+    /// write-lock statement and the readiness check (nothing else reached the file, so the
     /// adapter reads no version a second time). What those statements alone cost in place.
     pub fn write_batch_checked(&self, n: u64, first_writes: bool, at_commit: bool) -> Result<()> {
         let mut conn = self.conn()?;
-        if first_writes {
+        let tx = if first_writes {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             for j in 0..BATCH_WRITES {
                 let key = [BATCH_TENANT, "preference", &batch_id(n, j)];
                 if j == 0 {
-                    let read: (i64, Option<i64>, Option<bool>) = conn
+                    let read: (i64, Option<i64>, Option<bool>) = tx
                         .prepare_cached(VERSION_AND_DATA_VERSION)?
                         .query_row(key, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    std::hint::black_box((read, conn.total_changes()));
+                    std::hint::black_box((read, tx.total_changes()));
                 } else {
-                    let read: Option<(i64, bool)> = conn
+                    let read: Option<(i64, bool)> = tx
                         .prepare_cached(VERSION)?
                         .query_row(key, |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
                     std::hint::black_box(read);
                 }
             }
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx
+        } else {
+            conn.transaction_with_behavior(TransactionBehavior::Immediate)?
+        };
         if at_commit {
+            tx.prepare_cached(TAKE_WRITE_LOCK)?.execute([])?;
             let signature: Option<String> =
                 tx.prepare_cached(SIGNATURE)?.query_row([], |r| r.get(0))?;
             ensure!(
                 signature.as_deref() == Some(self.signature.as_str()),
                 "the recorded migrations read as {signature:?}"
             );
-            let data_version: i64 = tx
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |r| r.get(0))?;
-            std::hint::black_box((data_version, tx.total_changes()));
         }
         batch_writes(&tx, n)?;
         tx.commit()?;

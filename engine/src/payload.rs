@@ -1,8 +1,9 @@
 //! `Payload`: a record's JSON body, held so that no formatting path can print its values.
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// A JSON document whose values are never printed.
@@ -17,19 +18,33 @@ use serde_json::Value;
 /// assert_eq!(format!("{p:?}"), "Payload(object, 1 field)");
 /// assert!(!format!("{p}").contains("hunter2"));
 /// ```
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Payload(Value);
+///
+/// A payload is immutable and shared: cloning one (a record returned by a write and kept by the
+/// transaction that made it, say) copies a pointer, not the document.
+#[derive(Clone, PartialEq, Default)]
+pub struct Payload(Arc<Value>);
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Self::new)
+    }
+}
 
 impl Payload {
     /// Wraps a JSON value.
     pub fn new(value: Value) -> Self {
-        Self(value)
+        Self(Arc::new(value))
     }
 
     /// An empty JSON object.
     pub fn empty() -> Self {
-        Self(Value::Object(serde_json::Map::new()))
+        Self::new(Value::Object(serde_json::Map::new()))
     }
 
     /// The JSON value itself. Named so that every place that reads payload values is easy to find.
@@ -39,7 +54,7 @@ impl Payload {
 
     /// Consumes the payload and returns the JSON value.
     pub fn into_exposed(self) -> Value {
-        self.0
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// Serializes the payload to compact JSON text, for storage.
@@ -50,7 +65,7 @@ impl Payload {
     /// Parses JSON text read back from storage.
     pub fn from_json_text(text: &str) -> Result<Self, crate::StoreError> {
         serde_json::from_str(text)
-            .map(Self)
+            .map(Self::new)
             // The parser's message may quote the text; say only where it failed.
             .map_err(|e| {
                 crate::StoreError::invalid(format!(
@@ -62,7 +77,7 @@ impl Payload {
     }
 
     fn shape(&self) -> String {
-        match &self.0 {
+        match &*self.0 {
             Value::Null => "null".to_owned(),
             Value::Bool(_) => "bool".to_owned(),
             Value::Number(_) => "number".to_owned(),
@@ -79,7 +94,7 @@ fn plural(n: usize) -> &'static str {
 
 impl From<Value> for Payload {
     fn from(value: Value) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
