@@ -260,6 +260,7 @@ fn gallery() -> Vec<Exhibit> {
         locking_exhibit::<locking::LockingGuardBeforePresence>(),
         buffered_exhibit::<buffered::BufferedForgetsDeletedVersions>(),
         buffered_exhibit::<buffered::BufferedTrustsObservedVersions>(),
+        buffered_exhibit::<buffered::BufferedTrustsAnyLaterRead>(),
         buffered_exhibit::<buffered::BufferedReadinessOnlyAtBegin>(),
         buffered_exhibit::<buffered::BufferedLatchIgnoresRefusals>(),
         buffered_exhibit::<buffered::BufferedLatchIgnoresReports>(),

@@ -514,60 +514,82 @@ fn a_fresh_handle_whose_first_write_another_handle_overtakes_fails_its_guard() {
     overtaken_guard_conflicts(false);
 }
 
-/// A store with `acme/user/u1` committed, and an open transaction on a second handle whose first
-/// write (to `u1`) began the snapshot its later reads share; then a third handle commits
-/// `acme/user/u2` (created at version 1) and `acme/user/u3`.
+/// A store with `acme/user/u1` and `acme/user/u4` committed (version 1), and an open transaction
+/// on a second handle whose first write (to `u1`) began the snapshot its later reads share; then a
+/// third handle creates `acme/user/u2` and `acme/user/u3` (version 1) and updates `u4` to version 2.
 fn snapshot_overtaken_by_another_handle<'s>(
     path: &std::path::Path,
     store: &'s SqliteUserEngineStore,
 ) -> Box<dyn user_engine::StoreTransaction + 's> {
     let first = SqliteUserEngineStore::open(path).unwrap();
     first.migrate().unwrap();
-    save(
-        &first,
-        write("acme/user/u1", None, json!({})),
-        Expectation::Absent,
-    )
-    .unwrap();
+    for id in ["acme/user/u1", "acme/user/u4"] {
+        save(&first, write(id, None, json!({})), Expectation::Absent).unwrap();
+    }
     let mut open = store.begin().unwrap();
     open.save(
         write("acme/user/u1", None, json!({"by": "open"})),
         Expectation::Any,
     )
     .unwrap();
-    for id in ["acme/user/u2", "acme/user/u3"] {
-        save(
-            &first,
-            write(id, None, json!({"by": "other"})),
-            Expectation::Absent,
-        )
-        .unwrap();
+    for (id, expect) in [
+        ("acme/user/u2", Expectation::Absent),
+        ("acme/user/u3", Expectation::Absent),
+        ("acme/user/u4", Expectation::Version(1)),
+    ] {
+        save(&first, write(id, None, json!({"by": "other"})), expect).unwrap();
     }
     open
 }
 
 #[test]
 fn a_write_an_older_snapshot_would_refuse_is_decided_on_the_committed_state_as_of_the_write() {
-    let (_dir, path) = temp_db();
-    let store = SqliteUserEngineStore::open(&path).unwrap();
-    let mut open = snapshot_overtaken_by_another_handle(&path, &store);
-    // Both keys were committed by the other handle before these writes were made.
-    let saved = open
-        .save(
-            write("acme/user/u2", None, json!({"by": "open"})),
-            Expectation::Version(1),
-        )
-        .expect("u2 is at version 1 when this write is made");
-    assert_eq!(saved.version, 2);
-    open.delete(&key("acme/user/u3"), Expectation::Version(1))
-        .expect("u3 exists at version 1 when this delete is made");
-    open.commit().unwrap();
-    let u2 = store.get(&key("acme/user/u2")).unwrap().unwrap();
-    assert_eq!(
-        (u2.version, u2.payload.expose().clone()),
-        (2, json!({"by": "open"}))
-    );
-    assert_eq!(store.get(&key("acme/user/u3")).unwrap(), None);
+    // Each write is the first after the other handle's commits, so it meets the older snapshot:
+    // a save over a record created since, a delete of one created since, and a delete of one
+    // updated since. Each was committed by the other handle before the write was made.
+    type Write = fn(&mut dyn user_engine::StoreTransaction) -> Result<(), StoreError>;
+    // What each write does, and the versions of u2, u3 and u4 after its commit.
+    let writes: [(&str, Write, [Option<u64>; 3]); 3] = [
+        (
+            "save u2 at version 1",
+            |tx| {
+                let saved = tx.save(
+                    write("acme/user/u2", None, json!({"by": "open"})),
+                    Expectation::Version(1),
+                )?;
+                assert_eq!(saved.version, 2);
+                Ok(())
+            },
+            [Some(2), Some(1), Some(2)],
+        ),
+        (
+            "delete u3 at version 1",
+            |tx| tx.delete(&key("acme/user/u3"), Expectation::Version(1)),
+            [Some(1), None, Some(2)],
+        ),
+        (
+            "delete u4 at version 2",
+            |tx| tx.delete(&key("acme/user/u4"), Expectation::Version(2)),
+            [Some(1), Some(1), None],
+        ),
+    ];
+    for (what, make, expected) in writes {
+        let (_dir, path) = temp_db();
+        let store = SqliteUserEngineStore::open(&path).unwrap();
+        let mut open = snapshot_overtaken_by_another_handle(&path, &store);
+        make(open.as_mut()).unwrap_or_else(|e| panic!("{what}: refused with {e}"));
+        open.commit().unwrap();
+        let after = |id: &str| store.get(&key(id)).unwrap().map(|r| r.version);
+        assert_eq!(
+            [
+                after("acme/user/u2"),
+                after("acme/user/u3"),
+                after("acme/user/u4")
+            ],
+            expected,
+            "{what}"
+        );
+    }
 }
 
 #[test]
