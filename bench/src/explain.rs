@@ -212,6 +212,7 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
             parts.join(", "),
             batch.comparison.ratio
         ));
+        lines.push(tx_phases(dir.path())?);
         let (adapter, raw) = tx_in_memory()?;
         lines.push(format!(
             "  sqlite tx in memory alone (no database; what each side computes for one tx): the \
@@ -230,6 +231,68 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
         ));
     }
     Ok(lines)
+}
+
+/// The SQLite tx timed in its two phases on both sides, one transaction at a time in turn: up to
+/// the last first write (the adapter: `begin` and ten saves, each reading its key's version; raw
+/// with the adapter's statements: `BEGIN` and the ten reads), then the rest (the adapter: the
+/// audit entry, the event and `commit`; raw: the write-lock statement, the readiness check, the
+/// writes and `COMMIT`). Medians of five rounds of 100 transactions each.
+fn tx_phases(dir: &std::path::Path) -> Result<String> {
+    let adapter = Adapter::new(user_engine_sqlite::SqliteUserEngineStore::open(
+        dir.join("phases-adapter.db"),
+    )?)?;
+    let raw = raw_sqlite::RawSqlite::open(&dir.join("phases-raw.db"))?;
+    for n in 0..200 {
+        adapter.write_batch(n)?;
+        raw.write_batch_checked(n, true, true)?;
+    }
+    let (mut firsts, mut rests) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    for round in 0..5u64 {
+        let (mut a, mut r) = ([Duration::ZERO; 2], [Duration::ZERO; 2]);
+        for i in 0..100u64 {
+            let n = 200 + round * 100 + i;
+            if (round + i) % 2 == 0 {
+                adapter.write_batch_phased(n, &mut a)?;
+                raw.write_batch_checked_phased(n, true, true, &mut r)?;
+            } else {
+                raw.write_batch_checked_phased(n, true, true, &mut r)?;
+                adapter.write_batch_phased(n, &mut a)?;
+            }
+        }
+        for (side, phases) in [a, r].into_iter().enumerate() {
+            firsts[side].push(phases[0] / 100);
+            rests[side].push(phases[1] / 100);
+        }
+    }
+    let [a_first, r_first] = firsts.map(|times| median_duration(&times));
+    let [a_rest, r_rest] = rests.map(|times| median_duration(&times));
+    // Both sides build the ten payloads once: the adapter's caller before each save, raw inside
+    // its writes. Priced apart, so the phases can be read with it moved back.
+    let mut n = 0u64;
+    let payloads = per_call(2_000, || {
+        n += 1;
+        for _ in 0..BATCH_WRITES {
+            std::hint::black_box(user_engine::Payload::new(payload(n)));
+        }
+        Ok(())
+    })?;
+    let ratio = |a: Duration, r: Duration| a.as_secs_f64() / r.as_secs_f64().max(1e-9);
+    Ok(format!(
+        "  sqlite tx by phase (adapter vs raw with the adapter's statements, per tx): up to the \
+         last first write {} vs {} = {:.2}× ({} more); the rest, to COMMIT {} vs {} = {:.2}× ({} \
+         more); building the ten payloads, which the adapter's caller does in the first phase and \
+         raw in the second, {}",
+        duration(a_first),
+        duration(r_first),
+        ratio(a_first, r_first),
+        duration(a_first.saturating_sub(r_first)),
+        duration(a_rest),
+        duration(r_rest),
+        ratio(a_rest, r_rest),
+        duration(a_rest.saturating_sub(r_rest)),
+        duration(payloads),
+    ))
 }
 
 /// The in-memory part of one benchmark tx on each side, with no database: the adapter's write

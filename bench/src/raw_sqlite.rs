@@ -135,6 +135,20 @@ impl RawSqlite {
     /// write-lock statement and the readiness check (nothing else reached the file, so the
     /// adapter reads no version a second time). What those statements alone cost in place.
     pub fn write_batch_checked(&self, n: u64, first_writes: bool, at_commit: bool) -> Result<()> {
+        self.write_batch_checked_phased(n, first_writes, at_commit, &mut [Duration::ZERO; 2])
+    }
+
+    /// [`write_batch_checked`](Self::write_batch_checked), adding to `phases` the time up to the
+    /// last first-write read, then the rest (the commit's statements, the writes, `COMMIT`): the
+    /// adapter's two phases (`Adapter::write_batch_phased`).
+    pub fn write_batch_checked_phased(
+        &self,
+        n: u64,
+        first_writes: bool,
+        at_commit: bool,
+        phases: &mut [Duration; 2],
+    ) -> Result<()> {
+        let started = Instant::now();
         let mut conn = self.conn()?;
         let tx = if first_writes {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
@@ -157,6 +171,8 @@ impl RawSqlite {
         } else {
             conn.transaction_with_behavior(TransactionBehavior::Immediate)?
         };
+        let read = Instant::now();
+        phases[0] += read - started;
         if at_commit {
             tx.prepare_cached(TAKE_WRITE_LOCK)?.execute([])?;
             let signature: Option<String> =
@@ -168,6 +184,7 @@ impl RawSqlite {
         }
         batch_writes(&tx, n)?;
         tx.commit()?;
+        phases[1] += read.elapsed();
         Ok(())
     }
 }

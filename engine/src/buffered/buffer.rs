@@ -19,7 +19,6 @@ use std::fmt;
 use crate::error::StoreError;
 use crate::ids::RecordKey;
 use crate::kit::{KeyVersions, next_version};
-use crate::payload::Payload;
 use crate::record::{AuditEntry, Expectation, OutboxMessage, Record, RecordWrite};
 
 /// One key a transaction wrote: what it observed first, and what it sees now.
@@ -29,29 +28,30 @@ pub struct PendingWrite {
     guarded: bool,
     /// The highest version the transaction has seen or given the key.
     last: u64,
+    /// Whether a write has been applied: until then the key is as observed.
+    written: bool,
     pub(super) current: Option<Record>,
 }
 
 impl PendingWrite {
-    /// A first write that knows only the committed versions. The stand-in record (empty payload,
-    /// no owner) is never seen: the write that follows replaces it (save) or removes it (delete),
-    /// and a refused first write is not kept (`WriteBuffer::touch`).
-    fn observing(key: &RecordKey, observed: KeyVersions) -> Self {
+    /// A first write that knows only the committed versions: the key is as observed until the
+    /// write that follows applies (a refused first write is not kept, `WriteBuffer::touch`).
+    fn observing(observed: KeyVersions) -> Self {
         PendingWrite {
             observed,
             guarded: false,
             last: observed.last,
-            current: observed.live.map(|version| Record {
-                key: key.clone(),
-                user: None,
-                payload: Payload::empty(),
-                version,
-            }),
+            written: false,
+            current: None,
         }
     }
 
     fn current_version(&self) -> Option<u64> {
-        self.current.as_ref().map(|r| r.version)
+        if self.written {
+            self.current.as_ref().map(|r| r.version)
+        } else {
+            self.observed.live
+        }
     }
 
     /// The committed live version when the transaction first wrote the key (`None`: absent).
@@ -152,15 +152,17 @@ impl PendingWrite {
             version,
         };
         self.last = version;
+        self.written = true;
         self.current = Some(record.clone());
         Ok(record)
     }
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        if self.current.is_none() {
+        if self.current_version().is_none() {
             return Err(StoreError::NotFound { key: key.clone() });
         }
         self.admit(key, expect)?;
+        self.written = true;
         self.current = None;
         Ok(())
     }
@@ -216,8 +218,16 @@ impl WriteBuffer {
         expect: Expectation,
         committed: impl FnOnce(&RecordKey) -> Result<KeyVersions, StoreError>,
     ) -> Result<Record, StoreError> {
+        if let Some(pending) = self.writes.get_mut(&write.key) {
+            // A refused save leaves an existing pending write as it was.
+            return pending.save(write, expect);
+        }
+        // A first write, kept only if it succeeded (as in `touch`).
+        let mut pending = PendingWrite::observing(committed(&write.key)?);
         let key = write.key.clone();
-        self.touch(&key, committed, |pending| pending.save(write, expect))
+        let saved = pending.save(write, expect)?;
+        self.writes.insert(key, pending);
+        Ok(saved)
     }
 
     /// Deletes a record if `expect` holds (`Absent` is `invalid` here); `not_found` if the
@@ -246,7 +256,7 @@ impl WriteBuffer {
             // A refused change leaves an existing pending write as it was.
             return change(pending);
         }
-        let mut pending = PendingWrite::observing(key, committed(key)?);
+        let mut pending = PendingWrite::observing(committed(key)?);
         let outcome = change(&mut pending)?;
         self.writes.insert(key.clone(), pending);
         Ok(outcome)
