@@ -160,13 +160,13 @@ impl SqliteUserEngineStore {
                 .prepare_cached("ROLLBACK")
                 .and_then(|mut s| s.execute([]));
         }
-        self.snapshot.store(0, Ordering::Relaxed);
+        self.snapshot.store(0, Ordering::SeqCst);
     }
 
     /// The connection for an open transaction's read: inside the held snapshot when one is
     /// open (`fresh`: never — a new one is begun), otherwise in a new one, begun here. The
     /// snapshot lasts until the connection serves anything else: any other call ends it
-    /// ([`connection`](Self::connection)), as does a transaction's commit or drop.
+    /// ([`connection`](Self::connection)), as do `begin`, a transaction's commit and its drop.
     pub(crate) fn snapshot_connection(&self, fresh: bool) -> Result<Snapshot<'_>, StoreError> {
         let conn = self.lock();
         let held = self.snapshot.load(Ordering::Relaxed);
@@ -183,7 +183,7 @@ impl SqliteUserEngineStore {
             .and_then(|mut s| s.execute([]))
             .map_err(|e| map("reading a record version", &e))?;
         let number = self.snapshots.fetch_add(1, Ordering::Relaxed) + 1;
-        self.snapshot.store(number, Ordering::Relaxed);
+        self.snapshot.store(number, Ordering::SeqCst);
         Ok(Snapshot {
             conn,
             number,
@@ -217,7 +217,7 @@ impl SqliteUserEngineStore {
 
     /// Forgets the held snapshot after the commit that used it ended it.
     pub(crate) fn snapshot_ended(&self) {
-        self.snapshot.store(0, Ordering::Relaxed);
+        self.snapshot.store(0, Ordering::SeqCst);
     }
 
     /// The fault armed for the next commit (conformance hooks).
@@ -351,6 +351,10 @@ impl UserEngineStore for SqliteUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         if !self.latch.is_ready() {
             self.serving(&self.connection())?;
+        } else if self.snapshot.load(Ordering::SeqCst) != 0 {
+            // A held snapshot began before this transaction: its reads must not see older state
+            // than the transaction's start, so end it (the connection does).
+            drop(self.connection());
         }
         Ok(Box::new(SqliteTransaction::new(self)))
     }

@@ -72,28 +72,39 @@ impl Reads {
     }
 }
 
-/// An open transaction: its buffer, where its first first-write read was made, and which
-/// snapshots its reads were made in.
+/// An open transaction: its buffer, and what its reads were made in.
 pub(crate) struct SqliteTransaction<'a> {
-    store: &'a SqliteUserEngineStore,
     buffer: WriteBuffer,
+    reading: Reading<'a>,
+}
+
+/// Where an open transaction's reads were made: its first first-write read's read point, and
+/// which snapshots of the store its reads were made in. Apart from the buffer, so that a read the
+/// buffer asks for borrows only this.
+struct Reading<'a> {
+    store: &'a SqliteUserEngineStore,
     /// `None` until a first write has read a key's committed versions.
     read_point: Option<ReadPoint>,
-    /// `None` until the transaction has read something from the file.
+    /// `None` until the transaction has begun reading from the file.
     reads: Option<Reads>,
 }
 
 impl<'a> SqliteTransaction<'a> {
     pub(crate) fn new(store: &'a SqliteUserEngineStore) -> Self {
         SqliteTransaction {
-            store,
             buffer: WriteBuffer::new(),
-            read_point: None,
-            reads: None,
+            reading: Reading {
+                store,
+                read_point: None,
+                reads: None,
+            },
         }
     }
+}
 
-    /// Notes that a read was made in the snapshot numbered `number`.
+impl Reading<'_> {
+    /// Notes that a read is made in the snapshot numbered `number` — before it is made, so that a
+    /// read that fails still leaves the snapshot for the transaction's drop to end.
     fn read_in(&mut self, number: u64) {
         self.reads = Some(match self.reads {
             Some(Reads { first, .. }) => Reads {
@@ -105,6 +116,42 @@ impl<'a> SqliteTransaction<'a> {
                 last: number,
             },
         });
+    }
+
+    /// A key's committed versions for its first write in the transaction, read in the store's
+    /// held snapshot; the transaction's first such read also fixes its read point. A held
+    /// snapshot may predate another connection's commit, so a read there that would refuse the
+    /// write (`refuses`) is made again in a new one: a write is refused only on the committed
+    /// state as of the write.
+    fn first_write(
+        &mut self,
+        key: &RecordKey,
+        refuses: impl Fn(&KeyVersions) -> bool,
+    ) -> Result<KeyVersions, StoreError> {
+        let snapshot = self.store.snapshot_connection(false)?;
+        let versions = self.versions_in(&snapshot, key)?;
+        if snapshot.began || !refuses(&versions) {
+            return Ok(versions);
+        }
+        drop(snapshot);
+        let snapshot = self.store.snapshot_connection(true)?;
+        self.versions_in(&snapshot, key)
+    }
+
+    /// One first-write read in `snapshot`.
+    fn versions_in(
+        &mut self,
+        snapshot: &Snapshot<'_>,
+        key: &RecordKey,
+    ) -> Result<KeyVersions, StoreError> {
+        self.read_in(snapshot.number);
+        let conn = &snapshot.conn;
+        if self.read_point.is_some() {
+            return committed_versions(conn, key);
+        }
+        let (versions, data_version) = committed_versions_and_data_version(conn, key)?;
+        self.read_point = Some(ReadPoint::of(self.store, conn, data_version));
+        Ok(versions)
     }
 }
 
@@ -120,48 +167,10 @@ impl Drop for SqliteTransaction<'_> {
     fn drop(&mut self) {
         // A transaction that ends without committing ends the snapshot its reads were made in,
         // if nothing else has: nothing reached the file, so that is the whole rollback.
-        if let Some(reads) = self.reads {
-            self.store.release_snapshot(reads.last);
+        if let Some(reads) = self.reading.reads {
+            self.reading.store.release_snapshot(reads.last);
         }
     }
-}
-
-/// A key's committed versions for its first write in a transaction, read in the store's held
-/// snapshot; the transaction's first such read also fixes its read point. A held snapshot may
-/// predate another connection's commit, so a read there that would refuse the write (`refuses`)
-/// is made again in a new one: a write is refused only on the committed state as of the write.
-fn first_write_read(
-    tx: &mut SqliteTransaction<'_>,
-    key: &RecordKey,
-    refuses: impl Fn(&KeyVersions) -> bool,
-) -> Result<KeyVersions, StoreError> {
-    let store = tx.store;
-    let snapshot = store.snapshot_connection(false)?;
-    let versions = read_versions(tx, &snapshot, key)?;
-    if snapshot.began || !refuses(&versions) {
-        return Ok(versions);
-    }
-    drop(snapshot);
-    let snapshot = store.snapshot_connection(true)?;
-    read_versions(tx, &snapshot, key)
-}
-
-/// One first-write read in `snapshot`, noted in the transaction.
-fn read_versions(
-    tx: &mut SqliteTransaction<'_>,
-    snapshot: &Snapshot<'_>,
-    key: &RecordKey,
-) -> Result<KeyVersions, StoreError> {
-    let conn = &snapshot.conn;
-    let versions = if tx.read_point.is_some() {
-        committed_versions(conn, key)?
-    } else {
-        let (versions, data_version) = committed_versions_and_data_version(conn, key)?;
-        tx.read_point = Some(ReadPoint::of(tx.store, conn, data_version));
-        versions
-    };
-    tx.read_in(snapshot.number);
-    Ok(versions)
 }
 
 impl StoreTransaction for SqliteTransaction<'_> {
@@ -169,29 +178,29 @@ impl StoreTransaction for SqliteTransaction<'_> {
         if let Some(buffered) = self.buffer.buffered(key) {
             return Ok(buffered);
         }
-        let snapshot = self.store.snapshot_connection(false)?;
-        self.store.serving(&snapshot.conn)?;
-        let record = committed_record(&snapshot.conn, key)?;
-        self.read_in(snapshot.number);
-        Ok(record)
+        let store = self.reading.store;
+        if !store.latch().is_ready() {
+            // A check the latch records is made on the committed state as of now, never in a
+            // snapshot that may be older.
+            store.serving(&store.connection())?;
+        }
+        let snapshot = store.snapshot_connection(false)?;
+        self.reading.read_in(snapshot.number);
+        committed_record(&snapshot.conn, key)
     }
 
     fn save(&mut self, write: RecordWrite, expect: Expectation) -> Result<Record, StoreError> {
-        let mut buffer = std::mem::take(&mut self.buffer);
-        let saved = buffer.save(write, expect, |key| {
-            first_write_read(self, key, |v| !expect.admits(v.live))
-        });
-        self.buffer = buffer;
-        saved
+        let reading = &mut self.reading;
+        self.buffer.save(write, expect, |key| {
+            reading.first_write(key, |v| !expect.admits(v.live))
+        })
     }
 
     fn delete(&mut self, key: &RecordKey, expect: Expectation) -> Result<(), StoreError> {
-        let mut buffer = std::mem::take(&mut self.buffer);
-        let deleted = buffer.delete(key, expect, |key| {
-            first_write_read(self, key, |v| v.live.is_none() || !expect.admits(v.live))
-        });
-        self.buffer = buffer;
-        deleted
+        let reading = &mut self.reading;
+        self.buffer.delete(key, expect, |key| {
+            reading.first_write(key, |v| v.live.is_none() || !expect.admits(v.live))
+        })
     }
 
     fn append_audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
@@ -207,8 +216,8 @@ impl StoreTransaction for SqliteTransaction<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let buffer = std::mem::take(&mut self.buffer);
         // The commit ends the snapshot itself (or finds it ended): nothing for drop to release.
-        let reads = self.reads.take();
-        commit_buffer(self.store, buffer, self.read_point, reads)
+        let reads = self.reading.reads.take();
+        commit_buffer(self.reading.store, buffer, self.reading.read_point, reads)
     }
 
     fn rollback(self: Box<Self>) -> Result<(), StoreError> {
@@ -278,22 +287,40 @@ fn commit_in_snapshot(
     buffer: WriteBuffer,
     countdown: &mut FaultCountdown,
 ) -> Result<(), StoreError> {
-    let committed = (|| {
-        store.latch().checking(|| ensure_ready(conn))?;
-        apply(conn, &buffer.into_commit_plan_as_observed(), countdown)?;
-        if countdown.before_completion().is_some() {
-            return Err(countdown.failure());
-        }
-        conn.prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]))
-            .map_err(|e| map("committing", &e))?;
-        Ok(())
-    })();
-    if committed.is_err() {
-        store.end_snapshot(conn);
+    let mut open = InSnapshot {
+        store,
+        conn,
+        committed: false,
+    };
+    store.latch().checking(|| ensure_ready(conn))?;
+    apply(conn, &buffer.into_commit_plan_as_observed(), countdown)?;
+    if countdown.before_completion().is_some() {
+        return Err(countdown.failure());
     }
-    store.snapshot_ended();
-    committed
+    conn.prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| map("committing", &e))?;
+    open.committed = true;
+    Ok(())
+}
+
+/// The write transaction a commit made of the held snapshot. Dropped before it committed — an
+/// error, or a panic while applying — it rolls back, so a failed commit leaves nothing and the
+/// write lock is released at once; either way the store holds no snapshot after it.
+struct InSnapshot<'c> {
+    store: &'c SqliteUserEngineStore,
+    conn: &'c Connection,
+    committed: bool,
+}
+
+impl Drop for InSnapshot<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            self.store.snapshot_ended();
+        } else {
+            self.store.end_snapshot(self.conn);
+        }
+    }
 }
 
 /// Fails with the injected fault when it strikes before the next change.

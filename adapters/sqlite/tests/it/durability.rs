@@ -655,3 +655,83 @@ fn a_transaction_that_ends_without_committing_releases_its_snapshot() {
         );
     }
 }
+
+#[test]
+fn a_transaction_begun_after_another_handle_committed_reads_that_commit() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    for id in ["acme/user/u1", "acme/user/u2"] {
+        save(&store, write(id, None, json!({})), Expectation::Absent).unwrap();
+    }
+    // An older transaction's read holds a snapshot of the file…
+    let mut older = store.begin().unwrap();
+    older
+        .save(write("acme/user/u1", None, json!({})), Expectation::Any)
+        .unwrap();
+    // …then another handle commits, and only then does this transaction begin.
+    let other = SqliteUserEngineStore::open(&path).unwrap();
+    save(
+        &other,
+        write("acme/user/u2", None, json!({"by": "other"})),
+        Expectation::Version(1),
+    )
+    .unwrap();
+    let mut other_tx = other.begin().unwrap();
+    other_tx
+        .delete(&key("acme/user/u1"), Expectation::Any)
+        .unwrap();
+    other_tx.commit().unwrap();
+    let mut newer = store.begin().unwrap();
+    let u2 = newer.get(&key("acme/user/u2")).unwrap().unwrap();
+    assert_eq!(
+        u2.version, 2,
+        "a transaction reads what was committed before it began"
+    );
+    assert_eq!(
+        newer
+            .delete(&key("acme/user/u1"), Expectation::Any)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound,
+        "u1 was deleted before this transaction began (C4)"
+    );
+    drop(newer);
+    drop(older);
+}
+
+#[test]
+fn a_transaction_whose_read_failed_still_releases_its_snapshot() {
+    let (_dir, path) = temp_db();
+    let store = SqliteUserEngineStore::open(&path).unwrap();
+    store.migrate().unwrap();
+    save(
+        &store,
+        write("acme/user/u0", None, json!({})),
+        Expectation::Any,
+    )
+    .unwrap();
+    // A row whose payload is not JSON (written past the schema's check): reading it fails after
+    // the read began.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.pragma_update(None, "ignore_check_constraints", true)
+        .unwrap();
+    raw.execute(
+        "INSERT INTO user_engine_records (tenant_id, kind, record_id, user_id, payload, version)
+         VALUES ('acme', 'user', 'bad', NULL, 'not json', 1)",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let mut open = store.begin().unwrap();
+    assert!(open.get(&key("acme/user/bad")).is_err());
+    assert!(
+        !log_can_be_emptied(&path),
+        "the failed read was made in the transaction's snapshot"
+    );
+    drop(open);
+    assert!(
+        log_can_be_emptied(&path),
+        "a transaction whose read failed still holds a snapshot after its drop"
+    );
+}
