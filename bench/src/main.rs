@@ -10,6 +10,7 @@
 //! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`, `--skip-loader`. Parsed by
 //! hand: six flags do not need a dependency.
 
+mod copies;
 mod explain;
 mod explain_mysql;
 mod loader;

@@ -57,6 +57,18 @@ struct Statements {
 /// Recorded migrations, `(version, checksum)` in version order.
 type Recorded = Vec<(u32, String)>;
 
+/// The adapter's relay acknowledgement (`acknowledge_pending_sql` in
+/// `adapters/mysql/src/store.rs`), `{listed}` standing for the ids' placeholders: one `UPDATE`
+/// guarded by the listed rows' count (C21) and the recorded migrations (C27). For pricing those
+/// guards in place; `copies::the_copied_statements_are_the_adapters` keeps it the adapter's.
+pub const CHECKED_ACKNOWLEDGE: &str =
+    "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+         WHERE id IN ({listed}) AND acknowledged_at IS NULL
+           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
+                                   WHERE id IN ({listed})) AS listed) = ?
+           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
+                FROM user_engine_schema_versions) = ?";
+
 /// The baseline for `MysqlUserEngineStore`.
 pub struct RawMysql {
     conn: Mutex<Conn>,
@@ -430,14 +442,7 @@ impl Subject for RawMysql {
         // The statement's text depends on the batch's size; the driver caches it prepared.
         let listed = vec!["?"; ids.len()].join(", ");
         if self.checked_acknowledge {
-            let sql = format!(
-                "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
-                 WHERE id IN ({listed}) AND acknowledged_at IS NULL
-                   AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
-                                           WHERE id IN ({listed})) AS listed) = ?
-                   AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
-                        FROM user_engine_schema_versions) = ?"
-            );
+            let sql = CHECKED_ACKNOWLEDGE.replace("{listed}", &listed);
             let signature: Vec<String> = self
                 .recorded
                 .iter()

@@ -36,8 +36,9 @@ const FILES: [&str; 2] = [
 
 /// The adapter's `acknowledge` statement, as `adapters/postgres/src/store.rs` writes it
 /// (`ACKNOWLEDGE`): the listed ids' existence (C21) and the recorded migrations (C27) checked in
-/// the statement that marks them. For pricing those checks in place.
-const CHECKED_ACKNOWLEDGE: &str = "WITH listed AS (
+/// the statement that marks them. For pricing those checks in place;
+/// `copies::the_copied_statements_are_the_adapters` keeps it the adapter's.
+pub const CHECKED_ACKNOWLEDGE: &str = "WITH listed AS (
          SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
          FROM unnest($1::bigint[]) AS w(id)
          LEFT JOIN user_engine_outbox_events AS e ON e.id = w.id),

@@ -125,6 +125,7 @@ pub const VERSION_AND_DATA_VERSION: &str =
 
 /// The statement that turns the adapter's held read transaction into its commit's write
 /// transaction (`adapters/sqlite/src/transaction.rs`): it writes nothing but needs the lock.
+/// `copies::the_copied_statements_are_the_adapters` keeps it the adapter's.
 pub const TAKE_WRITE_LOCK: &str = "DELETE FROM user_engine_schema_versions WHERE 0";
 
 impl RawSqlite {
