@@ -521,8 +521,7 @@ fn snapshot_overtaken_by_another_handle<'s>(
     path: &std::path::Path,
     store: &'s SqliteUserEngineStore,
 ) -> Box<dyn user_engine::StoreTransaction + 's> {
-    let first = SqliteUserEngineStore::open(path).unwrap();
-    first.migrate().unwrap();
+    let first = migrated(path);
     for id in ["acme/user/u1", "acme/user/u4"] {
         save(&first, write(id, None, json!({})), Expectation::Absent).unwrap();
     }
@@ -624,11 +623,17 @@ fn log_can_be_emptied(path: &std::path::Path) -> bool {
     busy == 0
 }
 
+/// A store on the file at `path`, migrated.
+fn migrated(path: &std::path::Path) -> SqliteUserEngineStore {
+    let store = SqliteUserEngineStore::open(path).unwrap();
+    store.migrate().unwrap();
+    store
+}
+
 #[test]
 fn a_transaction_that_ends_without_committing_releases_its_snapshot() {
     let (_dir, path) = temp_db();
-    let store = SqliteUserEngineStore::open(&path).unwrap();
-    store.migrate().unwrap();
+    let store = migrated(&path);
     for ending in ["drop", "rollback", "commit"] {
         // Something in the log, so that an open read transaction uses it.
         save(
@@ -659,8 +664,7 @@ fn a_transaction_that_ends_without_committing_releases_its_snapshot() {
 #[test]
 fn a_transaction_begun_after_another_handle_committed_reads_that_commit() {
     let (_dir, path) = temp_db();
-    let store = SqliteUserEngineStore::open(&path).unwrap();
-    store.migrate().unwrap();
+    let store = migrated(&path);
     for id in ["acme/user/u1", "acme/user/u2"] {
         save(&store, write(id, None, json!({})), Expectation::Absent).unwrap();
     }
@@ -703,8 +707,7 @@ fn a_transaction_begun_after_another_handle_committed_reads_that_commit() {
 #[test]
 fn a_transaction_whose_read_failed_still_releases_its_snapshot() {
     let (_dir, path) = temp_db();
-    let store = SqliteUserEngineStore::open(&path).unwrap();
-    store.migrate().unwrap();
+    let store = migrated(&path);
     save(
         &store,
         write("acme/user/u0", None, json!({})),
