@@ -36,9 +36,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// An open transaction's reads share one SQLite read transaction (a snapshot) for as long as
 /// nothing else uses the connection; any other call ends it first, so it never serves anyone
 /// but open transactions' reads, and a commit that finds its snapshot still current takes the
-/// write lock on it. So several transactions can be open at once, even on one thread, and a dropped or
-/// panicking transaction never touched the file. Other processes may open the same file; SQLite's
-/// locking and the busy timeout order their writers.
+/// write lock on it. So several transactions can be open at once, even on one thread, and a
+/// dropped or panicking transaction never touched the file. Other processes may open the same
+/// file; SQLite's locking and the busy timeout order their writers.
 ///
 /// ```
 /// use user_engine::UserEngineStore;
