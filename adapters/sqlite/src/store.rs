@@ -163,14 +163,26 @@ impl SqliteUserEngineStore {
         self.snapshot.store(0, Ordering::SeqCst);
     }
 
-    /// The connection for an open transaction's read: inside the held snapshot when one is
-    /// open (`fresh`: never — a new one is begun), otherwise in a new one, begun here. The
-    /// snapshot lasts until the connection serves anything else: any other call ends it
-    /// ([`connection`](Self::connection)), as do `begin`, a transaction's commit and its drop.
-    pub(crate) fn snapshot_connection(&self, fresh: bool) -> Result<Snapshot<'_>, StoreError> {
-        let conn = self.lock();
+    /// The number of the held snapshot, if `conn` is still inside it. Read under the lock.
+    fn held(&self, conn: &Connection) -> Option<u64> {
         let held = self.snapshot.load(Ordering::Relaxed);
-        if held != 0 && !fresh && !conn.is_autocommit() {
+        (held != 0 && !conn.is_autocommit()).then_some(held)
+    }
+
+    /// How many snapshots were begun so far: every snapshot numbered above what this returns
+    /// begins after the call (a transaction's `begin` takes it, so that its reads never see a
+    /// snapshot older than itself).
+    pub(crate) fn snapshots_begun(&self) -> u64 {
+        self.snapshots.load(Ordering::SeqCst)
+    }
+
+    /// The connection for an open transaction's read: inside the held snapshot when its number
+    /// is above `newer_than`, otherwise in a new one, begun here. The snapshot lasts until the
+    /// connection serves anything else: any other call ends it
+    /// ([`connection`](Self::connection)), as do a transaction's commit and its drop.
+    pub(crate) fn snapshot_connection(&self, newer_than: u64) -> Result<Snapshot<'_>, StoreError> {
+        let conn = self.lock();
+        if let Some(held) = self.held(&conn).filter(|&held| held > newer_than) {
             return Ok(Snapshot {
                 conn,
                 number: held,
@@ -182,7 +194,9 @@ impl SqliteUserEngineStore {
         conn.prepare_cached("BEGIN")
             .and_then(|mut s| s.execute([]))
             .map_err(|e| map("reading a record version", &e))?;
-        let number = self.snapshots.fetch_add(1, Ordering::Relaxed) + 1;
+        // Numbered after BEGIN and before the first read: a transaction begun before this number
+        // was drawn begins before the snapshot does.
+        let number = self.snapshots.fetch_add(1, Ordering::SeqCst) + 1;
         self.snapshot.store(number, Ordering::SeqCst);
         Ok(Snapshot {
             conn,
@@ -198,8 +212,7 @@ impl SqliteUserEngineStore {
         reads: Option<u64>,
     ) -> (MutexGuard<'_, Connection>, bool) {
         let conn = self.lock();
-        let held = self.snapshot.load(Ordering::Relaxed);
-        if held != 0 && reads == Some(held) && !conn.is_autocommit() {
+        if reads.is_some() && self.held(&conn) == reads {
             return (conn, true);
         }
         self.end_snapshot(&conn);
@@ -210,7 +223,7 @@ impl SqliteUserEngineStore {
     /// rolled back after reading in it), so the file's checkpoints are not held back by it.
     pub(crate) fn release_snapshot(&self, number: u64) {
         let conn = self.lock();
-        if self.snapshot.load(Ordering::Relaxed) == number {
+        if self.held(&conn) == Some(number) {
             self.end_snapshot(&conn);
         }
     }
@@ -351,10 +364,6 @@ impl UserEngineStore for SqliteUserEngineStore {
     fn begin(&self) -> Result<Box<dyn StoreTransaction + '_>, StoreError> {
         if !self.latch.is_ready() {
             self.serving(&self.connection())?;
-        } else if self.snapshot.load(Ordering::SeqCst) != 0 {
-            // A held snapshot began before this transaction: its reads must not see older state
-            // than the transaction's start, so end it (the connection does).
-            drop(self.connection());
         }
         Ok(Box::new(SqliteTransaction::new(self)))
     }

@@ -87,6 +87,8 @@ struct Reading<'a> {
     read_point: Option<ReadPoint>,
     /// `None` until the transaction has begun reading from the file.
     reads: Option<Reads>,
+    /// The store's snapshots begun before this transaction: its reads use only later ones.
+    begun_after: u64,
 }
 
 impl<'a> SqliteTransaction<'a> {
@@ -97,6 +99,7 @@ impl<'a> SqliteTransaction<'a> {
                 store,
                 read_point: None,
                 reads: None,
+                begun_after: store.snapshots_begun(),
             },
         }
     }
@@ -128,13 +131,14 @@ impl Reading<'_> {
         key: &RecordKey,
         refuses: impl Fn(&KeyVersions) -> bool,
     ) -> Result<KeyVersions, StoreError> {
-        let snapshot = self.store.snapshot_connection(false)?;
+        let snapshot = self.store.snapshot_connection(self.begun_after)?;
         let versions = self.versions_in(&snapshot, key)?;
         if snapshot.began || !refuses(&versions) {
             return Ok(versions);
         }
+        let older = snapshot.number;
         drop(snapshot);
-        let snapshot = self.store.snapshot_connection(true)?;
+        let snapshot = self.store.snapshot_connection(older)?;
         self.versions_in(&snapshot, key)
     }
 
@@ -184,7 +188,7 @@ impl StoreTransaction for SqliteTransaction<'_> {
             // snapshot that may be older.
             store.serving(&store.connection())?;
         }
-        let snapshot = store.snapshot_connection(false)?;
+        let snapshot = store.snapshot_connection(self.reading.begun_after)?;
         self.reading.read_in(snapshot.number);
         committed_record(&snapshot.conn, key)
     }
@@ -440,14 +444,9 @@ mod tests {
     use super::*;
 
     /// Two connections to a fresh file holding the table [`TAKE_WRITE_LOCK`] names.
-    fn two_connections(name: &str) -> (std::path::PathBuf, Connection, Connection) {
-        let dir = std::env::temp_dir().join(format!(
-            "user-engine-sqlite-lock-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.db");
+    fn two_connections() -> (tempfile::TempDir, Connection, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
         let first = Connection::open(&path).unwrap();
         first
             .execute_batch(
@@ -475,7 +474,7 @@ mod tests {
 
     #[test]
     fn the_write_lock_statement_takes_the_lock_on_a_current_snapshot() {
-        let (dir, first, second) = two_connections("current");
+        let (_dir, first, second) = two_connections();
         begin_snapshot(&first);
         first.execute(TAKE_WRITE_LOCK, []).unwrap();
         // The first connection now holds the write lock: the second cannot take it.
@@ -483,13 +482,11 @@ mod tests {
         assert_eq!(err.sqlite_error_code(), Some(ErrorCode::DatabaseBusy));
         first.execute_batch("COMMIT").unwrap();
         second.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
-        drop((first, second));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn the_write_lock_statement_fails_on_a_snapshot_another_connection_overtook() {
-        let (dir, first, second) = two_connections("overtaken");
+        let (_dir, first, second) = two_connections();
         begin_snapshot(&first);
         second
             .execute("INSERT INTO user_engine_schema_versions VALUES (1)", [])
@@ -500,7 +497,5 @@ mod tests {
         };
         assert_eq!(code.extended_code, rusqlite::ffi::SQLITE_BUSY_SNAPSHOT);
         first.execute_batch("ROLLBACK").unwrap();
-        drop((first, second));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

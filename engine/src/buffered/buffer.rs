@@ -218,16 +218,8 @@ impl WriteBuffer {
         expect: Expectation,
         committed: impl FnOnce(&RecordKey) -> Result<KeyVersions, StoreError>,
     ) -> Result<Record, StoreError> {
-        if let Some(pending) = self.writes.get_mut(&write.key) {
-            // A refused save leaves an existing pending write as it was.
-            return pending.save(write, expect);
-        }
-        // A first write, kept only if it succeeded (as in `touch`).
-        let mut pending = PendingWrite::observing(committed(&write.key)?);
         let key = write.key.clone();
-        let saved = pending.save(write, expect)?;
-        self.writes.insert(key, pending);
-        Ok(saved)
+        self.touch(key, committed, |pending| pending.save(write, expect))
     }
 
     /// Deletes a record if `expect` holds (`Absent` is `invalid` here); `not_found` if the
@@ -241,24 +233,26 @@ impl WriteBuffer {
         if expect == Expectation::Absent {
             return Err(absent_delete(key));
         }
-        self.touch(key, committed, |pending| pending.delete(key, expect))
+        self.touch(key.clone(), committed, |pending| {
+            pending.delete(key, expect)
+        })
     }
 
     /// Runs `change` on the key's pending write, keeping a first write only if it succeeded:
     /// a refused write must not leave a stale snapshot behind for commit to write back.
     fn touch<T>(
         &mut self,
-        key: &RecordKey,
+        key: RecordKey,
         committed: impl FnOnce(&RecordKey) -> Result<KeyVersions, StoreError>,
         change: impl FnOnce(&mut PendingWrite) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if let Some(pending) = self.writes.get_mut(key) {
+        if let Some(pending) = self.writes.get_mut(&key) {
             // A refused change leaves an existing pending write as it was.
             return change(pending);
         }
-        let mut pending = PendingWrite::observing(committed(key)?);
+        let mut pending = PendingWrite::observing(committed(&key)?);
         let outcome = change(&mut pending)?;
-        self.writes.insert(key.clone(), pending);
+        self.writes.insert(key, pending);
         Ok(outcome)
     }
 
