@@ -35,24 +35,26 @@ const FILES: [&str; 2] = [
 ];
 
 /// The adapter's `acknowledge` statement, as `adapters/postgres/src/store.rs` writes it
-/// (`ACKNOWLEDGE`): the listed ids' existence (C21) and the recorded migrations (C27) checked in
-/// the statement that marks them. For pricing those checks in place;
+/// (`ACKNOWLEDGE`): the recorded migrations (C27) checked in the statement that marks the listed
+/// ids, and their existence (C21) when it marked fewer than listed. For pricing those checks in place;
 /// `copies::the_copied_statements_are_the_adapters` keeps it the adapter's.
-pub const CHECKED_ACKNOWLEDGE: &str = "WITH listed AS (
-         SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
-         FROM unnest($1::bigint[]) AS w(id)
-         LEFT JOIN user_engine_outbox_events AS e ON e.id = w.id),
-     missing AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM listed WHERE tid IS NULL),
-     ready AS (
+pub const CHECKED_ACKNOWLEDGE: &str = "WITH ready AS (
          SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
          FROM user_engine_schema_versions),
      acknowledged AS (
-         UPDATE user_engine_outbox_events SET acknowledged_at = now()
-         WHERE ctid = ANY (ARRAY(SELECT tid FROM listed WHERE pending)) AND acknowledged_at IS NULL
-           AND (SELECT cardinality(ids) FROM missing) = 0
+         UPDATE user_engine_outbox_events AS e SET acknowledged_at = now()
+         FROM unnest($1::bigint[]) AS w(id)
+         WHERE e.id = w.id AND e.acknowledged_at IS NULL
            AND (SELECT signature FROM ready) = $2::text
-         RETURNING 1)
-SELECT (SELECT signature FROM ready), (SELECT ids FROM missing), (SELECT count(*) FROM acknowledged)";
+         RETURNING 1),
+     marked AS (SELECT count(*) AS n FROM acknowledged)
+SELECT (SELECT signature FROM ready),
+       CASE WHEN (SELECT n FROM marked) = $3::bigint THEN (SELECT n FROM marked)
+            WHEN (SELECT count(*) FROM user_engine_outbox_events
+                  WHERE id IN (SELECT unnest($1::bigint[]))) = $3::bigint THEN (SELECT n FROM marked)
+            ELSE ('user_engine: a listed outbox event does not exist; marked '
+                  || (SELECT n FROM marked))::bigint
+       END";
 
 /// Any key: this schema has its own lock space in practice (nobody else takes it).
 const COMMIT_ORDER_LOCK: i64 = 0x0be4_c0de;
@@ -330,13 +332,15 @@ impl Subject for RawPostgres {
         let started = Instant::now();
         let acknowledged = match &self.checked_acknowledge {
             Some((statement, signature)) => {
-                let row = client.query_one(statement, &[&ids, signature])?;
+                // Pending ids are distinct, as the adapter passes them.
+                let listed = i64::try_from(ids.len())?;
+                let row = client.query_one(statement, &[&ids, signature, &listed])?;
                 let read: Option<&str> = row.try_get(0)?;
                 ensure!(
                     read == Some(signature.as_str()),
                     "the migrations read as {read:?}"
                 );
-                u64::try_from(row.try_get::<_, i64>(2)?)?
+                u64::try_from(row.try_get::<_, i64>(1)?)?
             }
             None => client.execute(&self.statements.acknowledge, &[&ids])?,
         };

@@ -337,24 +337,27 @@ impl UserEngineStore for PostgresUserEngineStore {
         // Ids past i64::MAX cannot exist; -1 matches no row.
         let row_id = |id: EventId| i64::try_from(id.0).unwrap_or(-1);
         if let Some(expected) = MIGRATION_SOURCE.ready_signature() {
-            let wanted: Vec<i64> = ids.iter().map(|&id| row_id(id)).collect();
+            let mut wanted: Vec<i64> = ids.iter().map(|&id| row_id(id)).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let listed = i64::try_from(wanted.len()).unwrap_or(i64::MAX);
             let check = self.latch.check();
             let mut conn = self.connection()?;
-            // Readiness, existence and the update in one all-or-nothing statement.
-            if let Ok(rows) = conn.query(ACKNOWLEDGE, &[&wanted, &expected]) {
+            // Readiness, the update and (when it marked fewer than listed) existence in one
+            // all-or-nothing statement; it fails when a listed id is missing.
+            if let Ok(rows) = conn.query(ACKNOWLEDGE, &[&wanted, &expected, &listed]) {
                 let what = "acknowledging outbox events";
                 let row = &rows[0];
                 let signature: Option<&str> = row.try_get(0).map_err(|e| map(what, &e))?;
                 if signature == Some(expected) {
                     check.found_ready(true);
-                    let missing: Vec<i64> = row.try_get(1).map_err(|e| map(what, &e))?;
-                    let newly: i64 = row.try_get(2).map_err(|e| map(what, &e))?;
-                    // The statement updated nothing if any id was missing; name the smallest.
-                    acknowledgement(ids, |id| Ok(!missing.contains(&row_id(id))))?;
+                    let newly: i64 = row.try_get(1).map_err(|e| map(what, &e))?;
                     return Ok(usize::try_from(newly).unwrap_or(usize::MAX));
                 }
             }
         }
+        // Not ready, or a listed id missing (the statement failed and marked nothing): the
+        // slow path says which.
         self.acknowledge_slowly(ids)
     }
 
@@ -377,28 +380,34 @@ impl UserEngineStore for PostgresUserEngineStore {
     }
 }
 
-/// `acknowledge` in one statement: the ids that do not exist, and — only when none is missing
-/// and the recorded migrations read as `$2` (a ready store) — every listed pending event marked
-/// acknowledged, counted. Each listed id is looked up once: the rows found are updated by their
-/// `ctid` (a TID scan, no second index probe). An event a concurrent statement acknowledged first
-/// is waited for and rechecked in its newer version, whose `acknowledged_at IS NULL` fails: it is
-/// neither marked nor counted here. Events are never deleted, so the existence check and the
-/// update agree.
-const ACKNOWLEDGE: &str = "WITH listed AS (
-         SELECT w.id, e.ctid AS tid, e.acknowledged_at IS NULL AS pending
-         FROM unnest($1::bigint[]) AS w(id)
-         LEFT JOIN user_engine_outbox_events AS e ON e.id = w.id),
-     missing AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM listed WHERE tid IS NULL),
-     ready AS (
+/// `acknowledge` in one statement, marking first: when the recorded migrations read as `$2` (a
+/// ready store), every listed pending event (`$1`, distinct ids, `$3` of them) is marked
+/// acknowledged and counted. When it marked all `$3`, every listed id existed and that count is
+/// the answer — the relay's usual case, which looks each id up once, as a plain `UPDATE … FROM
+/// unnest` does. When it marked fewer, the listed ids that exist are counted; if that is short
+/// too, the statement fails (a cast of a text that names the cause), so its marks are undone: an
+/// unknown id acknowledges nothing (C21). The count runs only then: an uncorrelated subquery in a
+/// `CASE` branch is evaluated when that branch is reached. An event a concurrent statement
+/// acknowledged first is waited for and rechecked in its newer version, whose
+/// `acknowledged_at IS NULL` fails: it is neither marked nor counted as marked here, and it
+/// exists. Events are never deleted, so the count and the update agree.
+const ACKNOWLEDGE: &str = "WITH ready AS (
          SELECT string_agg(version::text || ':' || checksum, ',' ORDER BY version) AS signature
          FROM user_engine_schema_versions),
      acknowledged AS (
-         UPDATE user_engine_outbox_events SET acknowledged_at = now()
-         WHERE ctid = ANY (ARRAY(SELECT tid FROM listed WHERE pending)) AND acknowledged_at IS NULL
-           AND (SELECT cardinality(ids) FROM missing) = 0
+         UPDATE user_engine_outbox_events AS e SET acknowledged_at = now()
+         FROM unnest($1::bigint[]) AS w(id)
+         WHERE e.id = w.id AND e.acknowledged_at IS NULL
            AND (SELECT signature FROM ready) = $2::text
-         RETURNING 1)
-SELECT (SELECT signature FROM ready), (SELECT ids FROM missing), (SELECT count(*) FROM acknowledged)";
+         RETURNING 1),
+     marked AS (SELECT count(*) AS n FROM acknowledged)
+SELECT (SELECT signature FROM ready),
+       CASE WHEN (SELECT n FROM marked) = $3::bigint THEN (SELECT n FROM marked)
+            WHEN (SELECT count(*) FROM user_engine_outbox_events
+                  WHERE id IN (SELECT unnest($1::bigint[]))) = $3::bigint THEN (SELECT n FROM marked)
+            ELSE ('user_engine: a listed outbox event does not exist; marked '
+                  || (SELECT n FROM marked))::bigint
+       END";
 
 impl PostgresUserEngineStore {
     /// `acknowledge` as three round trips (readiness, existence, update): for a store that does
