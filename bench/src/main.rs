@@ -7,8 +7,9 @@
 //! `USER_ENGINE_MYSQL_URL` is. `docs/performance.md` holds the figures.
 //!
 //! Options: `--quick` (a smoke run), `--only memory,sqlite,postgres,mysql`,
-//! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`, `--skip-loader`. Parsed by
-//! hand: six flags do not need a dependency.
+//! `--op save,get,list,batch,drain`, `--skip-ops`, `--skip-suite`, `--skip-loader`,
+//! `--no-spinners` (measure without the idle-class spinners of [`steady`]). Parsed by hand:
+//! seven flags do not need a dependency.
 
 mod copies;
 mod explain;
@@ -19,6 +20,7 @@ mod raw_mysql;
 mod raw_postgres;
 mod raw_sqlite;
 mod report;
+mod steady;
 mod suite;
 mod timing;
 mod wire;
@@ -75,6 +77,7 @@ struct Args {
     ops: bool,
     suite: bool,
     loader: bool,
+    spinners: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -85,6 +88,7 @@ fn parse_args() -> Result<Args> {
         ops: true,
         suite: true,
         loader: true,
+        spinners: true,
     };
     let mut input = std::env::args().skip(1);
     while let Some(arg) = input.next() {
@@ -93,6 +97,7 @@ fn parse_args() -> Result<Args> {
             "--skip-ops" => args.ops = false,
             "--skip-suite" => args.suite = false,
             "--skip-loader" => args.loader = false,
+            "--no-spinners" => args.spinners = false,
             "--only" => {
                 let list = input
                     .next()
@@ -126,7 +131,7 @@ fn parse_args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres,mysql] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite] [--skip-loader]\n\
+                    "usage: user-engine-bench [--quick] [--only memory,sqlite,postgres,mysql] [--op save,get,list,batch,drain] [--skip-ops] [--skip-suite] [--skip-loader] [--no-spinners]\n\
                      PostgreSQL is measured when {URL_VAR} is set, MySQL/MariaDB when {MYSQL_URL_VAR} is."
                 );
                 std::process::exit(0);
@@ -139,6 +144,11 @@ fn parse_args() -> Result<Args> {
 
 fn main() -> Result<()> {
     let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag] = argv.as_slice() {
+        if flag == steady::SPIN_FLAG {
+            steady::spin();
+        }
+    }
     if let [_, flag, shape, k] = argv.as_slice() {
         if flag == "--loader-peak" {
             return loader::peak_child(shape, k.parse()?);
@@ -259,6 +269,22 @@ fn main() -> Result<()> {
         println!("\n{}", report::table_header());
         for backend in &backends {
             for &operation in &args.operations {
+                // Reads from a server are measured with a spinner on every core (`steady`):
+                // without them where each side's session sleeps decides what its round trip
+                // costs. Writes are not: the spinners slow the disk's answer (a PostgreSQL
+                // commit measured 3.9 ms with them, 0.97 ms without), which would bury the
+                // adapter's own cost under the shared one.
+                let _spinners = if args.spinners && operation.only_reads() && server(backend) {
+                    match steady::Spinners::start() {
+                        Ok(spinners) => Some(spinners),
+                        Err(why) => {
+                            println!("(no idle-class spinners: {why}; the next row is unsteadied)");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
                 let comparison = measure(backend, operation, &args.plan, &servers)
                     .with_context(|| format!("measuring {backend}: {}", operation.label()))?;
                 let same = if *backend == "memory" {
@@ -282,9 +308,15 @@ fn main() -> Result<()> {
         }
         println!(
             "(medians per operation; ratio = median of per-round adapter/raw ratios; (noisy): their \
-             interquartile range is wider than {:.0}% of the median; load average now {})",
+             interquartile range is wider than {:.0}% of the median; load average now {}; {})",
             report::NOISY_SPREAD * 100.0,
-            report::load_average()
+            report::load_average(),
+            if args.spinners {
+                "get and list on a server measured with an idle-class spinner on every core, \
+                 --no-spinners to measure them without"
+            } else {
+                "no spinners (--no-spinners)"
+            }
         );
     }
     if args.ops {
@@ -472,6 +504,11 @@ fn measure_same(
     let mut a = workload(operation, twins.adapter.as_ref());
     let mut b = workload(operation, twins.raw.as_ref());
     compare(plan, &mut a, &mut b)
+}
+
+/// Whether `backend` answers over a connection to a server.
+fn server(backend: &str) -> bool {
+    matches!(backend, "postgres" | "mysql")
 }
 
 fn measure(

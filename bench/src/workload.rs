@@ -56,6 +56,11 @@ impl Operation {
         }
     }
 
+    /// Whether the operation only reads (commits nothing, so waits on no disk).
+    pub fn only_reads(self) -> bool {
+        matches!(self, Operation::Get | Operation::List)
+    }
+
     /// How the report names it.
     pub fn label(self) -> &'static str {
         match self {
