@@ -9,7 +9,7 @@ use mysql::prelude::Queryable;
 use user_engine_mysql::testing::IsolatedDatabase;
 
 use crate::explain::{count, per_call};
-use crate::raw_mysql::{self, RawMysql};
+use crate::raw_mysql::{self, Guard, RawMysql};
 use crate::report::{Row, duration};
 use crate::timing::{Comparison, Plan, Workload, compare};
 use crate::wire::CountingProxy;
@@ -52,9 +52,15 @@ pub fn mysql(url: &str, rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
     let raw = RawMysql::create(url)?;
     lines.push(crate::explain::drain_split("mysql", &adapter, &raw)?);
     lines.push(crate::explain::drain_split_as(
-        "mysql drain, raw with the adapter's acknowledge statement (existence and readiness \
-         guards in it) against raw",
-        &RawMysql::create_checked(url)?,
+        "mysql drain, raw with the adapter's acknowledge statement for contiguous ids, which the \
+         drain's are (existence counted over one range, readiness, in it) against raw",
+        &RawMysql::create_checked(url, Guard::Range)?,
+        &RawMysql::create(url)?,
+    )?);
+    lines.push(crate::explain::drain_split_as(
+        "mysql drain, raw with the adapter's acknowledge statement for ids with gaps (each id \
+         looked up again, readiness, in it) against raw",
+        &RawMysql::create_checked(url, Guard::Listed)?,
         &RawMysql::create(url)?,
     )?);
     if let Some(save) = crate::explain::measured(rows, "mysql", Operation::Save) {

@@ -58,9 +58,10 @@ struct Statements {
 type Recorded = Vec<(u32, String)>;
 
 /// The adapter's relay acknowledgement (`acknowledge_pending_sql` in
-/// `adapters/mysql/src/store.rs`), `{listed}` standing for the ids' placeholders: one `UPDATE`
-/// guarded by the listed rows' count (C21) and the recorded migrations (C27). For pricing those
-/// guards in place; `copies::the_copied_statements_are_the_adapters` keeps it the adapter's.
+/// `adapters/mysql/src/store.rs`) for ids with gaps, `{listed}` standing for the ids'
+/// placeholders: one `UPDATE` guarded by the listed rows' count (C21) and the recorded migrations
+/// (C27). For pricing those guards in place; `copies::the_copied_statements_are_the_adapters`
+/// keeps it the adapter's.
 pub const CHECKED_ACKNOWLEDGE: &str =
     "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
          WHERE id IN ({listed}) AND acknowledged_at IS NULL
@@ -68,6 +69,25 @@ pub const CHECKED_ACKNOWLEDGE: &str =
                                    WHERE id IN ({listed})) AS listed) = ?
            AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
                 FROM user_engine_schema_versions) = ?";
+
+/// The same for contiguous ids, which the drain's are: the count guard over `BETWEEN` the first
+/// and the last.
+pub const CHECKED_ACKNOWLEDGE_RANGE: &str =
+    "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+         WHERE id IN ({listed}) AND acknowledged_at IS NULL
+           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
+                                   WHERE id BETWEEN ? AND ?) AS listed) = ?
+           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
+                FROM user_engine_schema_versions) = ?";
+
+/// Which of the adapter's guarded statements a checked baseline acknowledges with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// [`CHECKED_ACKNOWLEDGE_RANGE`], as the adapter does for contiguous ids.
+    Range,
+    /// [`CHECKED_ACKNOWLEDGE`], as the adapter does for ids with gaps.
+    Listed,
+}
 
 /// The baseline for `MysqlUserEngineStore`.
 pub struct RawMysql {
@@ -78,8 +98,9 @@ pub struct RawMysql {
     recorded: Recorded,
     admin: Opts,
     database: String,
-    /// With [`create_checked`](Self::create_checked): acknowledge with the adapter's statement.
-    checked_acknowledge: bool,
+    /// With [`create_checked`](Self::create_checked): acknowledge with this one of the adapter's
+    /// statements.
+    checked_acknowledge: Option<Guard>,
 }
 
 /// The server's options from `url`, as the adapter sets them: found rows off, so affected-row
@@ -209,16 +230,16 @@ impl RawMysql {
             recorded,
             admin,
             database,
-            checked_acknowledge: false,
+            checked_acknowledge: None,
         })
     }
 
-    /// [`create`](Self::create), acknowledging with the adapter's one guarded statement
-    /// (`adapters/mysql/src/store.rs`, `acknowledge_pending_sql`) in place of raw's: what the
-    /// existence and readiness guards in it cost in place.
-    pub fn create_checked(url: &str) -> Result<Self> {
+    /// [`create`](Self::create), acknowledging with one of the adapter's guarded statements
+    /// (`adapters/mysql/src/store.rs`, `acknowledge_pending_sql`) in place of raw's, whatever
+    /// the ids: what the existence and readiness guards in it cost in place.
+    pub fn create_checked(url: &str, guard: Guard) -> Result<Self> {
         let mut raw = Self::create(url)?;
-        raw.checked_acknowledge = true;
+        raw.checked_acknowledge = Some(guard);
         Ok(raw)
     }
 
@@ -430,26 +451,38 @@ impl Subject for RawMysql {
             return Ok(0);
         }
         let mut ids = Vec::with_capacity(rows.len());
+        let mut numbers = Vec::with_capacity(rows.len());
         for row in rows {
             let (id, tenant, topic, key, body): (i64, String, String, String, String) =
                 mysql::from_row_opt(row).map_err(|_| anyhow!("unexpected event row"))?;
             let body: Json = serde_json::from_str(&body)?;
             ensure!(!tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null());
             ids.push(Value::from(id));
+            numbers.push(id);
         }
         split.reading += started.elapsed();
         let started = Instant::now();
         // The statement's text depends on the batch's size; the driver caches it prepared.
         let listed = vec!["?"; ids.len()].join(", ");
-        if self.checked_acknowledge {
-            let sql = CHECKED_ACKNOWLEDGE.replace("{listed}", &listed);
+        if let Some(guard) = self.checked_acknowledge {
             let signature: Vec<String> = self
                 .recorded
                 .iter()
                 .map(|(version, checksum)| format!("{version}:{checksum}"))
                 .collect();
             let mut params = ids.clone();
-            params.extend(ids.iter().cloned());
+            let sql = match guard {
+                Guard::Range => {
+                    // The drain's ids are contiguous; were they not, the guard would fail.
+                    params.push(Value::from(numbers.iter().min()));
+                    params.push(Value::from(numbers.iter().max()));
+                    CHECKED_ACKNOWLEDGE_RANGE.replace("{listed}", &listed)
+                }
+                Guard::Listed => {
+                    params.extend(ids.iter().cloned());
+                    CHECKED_ACKNOWLEDGE.replace("{listed}", &listed)
+                }
+            };
             params.push(Value::from(ids.len()));
             params.push(Value::from(signature.join(",")));
             conn.exec_drop(sql, params)?;

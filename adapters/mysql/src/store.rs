@@ -188,8 +188,24 @@ impl fmt::Debug for MysqlUserEngineStore {
 /// materialises, so MySQL lets the statement read the table it updates) and the recorded
 /// migrations read as the manifest's. Both guards are evaluated once, before any row is marked,
 /// so a count above zero says they held.
-fn acknowledge_pending_sql(ids: usize) -> String {
+///
+/// When the listed ids are contiguous (`contiguous`; a relay draining events in the order they
+/// were issued lists them so) the rows in `BETWEEN ? AND ?` are the listed ones, so counting that
+/// one range says the same as looking each id up again, at a fraction of the cost: the second
+/// list costs the server its own range analysis and one index descent per id. Sessions run at
+/// `READ COMMITTED`, so the range count takes no gap lock that would hold up a new event.
+fn acknowledge_pending_sql(ids: usize, contiguous: bool) -> String {
     let listed = placeholders(ids);
+    if contiguous {
+        return format!(
+            "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
+         WHERE id IN ({listed}) AND acknowledged_at IS NULL
+           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
+                                   WHERE id BETWEEN ? AND ?) AS listed) = ?
+           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
+                FROM user_engine_schema_versions) = ?"
+        );
+    }
     format!(
         "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
          WHERE id IN ({listed}) AND acknowledged_at IS NULL
@@ -198,6 +214,17 @@ fn acknowledge_pending_sql(ids: usize) -> String {
            AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
                 FROM user_engine_schema_versions) = ?"
     )
+}
+
+/// Whether the distinct ids `listed` are every integer from the first to the last.
+fn is_contiguous(listed: &BTreeSet<i64>) -> bool {
+    match (listed.first(), listed.last()) {
+        (Some(&first), Some(&last)) => last
+            .checked_sub(first)
+            .and_then(|span| span.checked_add(1))
+            .is_some_and(|span| usize::try_from(span) == Ok(listed.len())),
+        _ => false,
+    }
 }
 
 impl MysqlUserEngineStore {
@@ -221,14 +248,20 @@ impl MysqlUserEngineStore {
         if listed.is_empty() {
             return Ok(None);
         }
-        let mut params: Vec<Value> = Vec::with_capacity(listed.len() * 2 + 2);
-        for _ in 0..2 {
-            params.extend(listed.iter().map(|&id| Value::from(id)));
+        let contiguous = is_contiguous(&listed);
+        let mut params: Vec<Value> = Vec::with_capacity(listed.len() * 2 + 3);
+        params.extend(listed.iter().map(|&id| Value::from(id)));
+        match (contiguous, listed.first(), listed.last()) {
+            (true, Some(&first), Some(&last)) => {
+                params.push(Value::from(first));
+                params.push(Value::from(last));
+            }
+            _ => params.extend(listed.iter().map(|&id| Value::from(id))),
         }
         params.push(Value::from(listed.len()));
         params.push(Value::from(expected));
         let check = self.latch.check();
-        match conn.execute(&acknowledge_pending_sql(listed.len()), params) {
+        match conn.execute(&acknowledge_pending_sql(listed.len(), contiguous), params) {
             Ok(newly @ 1..) => {
                 check.found_ready(true);
                 Ok(Some(usize::try_from(newly).unwrap_or(usize::MAX)))
@@ -405,6 +438,20 @@ mod tests {
         for kind in RecordKind::ALL {
             assert!(sql.contains(&format!("'{kind}'")), "{kind} missing");
         }
+    }
+
+    #[test]
+    fn only_ids_without_gaps_are_contiguous() {
+        let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+        assert!(is_contiguous(&set(&[7])));
+        assert!(is_contiguous(&set(&[3, 1, 2])));
+        assert!(is_contiguous(&set(&[-1, 0, 1])));
+        assert!(!is_contiguous(&set(&[])));
+        assert!(!is_contiguous(&set(&[1, 3])));
+        assert!(!is_contiguous(&set(&[1, 2, 4])));
+        // A span past i64 cannot be counted: not contiguous, whatever the set's size.
+        assert!(!is_contiguous(&set(&[i64::MIN, i64::MAX])));
+        assert!(!is_contiguous(&set(&[-1, i64::MAX])));
     }
 
     #[test]
