@@ -321,9 +321,11 @@ impl Subject for RawPostgres {
         let mut ids = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get(0)?;
-            let tenant: &str = row.try_get(1)?;
-            let topic: &str = row.try_get(2)?;
-            let key: &str = row.try_get(3)?;
+            // Owned, as a relay keeps what it publishes and as the SQLite and MySQL baselines
+            // read their events.
+            let tenant: String = row.try_get(1)?;
+            let topic: String = row.try_get(2)?;
+            let key: String = row.try_get(3)?;
             let body: Value = serde_json::from_str(row.try_get::<_, &str>(4)?)?;
             ensure!(!tenant.is_empty() && !topic.is_empty() && !key.is_empty() && !body.is_null());
             ids.push(id);
