@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension};
+use user_engine::Page;
+use user_engine::kit::RecordColumns;
 use user_engine_postgres::testing::IsolatedSchema;
 
 use crate::raw_postgres::{self, RawPostgres};
@@ -15,7 +17,7 @@ use crate::timing::{Plan, Stepper, Workload, compare, interleave, median_duratio
 use crate::wire::CountingProxy;
 use crate::workload::{
     Adapter, BATCH_TENANT, BATCH_WRITES, DRAIN_BATCH, DrainSplit, OUTBOX_EVENTS, Operation,
-    Subject, batch_id, event_payload, payload, prepare,
+    RawRecord, RecordRow, Subject, batch_id, event_payload, payload, prepare,
 };
 
 /// The median time of one call of `f`, over five samples of `calls` calls each.
@@ -32,6 +34,59 @@ pub fn per_call(calls: u32, mut f: impl FnMut() -> Result<()>) -> Result<Duratio
         samples.push(start.elapsed() / calls);
     }
     Ok(median_duration(&samples))
+}
+
+/// A listing's rows turned into what each side keeps, timed apart from nothing else: `fetch` runs
+/// the raw list statement, and its rows are parsed as the raw baselines parse them (`RawRecord`)
+/// or validated as the adapters validate theirs (`kit::RecordColumns`, `Page::from_sorted`).
+/// Interleaved (parsed, validated, validated, parsed) so a slow spell lands on both. Returns the
+/// two times per listing, the statement included in both.
+pub fn list_conversion(
+    mut fetch: impl FnMut() -> Result<Vec<RecordRow>>,
+) -> Result<(Duration, Duration)> {
+    let mut time = |validate: bool| {
+        per_call(20, || {
+            let rows = fetch()?;
+            if validate {
+                let records = rows
+                    .into_iter()
+                    .map(|(tenant, kind, id, user, payload, version)| {
+                        RecordColumns {
+                            tenant,
+                            kind,
+                            id,
+                            user,
+                            payload,
+                            version,
+                        }
+                        .into_record()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                std::hint::black_box(Page::from_sorted(records, None));
+            } else {
+                let records = rows
+                    .into_iter()
+                    .map(RawRecord::parse)
+                    .collect::<Result<Vec<_>>>()?;
+                std::hint::black_box(records);
+            }
+            Ok(())
+        })
+    };
+    let (p1, v1, v2, p2) = (time(false)?, time(true)?, time(true)?, time(false)?);
+    Ok(((p1 + p2) / 2, (v1 + v2) / 2))
+}
+
+/// The line that reports [`list_conversion`] for `backend`.
+pub fn list_line(backend: &str, parsed: Duration, validated: Duration) -> String {
+    format!(
+        "  {backend} list taken apart: the list statement with its 1,000 rows parsed as the raw \
+         side does {}, turned into validated records as the adapter does (`kit::RecordColumns`, \
+         `Page::from_sorted`) {} — {} more",
+        duration(parsed),
+        duration(validated),
+        duration(validated.saturating_sub(parsed))
+    )
 }
 
 pub fn measured<'a>(rows: &'a [Row], backend: &str, operation: Operation) -> Option<&'a Row> {
@@ -229,6 +284,12 @@ pub fn sqlite(rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
                     .saturating_sub(batch.comparison.raw)
             )
         ));
+    }
+    if measured(rows, "sqlite", Operation::List).is_some() {
+        let raw = raw_sqlite::RawSqlite::open(&dir.path().join("list.db"))?;
+        raw.seed_list_tenant()?;
+        let (parsed, validated) = list_conversion(|| raw.list_rows())?;
+        lines.push(list_line("sqlite", parsed, validated));
     }
     Ok(lines)
 }

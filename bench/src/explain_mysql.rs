@@ -13,9 +13,7 @@ use crate::raw_mysql::{self, Guard, RawMysql};
 use crate::report::{Row, duration};
 use crate::timing::{Comparison, Plan, Workload, compare};
 use crate::wire::CountingProxy;
-use crate::workload::{Adapter, LIST_TENANT, Operation, RawRecord, RecordRow, Subject, prepare};
-use user_engine::Page;
-use user_engine::kit::RecordColumns;
+use crate::workload::{Adapter, LIST_TENANT, Operation, Subject, prepare};
 
 /// MySQL: round trips per operation, counted at the wire, priced at one measured round trip.
 pub fn mysql(url: &str, rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
@@ -76,14 +74,7 @@ pub fn mysql(url: &str, rows: &[Row], plan: &Plan) -> Result<Vec<String>> {
         ));
     }
     let (parsed, validated) = list_conversion(url)?;
-    lines.push(format!(
-        "  mysql list taken apart: the list statement with its 1,000 rows parsed as the raw side \
-         does {}, turned into validated records as the adapter does (`kit::RecordColumns`, \
-         `Page::from_sorted`) {} — {} more",
-        duration(parsed),
-        duration(validated),
-        duration(validated.saturating_sub(parsed))
-    ));
+    lines.push(crate::explain::list_line("mysql", parsed, validated));
     Ok(lines)
 }
 
@@ -97,9 +88,8 @@ fn checked_save(url: &str, plan: &Plan) -> Result<Comparison> {
     compare(plan, &mut a, &mut b)
 }
 
-/// The raw list statement on one open connection, its rows parsed as the raw baseline does, and
-/// turned into validated records the way the adapter turns its rows (`kit::RecordColumns`);
-/// interleaved (parsed, validated, validated, parsed) so a slow spell lands on both.
+/// The raw list statement on one open connection, its rows parsed both ways
+/// ([`crate::explain::list_conversion`]).
 fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
     let raw = RawMysql::create(url)?;
     raw.seed_list_tenant()?;
@@ -108,35 +98,5 @@ fn list_conversion(url: &str) -> Result<(Duration, Duration)> {
         "SELECT tenant_id, kind, record_id, user_id, payload, version FROM user_engine_records
          WHERE tenant_id = ? AND deleted = 0 ORDER BY kind, record_id",
     )?;
-    let mut time = |validate: bool| {
-        per_call(20, || {
-            let rows: Vec<RecordRow> = conn.exec(&list, (LIST_TENANT,))?;
-            if validate {
-                let records = rows
-                    .into_iter()
-                    .map(|(tenant, kind, id, user, payload, version)| {
-                        RecordColumns {
-                            tenant,
-                            kind,
-                            id,
-                            user,
-                            payload,
-                            version,
-                        }
-                        .into_record()
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                std::hint::black_box(Page::from_sorted(records, None));
-            } else {
-                let records = rows
-                    .into_iter()
-                    .map(RawRecord::parse)
-                    .collect::<Result<Vec<_>>>()?;
-                std::hint::black_box(records);
-            }
-            Ok(())
-        })
-    };
-    let (p1, v1, v2, p2) = (time(false)?, time(true)?, time(true)?, time(false)?);
-    Ok(((p1 + p2) / 2, (v1 + v2) / 2))
+    crate::explain::list_conversion(|| Ok(conn.exec(&list, (LIST_TENANT,))?))
 }

@@ -84,6 +84,16 @@ impl RawSqlite {
         })
     }
 
+    /// The list tenant's rows, as the list statement gives them.
+    pub fn list_rows(&self) -> Result<Vec<RecordRow>> {
+        let conn = self.conn()?;
+        let mut statement = conn.prepare_cached(LIST)?;
+        let rows = statement
+            .query_map([LIST_TENANT], record)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
         self.connection.lock().map_err(|_| anyhow!("poisoned"))
     }
