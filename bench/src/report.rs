@@ -201,9 +201,10 @@ pub fn isolated(setup: &IsolatedSetup) -> String {
     format!(
         "postgres isolated test setup, median of {}, target < {}:\n\
          \x20   a test that starts migrated (IsolatedSchema::migrated, from the pool): {} — {}; \
-         its teardown (emptied and pooled) {}\n\
+         its teardown on the test's path {} (emptied and pooled after it, off its path, in {})\n\
          \x20   a test that needs an unmigrated store (IsolatedSchema::create): {} — {} \
-         (of which one bare connect {}); teardown (drop) {}\n\
+         (of which one bare connect {}); teardown on the test's path {} (the drop after it, off \
+         its path, {})\n\
          \x20   without the pool, create + migrate: {} (migrate {}); alternatives on one open \
          connection: CREATE SCHEMA + migration as one batch {} ({} with synchronous_commit off); \
          emptying a pre-migrated schema: TRUNCATE {}, DELETE + sequence restarts \
@@ -213,10 +214,12 @@ pub fn isolated(setup: &IsolatedSetup) -> String {
         duration(setup.pooled),
         verdict(setup.pooled),
         duration(setup.pooled_teardown),
+        duration(setup.pooled_teardown_job),
         duration(setup.create),
         verdict(setup.create),
         duration(setup.connect),
         duration(setup.teardown),
+        duration(setup.teardown_job),
         duration(setup.setup),
         duration(setup.migrate),
         duration(setup.one_batch),
@@ -237,19 +240,22 @@ pub fn isolated_database(setup: &IsolatedDatabaseSetup) -> String {
     format!(
         "mysql isolated test setup, median of {}, target < {}:\n\
          \x20   a test that starts migrated (IsolatedDatabase::migrated, from the pool): {} — {}; \
-         its teardown (emptied and pooled) {}\n\
+         its teardown on the test's path {} (emptied and pooled after it, off its path, in {})\n\
          \x20   a test that needs an unmigrated store (IsolatedDatabase::create): {} — {} \
-         (of which one bare connect {}); teardown (drop) {}\n\
+         (of which one bare connect {}); teardown on the test's path {} (the drop after it, off \
+         its path, {})\n\
          \x20   without the pool, create + migrate: {} (migrate {})",
         setup.samples,
         duration(ISOLATED_SETUP_TARGET),
         duration(setup.pooled),
         verdict(setup.pooled),
         duration(setup.pooled_teardown),
+        duration(setup.pooled_teardown_job),
         duration(setup.create),
         verdict(setup.create),
         duration(setup.connect),
         duration(setup.teardown),
+        duration(setup.teardown_job),
         duration(setup.setup),
         duration(setup.migrate),
     )

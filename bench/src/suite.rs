@@ -114,6 +114,8 @@ pub struct IsolatedSetup {
     pub setup: Duration,
     /// Dropping the `IsolatedSchema` (another admin connection, `DROP SCHEMA … CASCADE`).
     pub teardown: Duration,
+    /// The drop itself, which runs after the test on the teardown thread (`scratch::later`).
+    pub teardown_job: Duration,
     /// A bare `postgres` connection to the server.
     pub connect: Duration,
     /// Raw floor on one open connection: `CREATE SCHEMA` and the migration file in one
@@ -131,6 +133,14 @@ pub struct IsolatedSetup {
     pub pooled: Duration,
     /// Dropping a pooled `IsolatedSchema`: emptying it and putting it back.
     pub pooled_teardown: Duration,
+    /// The emptying and pooling, after the test on the teardown thread.
+    pub pooled_teardown_job: Duration,
+}
+
+/// Waits for the teardown handed to the background thread (`scratch::later`) to finish.
+fn settled() -> Result<()> {
+    user_engine::testing::scratch::settle();
+    Ok(())
 }
 
 /// Measures `samples` isolated setups and the alternatives, interleaved.
@@ -146,6 +156,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
     let mut delete = Vec::new();
     let mut pooled = Vec::new();
     let mut pooled_teardown = Vec::new();
+    let (mut teardown_job, mut pooled_teardown_job) = (Vec::new(), Vec::new());
     let mut admin = raw_postgres::connect(url)?;
     let recycled = raw_postgres::unique_schema("ue_bench_recycle");
     admin.batch_execute(&format!(
@@ -160,6 +171,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
                 drop(schema);
                 Ok(())
             })?;
+            let ((), t_drop_job) = time(settled)?;
             // The first sample fills the pool; later ones take the schema it returned.
             let (schema, t_pooled) = time(|| Ok(IsolatedSchema::migrated(url)?))?;
             ensure!(
@@ -170,6 +182,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
                 drop(schema);
                 Ok(())
             })?;
+            let ((), t_pooled_drop_job) = time(settled)?;
             let (client, t_connect) = time(|| raw_postgres::connect(url))?;
             drop(client);
             let name = raw_postgres::unique_schema("ue_bench_batch");
@@ -215,6 +228,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
             migrate.push(t_migrate);
             setup.push(t_create + t_migrate);
             teardown.push(t_drop);
+            teardown_job.push(t_drop_job);
             connect.push(t_connect);
             one_batch.push(t_batch);
             one_batch_async.push(t_batch_async);
@@ -222,6 +236,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
             delete.push(t_delete);
             pooled.push(t_pooled);
             pooled_teardown.push(t_pooled_drop);
+            pooled_teardown_job.push(t_pooled_drop_job);
         }
         Ok(())
     })();
@@ -237,6 +252,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
         migrate: median_duration(&migrate),
         setup: median_duration(&setup),
         teardown: median_duration(&teardown),
+        teardown_job: median_duration(&teardown_job),
         connect: median_duration(&connect),
         one_batch: median_duration(&one_batch),
         one_batch_async: median_duration(&one_batch_async),
@@ -244,6 +260,7 @@ pub fn isolated_setup(url: &str, samples: usize) -> Result<IsolatedSetup> {
         delete: median_duration(&delete),
         pooled: median_duration(&pooled),
         pooled_teardown: median_duration(&pooled_teardown),
+        pooled_teardown_job: median_duration(&pooled_teardown_job),
     })
 }
 
@@ -260,12 +277,16 @@ pub struct IsolatedDatabaseSetup {
     pub setup: Duration,
     /// Dropping the `IsolatedDatabase` (another admin connection, `DROP DATABASE`).
     pub teardown: Duration,
+    /// The drop itself, which runs after the test on the teardown thread (`scratch::later`).
+    pub teardown_job: Duration,
     /// A bare `mysql` connection to the server, session set up as the adapter's.
     pub connect: Duration,
     /// `IsolatedDatabase::migrated` from the pool: the setup of a test that starts migrated.
     pub pooled: Duration,
     /// Dropping a pooled `IsolatedDatabase`: emptying it and putting it back.
     pub pooled_teardown: Duration,
+    /// The emptying and pooling, after the test on the teardown thread.
+    pub pooled_teardown_job: Duration,
 }
 
 /// Measures `samples` isolated MySQL setups, after one untimed round.
@@ -274,6 +295,7 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
     let (mut create, mut migrate, mut setup, mut teardown, mut connect) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pooled, mut pooled_teardown) = (Vec::new(), Vec::new());
+    let (mut teardown_job, mut pooled_teardown_job) = (Vec::new(), Vec::new());
     for sample in 0..=samples {
         // The first sample fills the pool; later ones take the database it returned.
         let (database, t_pooled) = time(|| Ok(IsolatedDatabase::migrated(url)?))?;
@@ -285,12 +307,14 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
             drop(database);
             Ok(())
         })?;
+        let ((), t_pooled_drop_job) = time(settled)?;
         let (database, t_create) = time(|| Ok(IsolatedDatabase::create(url)?))?;
         let (_, t_migrate) = time(|| Ok(database.migrate()?))?;
         let ((), t_drop) = time(|| {
             drop(database);
             Ok(())
         })?;
+        let ((), t_drop_job) = time(settled)?;
         let (conn, t_connect) = time(|| crate::raw_mysql::connect(&opts, None))?;
         drop(conn);
         if sample == 0 {
@@ -300,9 +324,11 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
         migrate.push(t_migrate);
         setup.push(t_create + t_migrate);
         teardown.push(t_drop);
+        teardown_job.push(t_drop_job);
         connect.push(t_connect);
         pooled.push(t_pooled);
         pooled_teardown.push(t_pooled_drop);
+        pooled_teardown_job.push(t_pooled_drop_job);
     }
     user_engine_mysql::testing::drop_pooled();
     ensure!(!setup.is_empty(), "no isolated setup was measured");
@@ -312,8 +338,10 @@ pub fn isolated_database_setup(url: &str, samples: usize) -> Result<IsolatedData
         migrate: median_duration(&migrate),
         setup: median_duration(&setup),
         teardown: median_duration(&teardown),
+        teardown_job: median_duration(&teardown_job),
         connect: median_duration(&connect),
         pooled: median_duration(&pooled),
         pooled_teardown: median_duration(&pooled_teardown),
+        pooled_teardown_job: median_duration(&pooled_teardown_job),
     })
 }

@@ -34,6 +34,9 @@ fn main() -> ExitCode {
     // not run" rather than Rust's 101.
     let result = std::panic::catch_unwind(|| run(cli))
         .unwrap_or_else(|_| Err(output::Rendered(String::new()).into()));
+    // Test schemas and databases are dropped after their scenario, on a thread of their own
+    // (`scratch::later`): the run ends once they are gone.
+    user_engine::testing::scratch::settle();
     match result {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,
         Ok(Verdict::Findings) => ExitCode::from(1),

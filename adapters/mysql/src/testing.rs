@@ -250,6 +250,11 @@ fn quote_identifier(name: &str) -> String {
 }
 
 impl Drop for IsolatedDatabase {
+    /// Closes the store's sessions (`DROP DATABASE` and emptying would wait for any open
+    /// transaction) and hands the rest to `scratch::later`, so the test ends without waiting for
+    /// it: a database that may go back to the pool is emptied there and pooled (a test asking for
+    /// a pooled database meanwhile waits for it rather than making one), any other is dropped
+    /// there. The job keeps the database's registration, so an interrupted run still drops it.
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
@@ -260,41 +265,33 @@ impl Drop for IsolatedDatabase {
         }
         let recycle = self.recyclable.load(Ordering::Relaxed)
             && user_engine::UserEngineStore::readiness(&self.store).is_ready();
-        // Close the store's sessions first: DROP DATABASE (and emptying) would wait for any
-        // open transaction.
         self.store.close_connections();
-        if recycle && self.recycle() {
-            return;
-        }
-        if let Err(err) = on_owner(&self.admin, &drop_database(&self.name)) {
-            eprintln!("could not drop mysql test database {}: {err}", self.name);
-        }
-    }
-}
-
-impl IsolatedDatabase {
-    /// Empties the database and puts it in the pool; `false` (nothing pooled) when that failed
-    /// or the pool is full.
-    fn recycle(&mut self) -> bool {
-        if POOL.is_full() || on_owner(&self.admin, &empty_database_sql(&self.name)).is_err() {
-            return false;
-        }
         let Some(registration) = self.registration.take() else {
-            return false;
+            return;
         };
-        let pooled = Pooled {
-            admin: self.admin.clone(),
-            name: self.name.clone(),
-            registration,
+        let (admin, name) = (self.admin.clone(), std::mem::take(&mut self.name));
+        let incoming = if recycle {
+            POOL.expect(&place(&admin))
+        } else {
+            None
         };
-        match POOL.put(&place(&self.admin), pooled) {
-            Ok(()) => true,
-            Err(pooled) => {
-                // Filled meanwhile: the database is dropped with this test's registration.
-                self.registration = Some(pooled.registration);
-                false
+        scratch::later(move || match incoming {
+            Some(incoming) if on_reaper(&admin, &empty_database_sql(&name)).is_ok() => {
+                incoming.put(Pooled {
+                    admin,
+                    name,
+                    registration,
+                });
             }
-        }
+            incoming => {
+                // The pool's room is given back before the drop, so no test waits on it.
+                drop(incoming);
+                if let Err(err) = on_reaper(&admin, &drop_database(&name)) {
+                    eprintln!("could not drop mysql test database {name}: {err}");
+                }
+                drop(registration);
+            }
+        });
     }
 }
 
@@ -302,6 +299,8 @@ impl IsolatedDatabase {
 /// for a run that ends under its own control — a command, a benchmark — and so leaves nothing
 /// behind.
 pub fn drop_pooled() {
+    // Teardown still on its way to the pool arrives first.
+    scratch::settle();
     for (_, database) in POOL.drain() {
         if let Err(err) = on_owner(&database.admin, &drop_database(&database.name)) {
             eprintln!(
@@ -358,6 +357,28 @@ fn on_owner(opts: &Opts, sql: &str) -> Result<(), StoreError> {
     let conn = owners.get_mut(&place).expect("inserted above");
     conn.query_drop(sql)
         .map_err(|e| crate::error::map("creating or dropping a test database", &e))
+}
+
+/// Runs `sql` on a session of its own on the server of `opts` that only teardown uses
+/// (`scratch::later` runs it on one thread), so a test creating a database never waits behind
+/// another's drop. It takes no lock: the owner session marks this run's databases as live.
+fn on_reaper(opts: &Opts, sql: &str) -> Result<(), StoreError> {
+    static REAPERS: OnceLock<Mutex<HashMap<String, Conn>>> = OnceLock::new();
+    let place = place(opts);
+    let mut reapers = REAPERS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if reapers
+        .get_mut(&place)
+        .is_none_or(|conn| conn.ping().is_err())
+    {
+        let conn = Conn::new(opts.clone()).map_err(|e| crate::error::connect(&place, &e))?;
+        reapers.insert(place.clone(), conn);
+    }
+    let conn = reapers.get_mut(&place).expect("inserted above");
+    conn.query_drop(sql)
+        .map_err(|e| crate::error::map("emptying or dropping a test database", &e))
 }
 
 /// Whether the session holding `owner` on `conn`'s server is one of this process's own owner

@@ -226,14 +226,6 @@ impl IsolatedSchema {
         self.recyclable.store(false, Ordering::Relaxed);
         self.store().raw_client()
     }
-
-    /// Whether this schema goes back to the pool when dropped: it was handed out migrated,
-    /// nothing but the store touched it, and it is still ready (not tampered, not at another
-    /// version).
-    fn may_recycle(&self) -> bool {
-        self.recyclable.load(Ordering::Relaxed)
-            && user_engine::UserEngineStore::readiness(self.store()).is_ready()
-    }
 }
 
 /// What [`IsolatedSchema::create`] says once the run is ending (`scratch::drop_live` has run).
@@ -248,6 +240,10 @@ fn invalid_url() -> StoreError {
 }
 
 impl Drop for IsolatedSchema {
+    /// Hands the teardown to `scratch::later`, so the test ends without waiting for it: a schema
+    /// that may go back to the pool is emptied there and pooled (a test asking for a pooled
+    /// schema meanwhile waits for it rather than making one), any other is dropped there. The
+    /// job keeps the schema's registration, so an interrupted run still drops it.
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
@@ -256,56 +252,59 @@ impl Drop for IsolatedSchema {
             );
             return;
         }
-        if self.may_recycle() && self.recycle() {
+        // Whether it is still ready is asked in the job, off the test's path.
+        let recycle = self.recyclable.load(Ordering::Relaxed);
+        let (Some(store), Some(registration)) = (self.store.take(), self.registration.take())
+        else {
             return;
-        }
-        // Close the store's sessions first, so none holds the drop up.
-        self.store = None;
-        let sql = format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            quote_identifier(&self.name)
+        };
+        let (url, name) = (
+            std::mem::take(&mut self.url),
+            std::mem::take(&mut self.name),
         );
-        if let Err(err) = on_owner(&self.url, &sql) {
-            eprintln!("could not drop postgresql test schema {}: {err}", self.name);
-        }
+        let incoming = if recycle { POOL.expect(&url) } else { None };
+        scratch::later(move || match incoming {
+            Some(incoming)
+                if user_engine::UserEngineStore::readiness(&store).is_ready()
+                    && on_reaper(&url, &empty_schema_sql(&name)).is_ok() =>
+            {
+                store.reuse();
+                incoming.put(Pooled {
+                    name,
+                    registration,
+                    store,
+                });
+            }
+            incoming => {
+                // The pool's room is given back before the drop, so no test waits on it.
+                drop(incoming);
+                drop_schema(&url, &name, store, registration);
+            }
+        });
     }
 }
 
-impl IsolatedSchema {
-    /// Empties the schema and puts it in the pool with its store; `false` (nothing pooled, the
-    /// store closed) when that failed or the pool is full.
-    fn recycle(&mut self) -> bool {
-        // Nothing of this test still runs on the schema: its transactions and sessions borrowed
-        // the store, and the schema is dropped only once they ended.
-        let Some(store) = self.store.take() else {
-            return false;
-        };
-        if POOL.is_full() || on_owner(&self.url, &empty_schema_sql(&self.name)).is_err() {
-            return false;
-        }
-        let Some(registration) = self.registration.take() else {
-            return false;
-        };
-        store.reuse();
-        let pooled = Pooled {
-            name: self.name.clone(),
-            registration,
-            store,
-        };
-        match POOL.put(&self.url, pooled) {
-            Ok(()) => true,
-            Err(pooled) => {
-                // Filled meanwhile: the schema is dropped with this test's registration.
-                self.registration = Some(pooled.registration);
-                false
-            }
-        }
+/// Drops the schema `name` with its store: its sessions end first, so none holds the drop up;
+/// the registration goes once the schema is gone.
+fn drop_schema(
+    url: &str,
+    name: &str,
+    store: PostgresUserEngineStore,
+    registration: scratch::Registration,
+) {
+    drop(store);
+    let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_identifier(name));
+    if let Err(err) = on_reaper(url, &sql) {
+        eprintln!("could not drop postgresql test schema {name}: {err}");
     }
+    drop(registration);
 }
 
 /// Drops every schema waiting in this process's pool (see [`IsolatedSchema::migrated`]), for a
 /// run that ends under its own control — a command, a benchmark — and so leaves nothing behind.
 pub fn drop_pooled() {
+    // Teardown still on its way to the pool arrives first.
+    scratch::settle();
     for (url, schema) in POOL.drain() {
         // Its sessions end first, so none holds the drop up.
         drop(schema.store);
@@ -341,19 +340,36 @@ fn owners() -> &'static Mutex<HashMap<String, postgres::Client>> {
 /// Runs `sql` on this process's owner session on the server at `url`, opening it first if there
 /// is none (or it was closed). The session lives until the process ends.
 fn on_owner(url: &str, sql: &str) -> Result<(), StoreError> {
-    let mut owners = owners().lock().unwrap_or_else(PoisonError::into_inner);
-    if owners.get(url).is_none_or(postgres::Client::is_closed) {
+    on_session(owners(), url, sql)
+}
+
+/// Runs `sql` on the session for `url` in `sessions`, opened first (named after this run's
+/// owner) if there is none or it was closed.
+fn on_session(
+    sessions: &Mutex<HashMap<String, postgres::Client>>,
+    url: &str,
+    sql: &str,
+) -> Result<(), StoreError> {
+    let mut sessions = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+    if sessions.get(url).is_none_or(postgres::Client::is_closed) {
         let mut config: postgres::Config = url.parse().map_err(|_| invalid_url())?;
         config.application_name(&scratch::owner_name(scratch::run_token()));
         let client = config
             .connect(postgres::NoTls)
             .map_err(|e| crate::error::connect(&config, &e))?;
-        owners.insert(url.to_owned(), client);
+        sessions.insert(url.to_owned(), client);
     }
-    let client = owners.get_mut(url).expect("inserted above");
+    let client = sessions.get_mut(url).expect("inserted above");
     client
         .batch_execute(sql)
         .map_err(|e| crate::error::map("creating or dropping a test schema", &e))
+}
+
+/// [`on_owner`], on a second session of the owner's name that only teardown uses (`scratch::later`
+/// runs it on one thread), so a test creating a schema never waits behind another's drop.
+fn on_reaper(url: &str, sql: &str) -> Result<(), StoreError> {
+    static REAPERS: OnceLock<Mutex<HashMap<String, postgres::Client>>> = OnceLock::new();
+    on_session(REAPERS.get_or_init(Mutex::default), url, sql)
 }
 
 /// A plain connection of its own, for cleanup that must not wait on the owner session.

@@ -17,6 +17,12 @@
 //! - **Recycled scratch.** A [`Pool`] keeps emptied scratch for the next test of the same process
 //!   (an adapter's pre-migrated schemas); [`first_time`] lets the first one sweep what an earlier
 //!   run left.
+//! - **Teardown off the test's path.** [`later`] runs a test's teardown (a drop, or emptying for
+//!   the pool) on one background thread of the process, so the test ends without waiting for it;
+//!   [`settle`] waits for what was handed over, for a run that ends under its own control. A
+//!   pool item on its way ([`Pool::expect`]) is waited for by [`Pool::take`] instead of being
+//!   made anew. Teardown that a process ending hard never ran leaves scratch without an owner,
+//!   which the next run's `drop_abandoned` drops.
 //!
 //! ```
 //! use user_engine::testing::scratch;
@@ -27,9 +33,10 @@
 //! assert_eq!(scratch::token_of("users"), None);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 /// What every scratch name starts with.
 pub const PREFIX: &str = "ue_test_";
@@ -164,10 +171,121 @@ impl Drop for Registration {
     }
 }
 
+/// Teardown handed to [`later`] and not yet finished, at most this many; past it, [`later`] runs
+/// the job on the calling thread, so a slow server holds tests up rather than piling work up.
+pub const LATER_LIMIT: usize = 8;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Jobs {
+    queue: VecDeque<Job>,
+    /// Queued or running.
+    unfinished: usize,
+    worker: bool,
+}
+
+struct Later {
+    jobs: Mutex<Jobs>,
+    changed: Condvar,
+}
+
+fn later_jobs() -> &'static Later {
+    static LATER: OnceLock<Later> = OnceLock::new();
+    LATER.get_or_init(|| Later {
+        jobs: Mutex::default(),
+        changed: Condvar::new(),
+    })
+}
+
+impl Later {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The worker: runs the jobs in turn, for the life of the process.
+    fn work(&'static self) {
+        loop {
+            let job = {
+                let mut jobs = self.lock();
+                loop {
+                    if let Some(job) = jobs.queue.pop_front() {
+                        break job;
+                    }
+                    jobs = self
+                        .changed
+                        .wait(jobs)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            run_job(job);
+            self.lock().unfinished -= 1;
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// Runs one teardown job; one that panics says so and the rest still run.
+fn run_job(job: Job) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+        eprintln!("a test teardown panicked; its scratch is left for drop_abandoned");
+    }
+}
+
+/// Runs `job` — a test's teardown — after the call returns, on the process's one teardown
+/// thread, in the order handed over. It runs on the calling thread instead when
+/// [`LATER_LIMIT`] jobs are unfinished or no thread can be started. A job keeps the scratch's
+/// [`Registration`] until the scratch is gone, so [`drop_live`] still drops what is waiting.
+pub fn later(job: impl FnOnce() + Send + 'static) {
+    let later = later_jobs();
+    let mut jobs = later.lock();
+    if jobs.unfinished >= LATER_LIMIT {
+        drop(jobs);
+        return run_job(Box::new(job));
+    }
+    if !jobs.worker {
+        let started = std::thread::Builder::new()
+            .name("user-engine-teardown".into())
+            .spawn(|| later_jobs().work());
+        if started.is_err() {
+            drop(jobs);
+            return run_job(Box::new(job));
+        }
+        jobs.worker = true;
+    }
+    jobs.unfinished += 1;
+    jobs.queue.push_back(Box::new(job));
+    drop(jobs);
+    later.changed.notify_all();
+}
+
+/// Waits until every job handed to [`later`] so far has run: for a run that ends under its own
+/// control (a command, a benchmark), so that it leaves nothing behind.
+pub fn settle() {
+    let later = later_jobs();
+    let mut jobs = later.lock();
+    while jobs.unfinished > 0 {
+        jobs = later
+            .changed
+            .wait(jobs)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// How long [`Pool::take`] waits for an item on its way before giving up on it.
+const INCOMING_PATIENCE: Duration = Duration::from_secs(10);
+
+struct PoolEntries<T> {
+    items: Vec<(String, T)>,
+    /// Places with an item on its way ([`Pool::expect`]), once per item.
+    incoming: Vec<String>,
+}
+
 /// Emptied scratch a process may hand out again, each item with the place (a server) it lives
-/// on, at most `limit` of them.
+/// on, at most `limit` of them, counting those on their way.
 pub struct Pool<T> {
-    entries: Mutex<Vec<(String, T)>>,
+    entries: Mutex<PoolEntries<T>>,
+    arrived: Condvar,
     limit: usize,
 }
 
@@ -175,40 +293,114 @@ impl<T> Pool<T> {
     /// An empty pool holding at most `limit` items.
     pub const fn new(limit: usize) -> Self {
         Self {
-            entries: Mutex::new(Vec::new()),
+            entries: Mutex::new(PoolEntries {
+                items: Vec::new(),
+                incoming: Vec::new(),
+            }),
+            arrived: Condvar::new(),
             limit,
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<(String, T)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, PoolEntries<T>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An item on `place`, if the pool has one.
+    /// An item on `place`, if the pool has one or one is on its way there (then this waits for
+    /// it, up to 10 s).
     pub fn take(&self, place: &str) -> Option<T> {
         let mut entries = self.entries();
-        let at = entries.iter().position(|(p, _)| p == place)?;
-        Some(entries.swap_remove(at).1)
+        let deadline = std::time::Instant::now() + INCOMING_PATIENCE;
+        loop {
+            if let Some(at) = entries.items.iter().position(|(p, _)| p == place) {
+                return Some(entries.items.swap_remove(at).1);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || !entries.incoming.iter().any(|p| p == place) {
+                return None;
+            }
+            entries = self
+                .arrived
+                .wait_timeout(entries, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
-    /// Whether the pool holds its limit.
+    /// Whether the pool holds its limit, counting items on their way.
     pub fn is_full(&self) -> bool {
-        self.entries().len() >= self.limit
+        let entries = self.entries();
+        entries.items.len() + entries.incoming.len() >= self.limit
     }
 
     /// Puts `item` in the pool; gives it back when the pool is full.
     pub fn put(&self, place: &str, item: T) -> Result<(), T> {
         let mut entries = self.entries();
-        if entries.len() >= self.limit {
+        if entries.items.len() + entries.incoming.len() >= self.limit {
             return Err(item);
         }
-        entries.push((place.to_owned(), item));
+        entries.items.push((place.to_owned(), item));
+        drop(entries);
+        self.arrived.notify_all();
         Ok(())
     }
 
-    /// Every item, leaving the pool empty.
+    /// Room for one item on its way to `place` (emptied by teardown that runs [`later`]), or
+    /// `None` when the pool is full. Until the returned [`Incoming`] is put or dropped,
+    /// [`Pool::take`] on `place` waits for it rather than answering `None`.
+    pub fn expect(&self, place: &str) -> Option<Incoming<'_, T>> {
+        let mut entries = self.entries();
+        if entries.items.len() + entries.incoming.len() >= self.limit {
+            return None;
+        }
+        entries.incoming.push(place.to_owned());
+        Some(Incoming {
+            pool: self,
+            place: place.to_owned(),
+            arrived: false,
+        })
+    }
+
+    /// Every item, leaving the pool empty (items on their way arrive later).
     pub fn drain(&self) -> Vec<(String, T)> {
-        std::mem::take(&mut *self.entries())
+        std::mem::take(&mut self.entries().items)
+    }
+
+    /// Ends one expectation of an item on `place`, with the item or without it.
+    fn arrive(&self, place: &str, item: Option<T>) {
+        let mut entries = self.entries();
+        if let Some(at) = entries.incoming.iter().position(|p| p == place) {
+            entries.incoming.swap_remove(at);
+        }
+        if let Some(item) = item {
+            entries.items.push((place.to_owned(), item));
+        }
+        drop(entries);
+        self.arrived.notify_all();
+    }
+}
+
+/// An item on its way to a [`Pool`]: put it there, or drop this to say it will not come.
+#[must_use = "dropping it at once says the item will not come"]
+pub struct Incoming<'p, T> {
+    pool: &'p Pool<T>,
+    place: String,
+    arrived: bool,
+}
+
+impl<T> Incoming<'_, T> {
+    /// Puts the item in the pool, in the room this kept for it.
+    pub fn put(mut self, item: T) {
+        self.arrived = true;
+        self.pool.arrive(&self.place, Some(item));
+    }
+}
+
+impl<T> Drop for Incoming<'_, T> {
+    fn drop(&mut self) {
+        if !self.arrived {
+            self.pool.arrive(&self.place, None);
+        }
     }
 }
 
@@ -244,6 +436,66 @@ mod tests {
         assert_eq!(pool.take("a"), None);
         assert!(first_time("scratch-test-key"));
         assert!(!first_time("scratch-test-key"));
+    }
+
+    #[test]
+    fn a_pool_waits_for_an_item_on_its_way_and_counts_it_against_its_limit() {
+        let pool = Pool::new(2);
+        let coming = pool.expect("a").expect("room for one");
+        let dropped = pool.expect("a").expect("room for two");
+        assert!(pool.is_full(), "items on their way take room");
+        assert!(pool.expect("b").is_none());
+        assert_eq!(pool.put("b", 0), Err(0));
+        drop(dropped);
+        assert!(!pool.is_full(), "an item that will not come frees its room");
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                coming.put(5);
+            });
+            assert_eq!(pool.take("b"), None, "nothing is on its way to b: no wait");
+            assert_eq!(
+                pool.take("a"),
+                Some(5),
+                "take waits for the item on its way"
+            );
+        });
+        let never = pool.expect("a").expect("room");
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                drop(never);
+            });
+            assert_eq!(
+                pool.take("a"),
+                None,
+                "an item that will not come ends the wait"
+            );
+        });
+    }
+
+    #[test]
+    fn later_runs_jobs_in_turn_off_the_calling_thread_and_settle_waits_for_them() {
+        let caller = std::thread::current().id();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        for n in 0..3 {
+            let ran = Arc::clone(&ran);
+            later(move || {
+                // The first job is slow: settle must still wait for all three.
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                ran.lock().unwrap().push((n, std::thread::current().id()));
+            });
+        }
+        later(|| panic!("a teardown that fails"));
+        let after = Arc::clone(&ran);
+        later(move || after.lock().unwrap().push((3, std::thread::current().id())));
+        settle();
+        let ran = ran.lock().unwrap();
+        let order: Vec<u32> = ran.iter().map(|(n, _)| *n).collect();
+        assert_eq!(order, [0, 1, 2, 3], "in turn, and past a job that panicked");
+        assert!(ran.iter().all(|(_, thread)| *thread != caller));
     }
 
     #[test]
