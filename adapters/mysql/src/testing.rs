@@ -12,7 +12,8 @@
 //! databases on a server it keeps one session there holding the named lock
 //! `ue_owner_<run token>`; each database is registered for `scratch::drop_live` (what a signal
 //! handler calls); and [`drop_abandoned`] drops the `ue_test_*` databases whose run's lock is free
-//! — a run killed hard — never one a live run owns.
+//! — a run killed hard — never one a live run owns. A database's teardown runs after its test on
+//! the process's teardown thread (`scratch::later`), so the test does not wait for it.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -12,7 +12,8 @@
 //! schemas on a server it keeps one session there whose `application_name` is
 //! `ue_owner_<run token>`; each schema is registered for `scratch::drop_live` (what a signal
 //! handler calls); and [`drop_abandoned`] drops the `ue_test_*` schemas whose run has no owner
-//! session left — a run killed hard — never one a live run owns.
+//! session left — a run killed hard — never one a live run owns. A schema's teardown runs after
+//! its test on the process's teardown thread (`scratch::later`), so the test does not wait for it.
 
 use std::collections::HashMap;
 use std::fmt;
