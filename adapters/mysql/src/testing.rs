@@ -287,10 +287,14 @@ impl Drop for IsolatedDatabase {
             incoming => {
                 // The pool's room is given back before the drop, so no test waits on it.
                 drop(incoming);
-                if let Err(err) = on_reaper(&admin, &drop_database(&name)) {
-                    eprintln!("could not drop mysql test database {name}: {err}");
+                match on_reaper(&admin, &drop_database(&name)) {
+                    Ok(()) => drop(registration),
+                    Err(err) => {
+                        eprintln!("could not drop mysql test database {name}: {err}");
+                        // Kept, so an interrupted run still tries again.
+                        std::mem::forget(registration);
+                    }
                 }
-                drop(registration);
             }
         });
     }
@@ -378,8 +382,13 @@ fn on_reaper(opts: &Opts, sql: &str) -> Result<(), StoreError> {
         reapers.insert(place.clone(), conn);
     }
     let conn = reapers.get_mut(&place).expect("inserted above");
-    conn.query_drop(sql)
-        .map_err(|e| crate::error::map("emptying or dropping a test database", &e))
+    let done = conn.query_drop(sql);
+    if done.is_err() {
+        // A batch that failed part way may leave the session in a state of its own: the next
+        // call opens a new one.
+        reapers.remove(&place);
+    }
+    done.map_err(|e| crate::error::map("emptying or dropping a test database", &e))
 }
 
 /// Whether the session holding `owner` on `conn`'s server is one of this process's own owner

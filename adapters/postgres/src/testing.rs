@@ -264,8 +264,17 @@ impl Drop for IsolatedSchema {
             std::mem::take(&mut self.name),
         );
         let incoming = if recycle { POOL.expect(&url) } else { None };
-        scratch::later(move || match incoming {
-            Some(incoming)
+        // A schema that will be dropped closes its store's sessions now: queued, they would
+        // count against the server's connections.
+        let store = match incoming {
+            Some(_) => Some(store),
+            None => {
+                drop(store);
+                None
+            }
+        };
+        scratch::later(move || match (incoming, store) {
+            (Some(incoming), Some(store))
                 if user_engine::UserEngineStore::readiness(&store).is_ready()
                     && on_reaper(&url, &empty_schema_sql(&name)).is_ok() =>
             {
@@ -276,7 +285,7 @@ impl Drop for IsolatedSchema {
                     store,
                 });
             }
-            incoming => {
+            (incoming, store) => {
                 // The pool's room is given back before the drop, so no test waits on it.
                 drop(incoming);
                 drop_schema(&url, &name, store, registration);
@@ -285,20 +294,24 @@ impl Drop for IsolatedSchema {
     }
 }
 
-/// Drops the schema `name` with its store: its sessions end first, so none holds the drop up;
-/// the registration goes once the schema is gone.
+/// Drops the schema `name` with its store: its sessions end first, so none holds the drop up.
+/// The registration goes once the schema is gone; when the drop failed it is kept, so an
+/// interrupted run still tries again (a finished run leaves the schema to `drop_abandoned`).
 fn drop_schema(
     url: &str,
     name: &str,
-    store: PostgresUserEngineStore,
+    store: Option<PostgresUserEngineStore>,
     registration: scratch::Registration,
 ) {
     drop(store);
     let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_identifier(name));
-    if let Err(err) = on_reaper(url, &sql) {
-        eprintln!("could not drop postgresql test schema {name}: {err}");
+    match on_reaper(url, &sql) {
+        Ok(()) => drop(registration),
+        Err(err) => {
+            eprintln!("could not drop postgresql test schema {name}: {err}");
+            std::mem::forget(registration);
+        }
     }
-    drop(registration);
 }
 
 /// Drops every schema waiting in this process's pool (see [`IsolatedSchema::migrated`]), for a
@@ -361,9 +374,14 @@ fn on_session(
         sessions.insert(url.to_owned(), client);
     }
     let client = sessions.get_mut(url).expect("inserted above");
-    client
-        .batch_execute(sql)
-        .map_err(|e| crate::error::map("creating or dropping a test schema", &e))
+    let done = client.batch_execute(sql);
+    if done.is_err() {
+        // A batch that failed inside its BEGIN leaves the session in an aborted transaction;
+        // end it, so the next call does not fail on it. (The session stays: an owner session
+        // is what marks this run's schemas as live.)
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    done.map_err(|e| crate::error::map("creating or dropping a test schema", &e))
 }
 
 /// [`on_owner`], on a second session of the owner's name that only teardown uses (`scratch::later`

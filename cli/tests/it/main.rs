@@ -153,8 +153,8 @@ impl Sandbox {
 
 /// SIGINT, then SIGTERM, in the middle of `user-engine conformance --store STORE` on a server:
 /// each run exits 128 + the signal and leaves none of its scratch, which `scratch(prefix)` lists
-/// (a run's schemas or databases all start `ue_test_<pid>t`). The first run must also have dropped
-/// the leftovers `ue_test_1t1_0` and `ue_test_99_0_00000000` of runs that are gone.
+/// (a run's schemas or databases all start `ue_test_<pid>t`). After the first run the leftovers
+/// `ue_test_1t1_0` and `ue_test_99_0_00000000` of runs that are gone must be gone too.
 pub fn interrupted_runs_leave_nothing(
     sandbox: &Sandbox,
     store: &str,
@@ -172,13 +172,16 @@ pub fn interrupted_runs_leave_nothing(
         assert_eq!(run.status, status, "SIG{signal}: {}", run.stderr);
         assert_eq!(scratch(&ours), Vec::<String>::new(), "SIG{signal}");
         if signal == "INT" {
-            assert!(
-                run.stderr.contains("left by runs that are gone: ")
-                    && run.stderr.contains("ue_test_1t1_0")
-                    && run.stderr.contains("ue_test_99_0_00000000"),
-                "{}",
-                run.stderr
-            );
+            // The run drops the leftovers of runs that are gone as it starts. Another test's run
+            // on the same server, started meanwhile, sees the same dead runs and may drop them
+            // first, so what is checked is that they are gone, not who said so.
+            for name in ["ue_test_1t1_0", "ue_test_99_0_00000000"] {
+                assert!(
+                    scratch(name).is_empty(),
+                    "{name} is left after a run: {}",
+                    run.stderr
+                );
+            }
         }
     }
 }

@@ -180,9 +180,10 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Default)]
 struct Jobs {
     queue: VecDeque<Job>,
-    /// Queued or running.
+    /// Queued or running, on the teardown thread or on a caller's.
     unfinished: usize,
-    worker: bool,
+    /// The teardown thread, once started.
+    worker: Option<std::thread::ThreadId>,
 }
 
 struct Later {
@@ -233,37 +234,46 @@ fn run_job(job: Job) {
 }
 
 /// Runs `job` — a test's teardown — after the call returns, on the process's one teardown
-/// thread, in the order handed over. It runs on the calling thread instead when
-/// [`LATER_LIMIT`] jobs are unfinished or no thread can be started. A job keeps the scratch's
-/// [`Registration`] until the scratch is gone, so [`drop_live`] still drops what is waiting.
+/// thread, in the order handed over. It runs on the calling thread instead, at once, when
+/// [`LATER_LIMIT`] jobs are unfinished, when no thread can be started, or when the caller is the
+/// teardown thread itself. A job keeps the scratch's [`Registration`] until the scratch is gone,
+/// so [`drop_live`] still drops what is waiting.
 pub fn later(job: impl FnOnce() + Send + 'static) {
     let later = later_jobs();
     let mut jobs = later.lock();
-    if jobs.unfinished >= LATER_LIMIT {
-        drop(jobs);
-        return run_job(Box::new(job));
-    }
-    if !jobs.worker {
-        let started = std::thread::Builder::new()
+    let here = std::thread::current().id();
+    let mut inline = jobs.unfinished >= LATER_LIMIT || jobs.worker == Some(here);
+    if !inline && jobs.worker.is_none() {
+        match std::thread::Builder::new()
             .name("user-engine-teardown".into())
-            .spawn(|| later_jobs().work());
-        if started.is_err() {
-            drop(jobs);
-            return run_job(Box::new(job));
+            .spawn(|| later_jobs().work())
+        {
+            Ok(worker) => jobs.worker = Some(worker.thread().id()),
+            Err(_) => inline = true,
         }
-        jobs.worker = true;
     }
+    // Counted while it runs wherever it runs, so `settle` waits for it too.
     jobs.unfinished += 1;
-    jobs.queue.push_back(Box::new(job));
-    drop(jobs);
+    if inline {
+        drop(jobs);
+        run_job(Box::new(job));
+        later.lock().unfinished -= 1;
+    } else {
+        jobs.queue.push_back(Box::new(job));
+        drop(jobs);
+    }
     later.changed.notify_all();
 }
 
-/// Waits until every job handed to [`later`] so far has run: for a run that ends under its own
-/// control (a command, a benchmark), so that it leaves nothing behind.
+/// Waits until no job handed to [`later`] is unfinished: for a run that ends under its own
+/// control (a command, a benchmark) once its tests are done, so that it leaves nothing behind.
+/// On the teardown thread itself (a job that settles) it returns at once.
 pub fn settle() {
     let later = later_jobs();
     let mut jobs = later.lock();
+    if jobs.worker == Some(std::thread::current().id()) {
+        return;
+    }
     while jobs.unfinished > 0 {
         jobs = later
             .changed
@@ -490,11 +500,21 @@ mod tests {
         }
         later(|| panic!("a teardown that fails"));
         let after = Arc::clone(&ran);
-        later(move || after.lock().unwrap().push((3, std::thread::current().id())));
+        later(move || {
+            // A job that settles or hands over teardown of its own does not wait for itself.
+            settle();
+            let inner = Arc::clone(&after);
+            later(move || inner.lock().unwrap().push((4, std::thread::current().id())));
+            after.lock().unwrap().push((3, std::thread::current().id()));
+        });
         settle();
         let ran = ran.lock().unwrap();
         let order: Vec<u32> = ran.iter().map(|(n, _)| *n).collect();
-        assert_eq!(order, [0, 1, 2, 3], "in turn, and past a job that panicked");
+        assert_eq!(
+            order,
+            [0, 1, 2, 4, 3],
+            "in turn, and past a job that panicked"
+        );
         assert!(ran.iter().all(|(_, thread)| *thread != caller));
     }
 
