@@ -27,11 +27,6 @@ mod tests {
                 include_str!("../../adapters/mysql/src/store.rs"),
                 crate::raw_mysql::CHECKED_ACKNOWLEDGE,
             ),
-            (
-                "adapters/mysql/src/store.rs",
-                include_str!("../../adapters/mysql/src/store.rs"),
-                crate::raw_mysql::CHECKED_ACKNOWLEDGE_RANGE,
-            ),
         ];
         for (file, source, copy) in copies {
             assert!(

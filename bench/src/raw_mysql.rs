@@ -58,34 +58,25 @@ struct Statements {
 type Recorded = Vec<(u32, String)>;
 
 /// The adapter's relay acknowledgement (`acknowledge_pending_sql` in
-/// `adapters/mysql/src/store.rs`) for ids with gaps, `{listed}` standing for the ids'
-/// placeholders: one `UPDATE` guarded by the listed rows' count (C21) and the recorded migrations
-/// (C27). For pricing those guards in place; `copies::the_copied_statements_are_the_adapters`
-/// keeps it the adapter's.
+/// `adapters/mysql/src/store.rs`), `{listed}` standing for the ids' placeholders and `{counted}`
+/// for how the listed rows are counted (`IN ({listed})`, or `BETWEEN ? AND ?` for contiguous
+/// ids): one `UPDATE` guarded by that count (C21) and the recorded migrations (C27). For pricing
+/// those guards in place; `copies::the_copied_statements_are_the_adapters` keeps it the
+/// adapter's.
 pub const CHECKED_ACKNOWLEDGE: &str =
     "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
          WHERE id IN ({listed}) AND acknowledged_at IS NULL
            AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
-                                   WHERE id IN ({listed})) AS listed) = ?
-           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
-                FROM user_engine_schema_versions) = ?";
-
-/// The same for contiguous ids, which the drain's are: the count guard over `BETWEEN` the first
-/// and the last.
-pub const CHECKED_ACKNOWLEDGE_RANGE: &str =
-    "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
-         WHERE id IN ({listed}) AND acknowledged_at IS NULL
-           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
-                                   WHERE id BETWEEN ? AND ?) AS listed) = ?
+                                   WHERE id {counted}) AS listed) = ?
            AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
                 FROM user_engine_schema_versions) = ?";
 
 /// Which of the adapter's guarded statements a checked baseline acknowledges with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guard {
-    /// [`CHECKED_ACKNOWLEDGE_RANGE`], as the adapter does for contiguous ids.
+    /// Counted over `BETWEEN` the first id and the last, as the adapter does for contiguous ids.
     Range,
-    /// [`CHECKED_ACKNOWLEDGE`], as the adapter does for ids with gaps.
+    /// Counted over the listed ids, as the adapter does for ids with gaps.
     Listed,
 }
 
@@ -471,18 +462,21 @@ impl Subject for RawMysql {
                 .map(|(version, checksum)| format!("{version}:{checksum}"))
                 .collect();
             let mut params = ids.clone();
-            let sql = match guard {
+            let counted = match guard {
                 Guard::Range => {
                     // The drain's ids are contiguous; were they not, the guard would fail.
                     params.push(Value::from(numbers.iter().min()));
                     params.push(Value::from(numbers.iter().max()));
-                    CHECKED_ACKNOWLEDGE_RANGE.replace("{listed}", &listed)
+                    "BETWEEN ? AND ?".to_owned()
                 }
                 Guard::Listed => {
                     params.extend(ids.iter().cloned());
-                    CHECKED_ACKNOWLEDGE.replace("{listed}", &listed)
+                    format!("IN ({listed})")
                 }
             };
+            let sql = CHECKED_ACKNOWLEDGE
+                .replace("{listed}", &listed)
+                .replace("{counted}", &counted);
             params.push(Value::from(ids.len()));
             params.push(Value::from(signature.join(",")));
             conn.exec_drop(sql, params)?;

@@ -296,12 +296,8 @@ impl Subject for RawSqlite {
     }
 
     fn list_tenant(&self) -> Result<usize> {
-        let conn = self.conn()?;
-        let mut statement = conn.prepare_cached(LIST)?;
-        let rows = statement
-            .query_map([LIST_TENANT], record)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let records = rows
+        let records = self
+            .list_rows()?
             .into_iter()
             .map(RawRecord::parse)
             .collect::<Result<Vec<_>>>()?;

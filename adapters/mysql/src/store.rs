@@ -196,21 +196,16 @@ impl fmt::Debug for MysqlUserEngineStore {
 /// `READ COMMITTED`, so the range count takes no gap lock that would hold up a new event.
 fn acknowledge_pending_sql(ids: usize, contiguous: bool) -> String {
     let listed = placeholders(ids);
-    if contiguous {
-        return format!(
-            "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
-         WHERE id IN ({listed}) AND acknowledged_at IS NULL
-           AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
-                                   WHERE id BETWEEN ? AND ?) AS listed) = ?
-           AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
-                FROM user_engine_schema_versions) = ?"
-        );
-    }
+    let counted = if contiguous {
+        "BETWEEN ? AND ?".to_owned()
+    } else {
+        format!("IN ({listed})")
+    };
     format!(
         "UPDATE user_engine_outbox_events SET acknowledged_at = CURRENT_TIMESTAMP(6)
          WHERE id IN ({listed}) AND acknowledged_at IS NULL
            AND (SELECT found FROM (SELECT COUNT(*) AS found FROM user_engine_outbox_events
-                                   WHERE id IN ({listed})) AS listed) = ?
+                                   WHERE id {counted}) AS listed) = ?
            AND (SELECT GROUP_CONCAT(version, ':', checksum ORDER BY version SEPARATOR ',')
                 FROM user_engine_schema_versions) = ?"
     )

@@ -266,13 +266,7 @@ impl Drop for IsolatedSchema {
         let incoming = if recycle { POOL.expect(&url) } else { None };
         // A schema that will be dropped closes its store's sessions now: queued, they would
         // count against the server's connections.
-        let store = match incoming {
-            Some(_) => Some(store),
-            None => {
-                drop(store);
-                None
-            }
-        };
+        let store = incoming.is_some().then_some(store);
         scratch::later(move || match (incoming, store) {
             (Some(incoming), Some(store))
                 if user_engine::UserEngineStore::readiness(&store).is_ready()

@@ -292,7 +292,9 @@ struct PoolEntries<T> {
 }
 
 /// Emptied scratch a process may hand out again, each item with the place (a server) it lives
-/// on, at most `limit` of them, counting those on their way.
+/// on, at most `limit` of them, counting those on their way. An item goes in through the room
+/// [`Pool::expect`] keeps for it, so teardown that empties scratch off a test's path
+/// ([`later`]) can tell a test waiting in [`Pool::take`] that it is coming.
 pub struct Pool<T> {
     entries: Mutex<PoolEntries<T>>,
     arrived: Condvar,
@@ -335,24 +337,6 @@ impl<T> Pool<T> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-    }
-
-    /// Whether the pool holds its limit, counting items on their way.
-    pub fn is_full(&self) -> bool {
-        let entries = self.entries();
-        entries.items.len() + entries.incoming.len() >= self.limit
-    }
-
-    /// Puts `item` in the pool; gives it back when the pool is full.
-    pub fn put(&self, place: &str, item: T) -> Result<(), T> {
-        let mut entries = self.entries();
-        if entries.items.len() + entries.incoming.len() >= self.limit {
-            return Err(item);
-        }
-        entries.items.push((place.to_owned(), item));
-        drop(entries);
-        self.arrived.notify_all();
-        Ok(())
     }
 
     /// Room for one item on its way to `place` (emptied by teardown that runs [`later`]), or
@@ -436,10 +420,9 @@ mod tests {
     #[test]
     fn a_pool_gives_back_what_it_holds_by_place_and_refuses_past_its_limit() {
         let pool = Pool::new(2);
-        assert_eq!(pool.put("a", 1), Ok(()));
-        assert_eq!(pool.put("b", 2), Ok(()));
-        assert!(pool.is_full());
-        assert_eq!(pool.put("a", 3), Err(3));
+        pool.expect("a").expect("room").put(1);
+        pool.expect("b").expect("room").put(2);
+        assert!(pool.expect("a").is_none(), "full");
         assert_eq!(pool.take("c"), None);
         assert_eq!(pool.take("b"), Some(2));
         assert_eq!(pool.drain(), vec![("a".to_owned(), 1)]);
@@ -453,11 +436,11 @@ mod tests {
         let pool = Pool::new(2);
         let coming = pool.expect("a").expect("room for one");
         let dropped = pool.expect("a").expect("room for two");
-        assert!(pool.is_full(), "items on their way take room");
-        assert!(pool.expect("b").is_none());
-        assert_eq!(pool.put("b", 0), Err(0));
+        assert!(pool.expect("b").is_none(), "items on their way take room");
         drop(dropped);
-        assert!(!pool.is_full(), "an item that will not come frees its room");
+        let freed = pool.expect("b");
+        assert!(freed.is_some(), "an item that will not come frees its room");
+        drop(freed);
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 std::thread::sleep(Duration::from_millis(50));
